@@ -1,0 +1,61 @@
+"""scanrag settings: one class, nested groups, environment prefix ``SCANRAG_`` with ``__`` nesting.
+
+Example: ``SCANRAG_OCR__DPI=300`` or ``SCANRAG_LIMITS__MAX_PAGES=500``.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Device = Literal["auto", "cpu", "cuda"]
+Renderer = Literal["pdfium", "pdf2image"]
+
+
+class LimitSettings(BaseModel):
+    """What an input may be before it is refused (each check names the limit it broke)."""
+
+    max_bytes: int = Field(default=500 * 1024 * 1024, gt=0, description="largest input file")
+    max_pages: int = Field(default=2000, gt=0, description="most pages in one document")
+    max_page_pixels: int = Field(
+        default=80_000_000, gt=0, description="largest page (width x height) after rendering"
+    )
+
+
+class OcrSettings(BaseModel):
+    """How pages are read."""
+
+    dpi: int = Field(default=200, ge=50, le=600, description="PDF rasterisation resolution")
+    renderer: Renderer = "pdfium"
+    device: Device = "auto"
+    threads: int = Field(default=0, ge=0, description="onnxruntime intra-op threads; 0 = cores")
+    page_batch: int = Field(default=4, ge=1, le=64, description="pages read together")
+    rec_batch: int = Field(default=32, ge=1, le=512, description="text lines per recognizer run")
+    det_max_side: int = Field(default=2048, ge=320, description="detector input, longest side")
+    det_min_side: int = Field(default=1024, ge=320, description="small scans are enlarged to")
+    orientation: bool = Field(default=True, description="detect and undo 90/180/270 rotations")
+
+
+class Settings(BaseSettings):
+    """All scanrag settings, read from the environment (prefix ``SCANRAG_``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SCANRAG_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path = Field(default=Path(os.path.expanduser("~/.scanrag")))
+    log_level: str = "INFO"
+    log_json: bool = False
+    ocr: OcrSettings = OcrSettings()
+    limits: LimitSettings = LimitSettings()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, validated once."""
+    return Settings()

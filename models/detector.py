@@ -1,0 +1,115 @@
+"""PP-OCRv6 small DB text detector: pages in, text-line quads (page pixels) out, batched."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from models.db_postprocess import DBParams, db_boxes
+from models.runtime import make_session
+from models.weights import PPOCR_V6_DET, verified_path
+
+_MEAN = 0.5
+_STD = 0.5
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """Quads (N x 4 x 2, tl-tr-br-bl, page pixels) and their DB scores for one page."""
+
+    quads: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """How pages are sized for the detector and what its output must reach to count."""
+
+    max_side: int = 2048
+    min_side: int = 1024
+    batch: int = 4
+    db: DBParams = field(default_factory=DBParams)
+
+
+def detector_scale(h: int, w: int, params: DetectorParams) -> float:
+    """The resize factor for a page: small scans enlarged, big pages shrunk, never both."""
+    scale = 1.0
+    if min(h, w) < params.min_side:
+        scale = params.min_side / min(h, w)
+    if max(h, w) * scale > params.max_side:
+        scale = params.max_side / max(h, w)
+    return scale
+
+
+def preprocess(image: np.ndarray, scale: float) -> np.ndarray:
+    """RGB uint8 page -> normalised BGR CHW float32, resized by ``scale``, padded to 32s."""
+    h, w = image.shape[:2]
+    rh, rw = max(32, round(h * scale)), max(32, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (rw, rh), interpolation=interp) if (rh, rw) != (h, w) else image
+    ph, pw = -(-rh // 32) * 32, -(-rw // 32) * 32
+    # pad with white: scans are dark text on light paper
+    canvas = np.full((ph, pw, 3), 255, dtype=np.uint8)
+    canvas[:rh, :rw] = resized[:, :, ::-1]
+    x = canvas.astype(np.float32) * (1.0 / 255.0 / _STD) - _MEAN / _STD
+    return x.transpose(2, 0, 1)
+
+
+class TextDetector:
+    """Finds text lines on pages. The session is built once; ``detect`` batches pages."""
+
+    def __init__(self, session: ort.InferenceSession, params: DetectorParams) -> None:
+        self.session = session
+        self.params = params
+        self.input_name = session.get_inputs()[0].name
+
+    @classmethod
+    def load(cls, *, device: str, threads: int, params: DetectorParams) -> TextDetector:
+        """Load the checksummed PP-OCRv6 small detector on ``device`` (cpu/cuda)."""
+        path = verified_path(PPOCR_V6_DET)
+        return cls(make_session(path, device=device, threads=threads), params)
+
+    def probability_maps(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, float]]:
+        """The DB probability map of each page and the scale it was computed at."""
+        out: list[tuple[np.ndarray, float]] = [(np.zeros((0, 0)), 1.0)] * len(images)
+        prepared: dict[tuple[int, int], list[tuple[int, np.ndarray, float, tuple[int, int]]]] = {}
+        for i, img in enumerate(images):
+            h, w = img.shape[:2]
+            scale = detector_scale(h, w, self.params)
+            x = preprocess(img, scale)
+            valid = (max(1, round(h * scale)), max(1, round(w * scale)))
+            prepared.setdefault(x.shape[1:], []).append((i, x, scale, valid))
+        # pages of the same padded size run as one batch (PDF pages usually share a size)
+        for group in prepared.values():
+            for start in range(0, len(group), self.params.batch):
+                chunk = group[start : start + self.params.batch]
+                batch = np.stack([x for _, x, _, _ in chunk])
+                pred = self.session.run(None, {self.input_name: batch})[0]
+                for (i, _, scale, (vh, vw)), p in zip(chunk, pred, strict=True):
+                    out[i] = (p[0, :vh, :vw], scale)
+        return out
+
+    def detect(self, images: list[np.ndarray]) -> list[DetectionResult]:
+        """Text-line quads for each page (RGB uint8 arrays), in page pixels."""
+        results = []
+        for prob, scale in self.probability_maps(images):
+            quads, scores = db_boxes(prob, self.params.db)
+            results.append(DetectionResult(quads / np.float32(scale), scores))
+        return results
+
+
+_cache: dict[tuple[str, int, DetectorParams], TextDetector] = {}
+_cache_lock = threading.Lock()
+
+
+def get_detector(*, device: str, threads: int, params: DetectorParams) -> TextDetector:
+    """The process-wide detector for these settings, loaded on first use."""
+    key = (device, threads, params)
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = TextDetector.load(device=device, threads=threads, params=params)
+        return _cache[key]

@@ -1,0 +1,52 @@
+"""onnxruntime sessions: the device and thread count are chosen here, once, when a model loads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import onnxruntime as ort
+
+from core.errors import ModelError
+
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when onnxruntime can use a GPU here, else ``cpu``."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ModelError(f"unknown device {device!r}: use auto, cpu or cuda")
+    available = ort.get_available_providers()
+    if device == "auto":
+        return "cuda" if "CUDAExecutionProvider" in available else "cpu"
+    if device == "cuda" and "CUDAExecutionProvider" not in available:
+        raise ModelError(
+            "--device cuda asked for, but this onnxruntime has no CUDA provider"
+            " (install onnxruntime-gpu on a machine with an NVIDIA GPU)"
+        )
+    return device
+
+
+def cpu_count() -> int:
+    """Cores this process may use (respects CPU affinity and cgroup pinning)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def make_session(path: Path, *, device: str, threads: int = 0) -> ort.InferenceSession:
+    """An inference session for ``path`` on ``device`` (cpu/cuda) with ``threads`` (0 = cores)."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = threads or cpu_count()
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    providers: list[str | tuple[str, dict[str, str]]] = ["CPUExecutionProvider"]
+    if device == "cuda":
+        providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
+    try:
+        return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise ModelError(f"cannot load {path.name} on {device}: {exc}") from exc

@@ -1,0 +1,69 @@
+"""Where the model files are, and a check that they are the files we expect.
+
+The OCR weights are PP-OCRv6 small (detector + CTC recognizer) as shipped inside the
+``rapidocr==3.10.0`` wheel (Apache-2.0, weights by PaddleOCR). Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import ModelError
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """A model file inside an installed package, with its expected sha256."""
+
+    package: str
+    relpath: str
+    sha256: str
+
+    def path(self) -> Path:
+        spec = importlib.util.find_spec(self.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(
+                f"package {self.package!r} is not installed; it ships {self.relpath}"
+                f" (pip install {self.package})"
+            )
+        return Path(next(iter(spec.submodule_search_locations))) / self.relpath
+
+
+PPOCR_V6_DET = WeightFile(
+    "rapidocr",
+    "models/PP-OCRv6_det_small.onnx",
+    "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+)
+PPOCR_V6_REC = WeightFile(
+    "rapidocr",
+    "models/PP-OCRv6_rec_small.onnx",
+    "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+)
+
+_verified: set[Path] = set()
+_lock = threading.Lock()
+
+
+def verified_path(weight: WeightFile) -> Path:
+    """The file's path after its sha256 was checked (once per process)."""
+    path = weight.path()
+    with _lock:
+        if path in _verified:
+            return path
+        if not path.is_file():
+            raise ModelError(f"model file missing: {path}")
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != weight.sha256:
+            raise ModelError(
+                f"model file {path} has sha256 {digest.hexdigest()}, expected {weight.sha256};"
+                " reinstall the package that ships it"
+            )
+        _verified.add(path)
+    return path

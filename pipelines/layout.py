@@ -1,0 +1,231 @@
+"""Layout: text lines -> blocks (paragraphs, titles) in reading order.
+
+1. The page's skew is measured from the line quads and every box is rotated into the deskewed
+   frame, so that rows and gutters are straight.
+2. Lines are grouped into blocks: a line joins the block of the line right above it when they
+   overlap horizontally, are close vertically and have similar heights.
+3. Blocks are ordered by a recursive XY-cut that cuts horizontally first: a page splits into
+   bands at full-width gaps (read top to bottom); a band that cannot be cut across is split at
+   vertical gutters into columns (read left to right). Multi-column text, whose paragraphs stagger
+   between the columns, is read column by column; a form's rows are read row by row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipelines.types import BBox, Block, TextLine, union_box
+
+
+@dataclass(frozen=True)
+class LayoutParams:
+    """Thresholds, in units of the median line height of the page."""
+
+    line_gap: float = 0.8  # most vertical space between two lines of one block
+    height_ratio: float = 1.6  # lines of one block differ in height by less than this
+    title_height: float = 1.5  # a block whose lines are this much taller is a title
+    max_skew_degrees: float = 15.0
+    prose_width: float = 10.0  # a line at least this wide may belong to a paragraph of prose
+
+
+def page_skew(lines: list[TextLine]) -> float:
+    """The page's skew in radians: the length-weighted median angle of the line quads."""
+    angles: list[float] = []
+    weights: list[float] = []
+    for line in lines:
+        if len(line.quad) != 4:
+            continue
+        (x0, y0), (x1, y1) = line.quad[0], line.quad[1]
+        length = math.hypot(x1 - x0, y1 - y0)
+        if length < 1:
+            continue
+        angles.append(math.atan2(y1 - y0, x1 - x0))
+        weights.append(length)
+    if not angles:
+        return 0.0
+    order = np.argsort(angles)
+    cum = np.cumsum(np.asarray(weights)[order])
+    return float(np.asarray(angles)[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def _deskewed_box(line: TextLine, angle: float) -> BBox:
+    if len(line.quad) != 4 or abs(angle) < 1e-3:
+        return line.bbox
+    c, s = math.cos(-angle), math.sin(-angle)
+    pts = [(x * c - y * s, x * s + y * c) for x, y in line.quad]
+    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+    return (min(xs), min(ys), max(xs), max(ys))
+
+
+def _same_row(a: BBox, b: BBox) -> bool:
+    ha, hb = a[3] - a[1], b[3] - b[1]
+    return abs((a[1] + a[3]) / 2 - (b[1] + b[3]) / 2) <= 0.5 * min(ha, hb)
+
+
+def _stacked(upper: BBox, lower: BBox, unit: float, params: LayoutParams) -> bool:
+    """True when ``lower`` continues ``upper`` as the next line of one block."""
+    gap = lower[1] - upper[3]
+    hu, hl = upper[3] - upper[1], lower[3] - lower[1]
+    if gap < -0.3 * min(hu, hl) or gap > params.line_gap * unit:
+        return False
+    overlap = min(upper[2], lower[2]) - max(upper[0], lower[0])
+    if overlap <= 0.3 * min(upper[2] - upper[0], lower[2] - lower[0]):
+        return False
+    return max(hu, hl) <= params.height_ratio * max(1.0, min(hu, hl))
+
+
+def _wraps(upper: BBox, lower: BBox, unit: float, params: LayoutParams) -> bool:
+    """True when ``lower`` continues a paragraph of prose: ``upper`` ran full and wrapped."""
+    return (
+        _stacked(upper, lower, unit, params)
+        and upper[2] - upper[0] >= 0.8 * (lower[2] - lower[0])
+        and upper[2] >= lower[2] - 2 * unit
+    )
+
+
+def _line_above(boxes: list[BBox], j: int) -> int:
+    """The nearest line above line ``j`` that overlaps it horizontally (-1 if none)."""
+    bj = boxes[j]
+    best, best_bottom = -1, -math.inf
+    for i, bi in enumerate(boxes):
+        if i == j or _same_row(bi, bj) or (bi[1] + bi[3]) / 2 >= (bj[1] + bj[3]) / 2:
+            continue
+        if min(bi[2], bj[2]) - max(bi[0], bj[0]) <= 0:
+            continue
+        if bi[3] > best_bottom:
+            best, best_bottom = i, bi[3]
+    return best
+
+
+def _paragraphs(boxes: list[BBox], unit: float, params: LayoutParams) -> list[list[int]]:
+    """Units of reading: multi-line paragraphs of prose, and every other line on its own.
+
+    Only wide lines (prose) whose row neighbours are wide too may form a paragraph: a form's
+    stacked labels or a receipt's item names beside their prices stay single lines, so they are
+    read row by row, while columns of prose are read column by column.
+    """
+    n = len(boxes)
+    wide = [b[2] - b[0] >= params.prose_width * unit for b in boxes]
+    prose = [
+        wide[i] and all(wide[j] for j in range(n) if j != i and _same_row(boxes[i], boxes[j]))
+        for i in range(n)
+    ]
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for j in range(n):
+        above = _line_above(boxes, j)
+        if prose[j] and above >= 0 and prose[above] and _wraps(boxes[above], boxes[j], unit, params):
+            parent[find(j)] = find(above)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def _gaps(intervals: list[tuple[float, float]]) -> list[float]:
+    """Cut positions between non-overlapping runs of the intervals (sorted by start)."""
+    cuts: list[float] = []
+    order = sorted(intervals)
+    reach = order[0][1]
+    for lo, hi in order[1:]:
+        if lo > reach:
+            cuts.append((reach + lo) / 2)
+        reach = max(reach, hi)
+    return cuts
+
+
+def _core_rows(box: BBox) -> tuple[float, float]:
+    """The vertical middle of a box (line height minus the margins), for row cuts."""
+    centre, half = (box[1] + box[3]) / 2, (box[3] - box[1]) / 2
+    if half > 0 and (box[2] - box[0]) > 0:
+        half = min(half, max(1.0, 0.3 * (box[3] - box[1])))
+    return centre - half, centre + half
+
+
+def xy_cut(boxes: list[BBox]) -> list[int]:
+    """Reading order of boxes: horizontal cuts first (bands), then vertical (columns)."""
+
+    def order(idx: list[int]) -> list[int]:
+        if len(idx) <= 1:
+            return idx
+        # rows are cut on the middle of each box: detector boxes carry margins that overlap
+        cuts = _gaps([_core_rows(boxes[i]) for i in idx])
+        if cuts:
+            bands: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+            for i in idx:
+                centre = (boxes[i][1] + boxes[i][3]) / 2
+                bands[sum(1 for c in cuts if centre > c)].append(i)
+            return [k for band in bands if band for k in order(band)]
+        cuts = _gaps([(boxes[i][0], boxes[i][2]) for i in idx])
+        if cuts:
+            cols: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+            for i in idx:
+                centre = (boxes[i][0] + boxes[i][2]) / 2
+                cols[sum(1 for c in cuts if centre > c)].append(i)
+            return [k for col in cols if col for k in order(col)]
+        # entangled boxes: row by row
+        return _rows(boxes, idx)
+
+    return order(list(range(len(boxes))))
+
+
+def _rows(boxes: list[BBox], idx: list[int]) -> list[int]:
+    """Lines of one block in row order (top to bottom, left to right within a row)."""
+    idx = sorted(idx, key=lambda i: (boxes[i][1] + boxes[i][3]) / 2)
+    rows: list[list[int]] = []
+    for i in idx:
+        cy, h = (boxes[i][1] + boxes[i][3]) / 2, boxes[i][3] - boxes[i][1]
+        if rows:
+            last = rows[-1]
+            ry = float(np.mean([(boxes[k][1] + boxes[k][3]) / 2 for k in last]))
+            rh = float(np.median([boxes[k][3] - boxes[k][1] for k in last]))
+            if abs(cy - ry) <= 0.5 * min(h, rh):
+                last.append(i)
+                continue
+        rows.append([i])
+    return [i for row in rows for i in sorted(row, key=lambda k: boxes[k][0])]
+
+
+def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -> list[Block]:
+    """Blocks of ``lines`` in reading order; each block's lines in reading order."""
+    if not lines:
+        return []
+    angle = page_skew(lines)
+    if abs(math.degrees(angle)) > params.max_skew_degrees:
+        angle = 0.0
+    boxes = [_deskewed_box(line, angle) for line in lines]
+    unit = float(np.median([b[3] - b[1] for b in boxes])) or 1.0
+    units = _paragraphs(boxes, unit, params)
+    paragraph_lines = {i for u in units if len(u) > 1 for i in u}
+    unit_boxes = [union_box([boxes[i] for i in g]) for g in units]
+    ordered = [_rows(boxes, units[u]) for u in xy_cut(unit_boxes)]
+    # consecutive single lines that stack (an address, a list) read as one block
+    groups: list[list[int]] = []
+    for members in ordered:
+        if (
+            len(members) == 1
+            and groups
+            and groups[-1][-1] not in paragraph_lines
+            and _line_above(boxes, members[0]) == groups[-1][-1]
+            and _stacked(boxes[groups[-1][-1]], boxes[members[0]], unit, params)
+        ):
+            groups[-1].append(members[0])
+        else:
+            groups.append(list(members))
+    blocks: list[Block] = []
+    for members in groups:
+        block_lines = tuple(lines[i] for i in members)
+        height = float(np.median([boxes[i][3] - boxes[i][1] for i in members]))
+        kind = "title" if height >= params.title_height * unit and len(members) <= 3 else "text"
+        blocks.append(Block(kind, union_box([line.bbox for line in block_lines]), block_lines))
+    return blocks
+

@@ -1,0 +1,161 @@
+"""The document model every stage speaks: Page -> Block -> Line -> Word, with pixel boxes.
+
+Boxes are ``(x0, y0, x1, y1)`` in pixels of the upright page image (the input image, or the PDF
+page rendered at ``dpi``). All types are frozen and round-trip through ``to_dict``/``from_dict``
+in the JSON shape of ``scanrag ocr --format jsonl``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+BBox = tuple[float, float, float, float]
+
+
+def _box(values: Any) -> BBox:
+    x0, y0, x1, y1 = (round(float(v), 1) for v in values)
+    return (x0, y0, x1, y1)
+
+
+def union_box(boxes: list[BBox]) -> BBox:
+    """The smallest box holding every box given (at least one)."""
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
+@dataclass(frozen=True)
+class Word:
+    """One space-separated word with its box and mean character confidence."""
+
+    text: str
+    bbox: BBox
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "bbox": list(self.bbox), "confidence": round(self.confidence, 4)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Word:
+        return cls(text=d["text"], bbox=_box(d["bbox"]), confidence=float(d["confidence"]))
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One detected text line: its reading, axis-aligned box, quad and words."""
+
+    text: str
+    bbox: BBox
+    confidence: float
+    words: tuple[Word, ...] = ()
+    quad: tuple[tuple[float, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "bbox": list(self.bbox),
+            "confidence": round(self.confidence, 4),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TextLine:
+        return cls(
+            text=d["text"],
+            bbox=_box(d["bbox"]),
+            confidence=float(d["confidence"]),
+            words=tuple(Word.from_dict(w) for w in d.get("words", [])),
+        )
+
+
+@dataclass(frozen=True)
+class Block:
+    """Lines that belong together (a paragraph, a title, a cell of a column)."""
+
+    kind: str  # "text" | "title"
+    bbox: BBox
+    lines: tuple[TextLine, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "bbox": list(self.bbox),
+            "lines": [
+                {**line.to_dict(), "words": [w.to_dict() for w in line.words]}
+                for line in self.lines
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Block:
+        return cls(
+            kind=d["kind"],
+            bbox=_box(d["bbox"]),
+            lines=tuple(TextLine.from_dict(line) for line in d["lines"]),
+        )
+
+
+@dataclass(frozen=True)
+class PageResult:
+    """Everything read from one page, blocks and lines in reading order."""
+
+    source: str
+    page: int  # 1-based
+    width: int
+    height: int
+    dpi: int | None
+    rotation: int  # degrees (clockwise) the page was turned to make it upright
+    blocks: tuple[Block, ...] = ()
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def lines(self) -> list[TextLine]:
+        return [line for block in self.blocks for line in block.lines]
+
+    @property
+    def words(self) -> list[Word]:
+        return [w for line in self.lines for w in line.words]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "source": self.source,
+            "page": self.page,
+            "width": self.width,
+            "height": self.height,
+            "dpi": self.dpi,
+            "rotation": self.rotation,
+            "text": self.text,
+            "blocks": [b.to_dict() for b in self.blocks],
+            "lines": [line.to_dict() for line in self.lines],
+            "words": [w.to_dict() for w in self.words],
+            "seconds": round(self.seconds, 4),
+        }
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PageResult:
+        return cls(
+            source=d["source"],
+            page=int(d["page"]),
+            width=int(d["width"]),
+            height=int(d["height"]),
+            dpi=d.get("dpi"),
+            rotation=int(d.get("rotation", 0)),
+            blocks=tuple(Block.from_dict(b) for b in d.get("blocks", [])),
+            seconds=float(d.get("seconds", 0.0)),
+            warnings=tuple(d.get("warnings", [])),
+        )
