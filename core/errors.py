@@ -49,9 +49,7 @@ class EmptyFile(BadInput):
 
 class UnsupportedType(BadInput):
     code = "unsupported_type"
-    default_message = (
-        "not a supported document: send a PDF, PNG, JPEG, TIFF, WebP or BMP file"
-    )
+    default_message = "not a supported document: send a PDF, PNG, JPEG, TIFF, WebP or BMP file"
 
 
 class CorruptDocument(BadInput):

@@ -38,9 +38,7 @@ def crop_quad(image: np.ndarray, quad: np.ndarray, max_width: int = 4096) -> np.
     h = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))
     h = max(h, 1.0)
     out_w = int(np.clip(round(REC_HEIGHT * w / h), 8, max_width))
-    dst = np.array(
-        [[0, 0], [out_w, 0], [out_w, REC_HEIGHT], [0, REC_HEIGHT]], dtype=np.float32
-    )
+    dst = np.array([[0, 0], [out_w, 0], [out_w, REC_HEIGHT], [0, REC_HEIGHT]], dtype=np.float32)
     m = cv2.getPerspectiveTransform(np.stack([tl, tr, br, bl]), dst)
     interp = cv2.INTER_CUBIC if h < REC_HEIGHT else cv2.INTER_LINEAR
     return cv2.warpPerspective(

@@ -65,8 +65,6 @@ class OcrEngine:
             progress=progress,
         )
 
-    def read_path(
-        self, path: str | Path, load: LoadParams = LoadParams()
-    ) -> Iterator[PageResult]:
+    def read_path(self, path: str | Path, load: LoadParams = LoadParams()) -> Iterator[PageResult]:
         """Open and read a file (raises a core.errors.BadInput subclass for bad input)."""
         yield from self.read(open_document(path, load), source=str(path))

@@ -26,7 +26,7 @@ class LayoutParams:
 
     line_gap: float = 0.8  # most vertical space between two lines of one block
     height_ratio: float = 1.6  # lines of one block differ in height by less than this
-    title_height: float = 1.5  # a block whose lines are this much taller is a title
+    title_height: float = 1.3  # a block whose lines are this much taller is a title
     max_skew_degrees: float = 15.0
     prose_width: float = 10.0  # a line at least this wide may belong to a paragraph of prose
 
@@ -82,7 +82,7 @@ def _wraps(upper: BBox, lower: BBox, unit: float, params: LayoutParams) -> bool:
     return (
         _stacked(upper, lower, unit, params)
         and upper[2] - upper[0] >= 0.8 * (lower[2] - lower[0])
-        and upper[2] >= lower[2] - 2 * unit
+        and upper[2] >= lower[2] - max(3 * unit, 0.15 * (lower[2] - lower[0]))
     )
 
 
@@ -109,10 +109,12 @@ def _paragraphs(boxes: list[BBox], unit: float, params: LayoutParams) -> list[li
     """
     n = len(boxes)
     wide = [b[2] - b[0] >= params.prose_width * unit for b in boxes]
-    prose = [
-        wide[i] and all(wide[j] for j in range(n) if j != i and _same_row(boxes[i], boxes[j]))
-        for i in range(n)
+    neighbours = [
+        [j for j in range(n) if j != i and _same_row(boxes[i], boxes[j])] for i in range(n)
     ]
+    prose = [wide[i] and all(wide[j] for j in neighbours[i]) for i in range(n)]
+    # a paragraph's short last line: alone on its row, aligned with the line above
+    alone = [not neighbours[i] for i in range(n)]
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -123,7 +125,10 @@ def _paragraphs(boxes: list[BBox], unit: float, params: LayoutParams) -> list[li
 
     for j in range(n):
         above = _line_above(boxes, j)
-        if prose[j] and above >= 0 and prose[above] and _wraps(boxes[above], boxes[j], unit, params):
+        if above < 0 or not prose[above]:
+            continue
+        last_line = alone[j] and abs(boxes[j][0] - boxes[above][0]) <= unit
+        if (prose[j] or last_line) and _wraps(boxes[above], boxes[j], unit, params):
             parent[find(j)] = find(above)
     groups: dict[int, list[int]] = {}
     for i in range(n):
@@ -228,4 +233,3 @@ def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -
         kind = "title" if height >= params.title_height * unit and len(members) <= 3 else "text"
         blocks.append(Block(kind, union_box([line.bbox for line in block_lines]), block_lines))
     return blocks
-

@@ -230,4 +230,3 @@ def _to_rgb(frame: Image.Image) -> np.ndarray:
         arr = (arr / max(1.0, float(arr.max())) * 255).astype(np.uint8)
         return np.repeat(arr[:, :, None], 3, axis=2)
     return np.asarray(frame.convert("RGB"))
-

@@ -71,7 +71,9 @@ def ocr_pages(
     for page in prefetch(pages, 2 * params.page_batch):
         batch.append(page)
         if len(batch) == params.page_batch:
-            yield from _report(ocr_batch(batch, source, detector, recognizer, params), progress, total)
+            yield from _report(
+                ocr_batch(batch, source, detector, recognizer, params), progress, total
+            )
             batch = []
     if batch:
         yield from _report(ocr_batch(batch, source, detector, recognizer, params), progress, total)

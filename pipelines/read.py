@@ -60,8 +60,12 @@ def line_from_recognition(quad: np.ndarray, rec: Recognition) -> TextLine:
                 span.confidence,
             )
         )
-    bbox = (float(quad[:, 0].min()), float(quad[:, 1].min()),
-            float(quad[:, 0].max()), float(quad[:, 1].max()))
+    bbox = (
+        float(quad[:, 0].min()),
+        float(quad[:, 1].min()),
+        float(quad[:, 0].max()),
+        float(quad[:, 1].max()),
+    )
     return TextLine(
         text=rec.line.text,
         bbox=tuple(round(v, 1) for v in bbox),  # type: ignore[arg-type]
@@ -98,8 +102,10 @@ def read_lines(
     if tall:
         turned = [np.roll(owners[k][1], s, axis=0) for k in tall for s in (-1, 1)]
         alt = recognizer.recognize(
-            [crop_quad(images[owners[k][0]], q) for k, q in zip(
-                [k for k in tall for _ in (0, 1)], turned, strict=True)]
+            [
+                crop_quad(images[owners[k][0]], q)
+                for k, q in zip([k for k in tall for _ in (0, 1)], turned, strict=True)
+            ]
         )
         for n, k in enumerate(tall):
             for m in (0, 1):

@@ -1,0 +1,36 @@
+"""Settings -> pipeline parameters (the pipeline never sees the settings object)."""
+
+from __future__ import annotations
+
+from core.config import Settings
+from models.detector import DetectorParams
+from pipelines.engine import EngineParams, OcrEngine
+from pipelines.load import LoadParams
+from pipelines.ocr import OcrParams
+
+
+def load_params(settings: Settings, dpi: int | None = None) -> LoadParams:
+    """How documents are opened and rasterised."""
+    return LoadParams(
+        dpi=dpi or settings.ocr.dpi,
+        renderer=settings.ocr.renderer,
+        max_bytes=settings.limits.max_bytes,
+        max_pages=settings.limits.max_pages,
+        max_page_pixels=settings.limits.max_page_pixels,
+    )
+
+
+def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
+    """An OCR engine for these settings (models load on first use)."""
+    ocr = settings.ocr
+    return OcrEngine(
+        EngineParams(
+            device=device or ocr.device,
+            threads=ocr.threads,
+            rec_batch=ocr.rec_batch,
+            detector=DetectorParams(
+                max_side=ocr.det_max_side, min_side=ocr.det_min_side, batch=ocr.page_batch
+            ),
+            ocr=OcrParams(page_batch=ocr.page_batch, orientation=ocr.orientation),
+        )
+    )

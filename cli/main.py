@@ -1,0 +1,141 @@
+"""The ``scanrag`` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli.engine import build_engine, load_params
+from cli.progress import PageBar
+from core.config import get_settings
+from core.errors import BadInput, ScanragError
+from core.logging import configure_logging, get_logger
+from pipelines.hocr import write_hocr
+from pipelines.load import open_document
+
+log = get_logger("cli")
+
+app = typer.Typer(
+    name="scanrag",
+    help="Turn scanned documents into searchable knowledge.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1  # at least one input was refused; the others were processed
+EXIT_INTERNAL = 3  # scanrag itself failed (a model could not load, ...)
+
+
+class Format(str, Enum):
+    jsonl = "jsonl"
+    text = "text"
+    hocr = "hocr"
+
+
+class DeviceChoice(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@app.callback()
+def main() -> None:
+    """scanrag: OCR, layout and retrieval for scanned documents."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+
+def expand_inputs(paths: list[Path]) -> list[Path]:
+    """Files as given; folders expanded to every file under them, sorted."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+        else:
+            out.append(path)
+    return out
+
+
+def fail_line(path: Path | str, error: ScanragError) -> None:
+    """One readable line on stderr for a refused input."""
+    print(f"scanrag: {path}: {error.message} [{error.code}]", file=sys.stderr, flush=True)
+
+
+@app.command()
+def ocr(
+    paths: Annotated[list[Path], typer.Argument(help="PDF or image files (or folders)")],
+    fmt: Annotated[Format, typer.Option("--format", help="output format")] = Format.jsonl,
+    dpi: Annotated[int | None, typer.Option(min=50, max=600, help="PDF render dpi")] = None,
+    device: Annotated[DeviceChoice | None, typer.Option(help="where models run")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write one file per input here instead of stdout")
+    ] = None,
+) -> None:
+    """Read scanned documents: one JSON object per page (jsonl), plain text, or hOCR files."""
+    settings = get_settings()
+    params = load_params(settings, dpi)
+    try:
+        engine = build_engine(settings, device.value if device else None)
+        engine.models()
+    except ScanragError as exc:
+        print(f"scanrag: {exc.message} [{exc.code}]", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERNAL) from exc
+    if fmt is Format.hocr and out is None:
+        out = Path(".")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    failed = internal = 0
+    files = expand_inputs(paths)
+    with PageBar(enabled=sys.stderr.isatty()) as bar:
+        for path in files:
+            try:
+                document = open_document(path, params)
+                bar.add_total(document.page_count)
+                pages = engine.read(document, source=str(path), progress=bar)
+                if out is None:
+                    for page in pages:
+                        _emit(page.to_dict(), fmt, sys.stdout)
+                    continue
+                suffix = {"jsonl": ".jsonl", "text": ".txt", "hocr": ".hocr"}[fmt.value]
+                target = out / (path.name + suffix)
+                partial = target.with_name(target.name + ".part")
+                with partial.open("w", encoding="utf-8") as f:
+                    if fmt is Format.hocr:
+                        write_hocr(pages, f, title=path.name)
+                    else:
+                        for page in pages:
+                            _emit(page.to_dict(), fmt, f)
+                partial.replace(target)  # a file in --out is always complete
+            except ScanragError as exc:
+                if not isinstance(exc, BadInput):
+                    internal += 1
+                failed += 1
+                fail_line(path, exc)
+            except Exception as exc:  # a bug must not stop the other files
+                internal += 1
+                failed += 1
+                log.exception("ocr failed", extra={"document": str(path)})
+                fail_line(path, ScanragError(f"internal error: {exc}"))
+    if internal:
+        raise typer.Exit(EXIT_INTERNAL)
+    raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+
+
+def _emit(page: dict[str, object], fmt: Format, stream: typer.FileTextWrite | object) -> None:
+    write = stream.write  # type: ignore[attr-defined]
+    if fmt is Format.text:
+        write(str(page["text"]) + "\n\f\n")
+    else:
+        write(json.dumps(page, ensure_ascii=False) + "\n")
+    stream.flush()  # type: ignore[attr-defined]
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,36 @@
+"""A page progress bar on stderr (tqdm), shown only when stderr is a terminal."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from tqdm import tqdm
+
+
+class PageBar:
+    """A ProgressReporter that advances a bar by one page per finished page."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar: tqdm | None = tqdm(total=0, unit="page", disable=not enabled) if enabled else None
+
+    def add_total(self, pages: int) -> None:
+        if self.bar is not None:
+            self.bar.total = (self.bar.total or 0) + pages
+            self.bar.refresh()
+
+    def page_done(self, source: str, page: int, total: int | None) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{source} p{page}", refresh=False)
+            self.bar.update(1)
+
+    def __enter__(self) -> PageBar:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.bar is not None:
+            self.bar.close()

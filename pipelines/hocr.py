@@ -1,0 +1,70 @@
+"""hOCR 1.2 output: one XHTML file per document, pages written as they are read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+from typing import TextIO
+
+from pipelines.types import BBox, PageResult
+
+_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
+ "http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">
+<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">
+<head>
+<title>{title}</title>
+<meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>
+<meta name="ocr-system" content="scanrag"/>
+<meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf"/>
+</head>
+<body>
+"""
+_TAIL = "</body>\n</html>\n"
+
+
+def _bbox(b: BBox) -> str:
+    return "bbox {} {} {} {}".format(*(max(0, round(v)) for v in b))
+
+
+def page_hocr(page: PageResult) -> str:
+    """One ``ocr_page`` div (blocks -> paragraphs -> lines -> words)."""
+    n = page.page
+    title = escape(
+        f'image "{page.source}"; {_bbox((0, 0, page.width, page.height))}; ppageno {n - 1}',
+        quote=True,
+    )
+    out = [f'<div class="ocr_page" id="page_{n}" title="{title}">']
+    line_no = word_no = 0
+    for b, block in enumerate(page.blocks, 1):
+        out.append(f' <div class="ocr_carea" id="block_{n}_{b}" title="{_bbox(block.bbox)}">')
+        out.append(f'  <p class="ocr_par" id="par_{n}_{b}" title="{_bbox(block.bbox)}">')
+        for line in block.lines:
+            line_no += 1
+            out.append(
+                f'   <span class="ocr_line" id="line_{n}_{line_no}" '
+                f'title="{_bbox(line.bbox)}; x_wconf {round(100 * line.confidence)}">'
+            )
+            for word in line.words:
+                word_no += 1
+                out.append(
+                    f'    <span class="ocrx_word" id="word_{n}_{word_no}" '
+                    f'title="{_bbox(word.bbox)}; x_wconf {round(100 * word.confidence)}">'
+                    f"{escape(word.text, quote=False)}</span>"
+                )
+            out.append("   </span>")
+        out.append("  </p>")
+        out.append(" </div>")
+    out.append("</div>")
+    return "\n".join(out) + "\n"
+
+
+def write_hocr(pages: Iterable[PageResult], out: TextIO, title: str = "") -> int:
+    """Write a complete hOCR document for ``pages``; returns the number of pages written."""
+    out.write(_HEAD.format(title=escape(title, quote=False)))
+    count = 0
+    for page in pages:
+        out.write(page_hocr(page))
+        count += 1
+    out.write(_TAIL)
+    return count

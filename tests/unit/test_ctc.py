@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from models.ctc import ctc_greedy_decode, word_spans
+from models.recognizer import plan_batches
+
+CHARSET = ["a", "b", "c"]  # classes: 0 blank, 1 a, 2 b, 3 c, 4 space
+
+
+def probs_for(path: list[int], p: float = 0.9) -> np.ndarray:
+    out = np.full((1, len(path), 5), (1 - p) / 4, dtype=np.float32)
+    for t, k in enumerate(path):
+        out[0, t, k] = p
+    return out
+
+
+def test_greedy_collapses_repeats_and_drops_blanks() -> None:
+    line = ctc_greedy_decode(probs_for([1, 1, 0, 1, 2, 2, 4, 3, 0]), CHARSET)[0]
+    assert line.text == "aab c"
+    assert line.char_steps == ((0, 1), (3, 3), (4, 5), (6, 6), (7, 7))
+    assert line.confidence == pytest.approx(0.9)
+
+
+def test_lengths_cut_off_padding_and_edge_spaces_are_trimmed() -> None:
+    p = probs_for([4, 1, 2, 4, 3, 3])
+    assert ctc_greedy_decode(p, CHARSET, np.array([4]))[0].text == "ab"
+
+
+def test_class_count_must_match_charset() -> None:
+    with pytest.raises(ValueError):
+        ctc_greedy_decode(np.zeros((1, 3, 4), dtype=np.float32), CHARSET)
+
+
+def test_word_spans_follow_time_steps() -> None:
+    #        a  a  b  _  sp sp c  c  _  _
+    path = [1, 1, 2, 0, 4, 4, 3, 3, 0, 0]
+    line = ctc_greedy_decode(probs_for(path), CHARSET)[0]
+    words = word_spans(line, stride=8, content_width=80)
+    assert [w.text for w in words] == ["ab", "c"]
+    first, second = words
+    assert 0 <= first.x0 <= 1 and 24 <= first.x1 <= 32  # ends before the space (t=4 -> 32 px)
+    assert second.x0 >= 48 - 1e-6 and second.x1 <= 80
+    assert first.x1 <= second.x0
+
+
+def test_plan_batches_splits_where_padding_would_cost_more() -> None:
+    widths = [64, 64, 72, 80, 800, 800, 816]
+    spans = plan_batches(widths, max_batch=32, overhead=100)
+    assert spans == [(0, 4), (4, 7)]
+    assert plan_batches([], 8) == []
+    assert all(e - s <= 2 for s, e in plan_batches([64] * 7, 2))

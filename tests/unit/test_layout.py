@@ -1,0 +1,55 @@
+from pipelines.layout import build_layout, page_skew, xy_cut
+from pipelines.types import TextLine
+
+
+def line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:
+    quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    return TextLine(text=text, bbox=(x0, y0, x1, y1), confidence=0.99, quad=quad)
+
+
+def reading(lines: list[TextLine]) -> list[str]:
+    return [ln.text for b in build_layout(lines) for ln in b.lines]
+
+
+def test_two_columns_of_prose_read_column_by_column() -> None:
+    left = [line(f"L{i} " + "x" * 40, 50, 100 + 30 * i, 650, 122 + 30 * i) for i in range(6)]
+    right = [line(f"R{i} " + "x" * 40, 720, 115 + 30 * i, 1320, 137 + 30 * i) for i in range(6)]
+    title = line("Title", 50, 20, 600, 70)
+    got = reading([*right, title, *left])
+    assert got == ["Title"] + [f"L{i} " + "x" * 40 for i in range(6)] + [
+        f"R{i} " + "x" * 40 for i in range(6)
+    ]
+    blocks = build_layout([*right, title, *left])
+    assert blocks[0].kind == "title"
+    assert [len(b.lines) for b in blocks] == [1, 6, 6]
+
+
+def test_form_rows_read_row_by_row() -> None:
+    # stacked short labels with values to their right: a form, not two columns
+    rows = []
+    for i, (k, v) in enumerate([("Name:", "Ada"), ("Date:", "1987"), ("To:", "Board")]):
+        rows += [
+            line(k, 50, 100 + 30 * i, 150, 122 + 30 * i),
+            line(v, 400, 102 + 30 * i, 520, 124 + 30 * i),
+        ]
+    assert reading(rows[::-1]) == ["Name:", "Ada", "Date:", "1987", "To:", "Board"]
+
+
+def test_stacked_single_lines_form_one_block() -> None:
+    address = [
+        line(t, 50, 100 + 30 * i, 300, 122 + 30 * i)
+        for i, t in enumerate(["1 Main St", "Springfield", "USA"])
+    ]
+    blocks = build_layout(address)
+    assert len(blocks) == 1 and blocks[0].text == "1 Main St\nSpringfield\nUSA"
+
+
+def test_skew_is_measured_from_quads() -> None:
+    tilted = TextLine("t", (0, 0, 100, 10), 0.9, quad=((0, 0), (100, 5), (100, 15), (0, 10)))
+    assert abs(page_skew([tilted]) - 0.04996) < 1e-3
+    assert page_skew([]) == 0.0
+
+
+def test_xy_cut_handles_empty_and_single() -> None:
+    assert xy_cut([]) == []
+    assert xy_cut([(0, 0, 1, 1)]) == [0]
