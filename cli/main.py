@@ -6,7 +6,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -128,13 +128,12 @@ def ocr(
     raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
 
 
-def _emit(page: dict[str, object], fmt: Format, stream: typer.FileTextWrite | object) -> None:
-    write = stream.write  # type: ignore[attr-defined]
+def _emit(page: dict[str, object], fmt: Format, stream: TextIO) -> None:
     if fmt is Format.text:
-        write(str(page["text"]) + "\n\f\n")
+        stream.write(str(page["text"]) + "\n\f\n")  # a form feed ends each page
     else:
-        write(json.dumps(page, ensure_ascii=False) + "\n")
-    stream.flush()  # type: ignore[attr-defined]
+        stream.write(json.dumps(page, ensure_ascii=False) + "\n")
+    stream.flush()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -66,7 +66,7 @@ def db_boxes(prob: np.ndarray, params: DBParams = DBParams()) -> tuple[np.ndarra
     """Text quads (N x 4 x 2, map pixels, ordered) and their scores from one probability map."""
     if prob.ndim != 2:
         raise ValueError(f"expected a 2-D probability map, got shape {prob.shape}")
-    bitmap = (prob > params.thresh).astype(np.uint8)
+    bitmap: np.ndarray = (prob > params.thresh).astype(np.uint8)
     if params.dilate:
         bitmap = cv2.dilate(bitmap, np.ones((2, 2), dtype=np.uint8))
     contours, _ = cv2.findContours(bitmap, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
@@ -76,7 +76,8 @@ def db_boxes(prob: np.ndarray, params: DBParams = DBParams()) -> tuple[np.ndarra
     for contour in contours[: params.max_candidates]:
         if len(contour) < 3:
             continue
-        rect = cv2.minAreaRect(contour)
+        (cx, cy), (rw, rh), angle = cv2.minAreaRect(contour)
+        rect = ((float(cx), float(cy)), (float(rw), float(rh)), float(angle))
         if min(rect[1]) < params.min_size:
             continue
         kernel = order_quad(cv2.boxPoints(rect))

@@ -34,9 +34,8 @@ class Recognition:
 def crop_quad(image: np.ndarray, quad: np.ndarray, max_width: int = 4096) -> np.ndarray:
     """The region inside ``quad`` (tl, tr, br, bl) warped to a REC_HEIGHT-high, upright crop."""
     tl, tr, br, bl = quad.astype(np.float32)
-    w = max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))
-    h = max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))
-    h = max(h, 1.0)
+    w = max(float(np.linalg.norm(tr - tl)), float(np.linalg.norm(br - bl)))
+    h = max(float(np.linalg.norm(bl - tl)), float(np.linalg.norm(br - tr)), 1.0)
     out_w = int(np.clip(round(REC_HEIGHT * w / h), 8, max_width))
     dst = np.array([[0, 0], [out_w, 0], [out_w, REC_HEIGHT], [0, REC_HEIGHT]], dtype=np.float32)
     m = cv2.getPerspectiveTransform(np.stack([tl, tr, br, bl]), dst)

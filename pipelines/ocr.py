@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from models.detector import DetectionResult
 from pipelines.layout import LayoutParams, build_layout
 from pipelines.load import RasterPage
 from pipelines.read import (
@@ -126,7 +127,7 @@ def ocr_batch(
 
 def _turn_sideways(
     image: np.ndarray, detector: Detector, recognizer: Recognizer, params: ReadParams
-) -> tuple[np.ndarray, object, int]:
+) -> tuple[np.ndarray, DetectionResult, int]:
     """A page whose text runs vertically: turned 90 or 270 degrees, whichever reads better."""
     turned = rotate_image(image, 90)
     det = detector.detect([turned])[0]

@@ -172,7 +172,7 @@ def sideways_rotation(quads: np.ndarray) -> bool:
     """True when most text (by area) lies in tall boxes: the page is turned 90 or 270 degrees."""
     tall = wide = 0.0
     for q in quads:
-        w, h = np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[3] - q[0])
+        w, h = float(np.linalg.norm(q[1] - q[0])), float(np.linalg.norm(q[3] - q[0]))
         if h > 2 * w:
             tall += w * h
         elif w > 2 * h:

@@ -45,3 +45,18 @@ def two_column_page(left: str, right: str, size: int = 24) -> Image.Image:
     for i, line in enumerate(right_lines):
         draw.text((margin + col_w + gutter, top + step // 2 + i * step), line, fill="black", font=f)
     return img
+
+
+def scanned(img: Image.Image, angle: float = 0.8, seed: int = 0, quality: int = 60) -> Image.Image:
+    """The page as a scanner would give it: slightly turned, grey, noisy, JPEG-compressed."""
+    import io
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    grey = img.convert("L").rotate(angle, expand=True, fillcolor=255, resample=Image.BICUBIC)
+    arr = np.asarray(grey, dtype=np.float32) * 0.92 + 12  # paper is never white, ink never black
+    arr += rng.normal(0, 9, arr.shape)
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("L")
