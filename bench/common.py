@@ -1,0 +1,47 @@
+"""Helpers shared by the benchmark scripts: where the shared data is, tables, peak memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SCANRAG_SHARED", ROOT.parent / "shared"))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def scorer() -> Any:
+    """The reference scorer, ``shared/tools/ocr_score.py``."""
+    sys.path.insert(0, str(SHARED / "tools"))
+    import ocr_score  # type: ignore[import-not-found]
+
+    return ocr_score
+
+
+def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A GitHub-markdown table of ``rows`` (missing cells blank, floats to 3 places)."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.3f}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
