@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import SHARED, peak_rss_mb, scorer, table, write_jsonl  # noqa: E402
+from bench.common import SHARED, peak_rss_mb, scorer, table, write_jsonl
 
 
 def _rows_text(items: list[tuple[float, float, float, float, str]]) -> str:
@@ -50,16 +50,28 @@ def run_scanrag(images: list[Path], threads: int) -> list[dict]:
     for path in images:
         for page in engine.read_path(path):
             d = page.to_dict()
-            out.append({"image": path.name, "text": d["text"], "lines": d["lines"],
-                        "words": d["words"], "seconds": d["seconds"]})
+            out.append(
+                {
+                    "image": path.name,
+                    "text": d["text"],
+                    "lines": d["lines"],
+                    "words": d["words"],
+                    "seconds": d["seconds"],
+                }
+            )
     return out
 
 
 def run_rapidocr(images: list[Path], threads: int) -> list[dict]:
     from rapidocr import RapidOCR
 
-    eng = RapidOCR(params={"Global.use_cls": False, "Global.log_level": "error",
-                           "EngineConfig.onnxruntime.intra_op_num_threads": threads})
+    eng = RapidOCR(
+        params={
+            "Global.use_cls": False,
+            "Global.log_level": "error",
+            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
+        }
+    )
     eng(str(images[0]))  # warm-up
     out = []
     for path in images:
@@ -69,9 +81,14 @@ def run_rapidocr(images: list[Path], threads: int) -> list[dict]:
         for b, tx in zip(r.boxes if r.boxes is not None else [], r.txts or [], strict=False):
             xs, ys = [p[0] for p in b], [p[1] for p in b]
             items.append((float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)), str(tx)))
-        out.append({"image": path.name, "text": _rows_text(items),
-                    "lines": [{"text": i[4], "bbox": list(i[:4])} for i in items],
-                    "seconds": time.perf_counter() - t})
+        out.append(
+            {
+                "image": path.name,
+                "text": _rows_text(items),
+                "lines": [{"text": i[4], "bbox": list(i[:4])} for i in items],
+                "seconds": time.perf_counter() - t,
+            }
+        )
     return out
 
 
@@ -80,23 +97,41 @@ def _tesseract_one(path: str) -> dict:
     from PIL import Image
 
     t = time.perf_counter()
-    data = pytesseract.image_to_data(Image.open(path), config="--oem 1 --psm 3",
-                                     output_type=pytesseract.Output.DICT)
+    data = pytesseract.image_to_data(
+        Image.open(path), config="--oem 1 --psm 3", output_type=pytesseract.Output.DICT
+    )
     words, lines = [], {}
     for i, text in enumerate(data["text"]):
         if not text.strip():
             continue
-        box = [data["left"][i], data["top"][i], data["left"][i] + data["width"][i],
-               data["top"][i] + data["height"][i]]
+        box = [
+            data["left"][i],
+            data["top"][i],
+            data["left"][i] + data["width"][i],
+            data["top"][i] + data["height"][i],
+        ]
         words.append({"text": text, "bbox": box})
         key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
         lines.setdefault(key, []).append((text, box))
-    line_rows = [{"text": " ".join(t for t, _ in ws),
-                  "bbox": [min(b[0] for _, b in ws), min(b[1] for _, b in ws),
-                           max(b[2] for _, b in ws), max(b[3] for _, b in ws)]}
-                 for _, ws in sorted(lines.items())]
-    return {"image": Path(path).name, "text": "\n".join(r["text"] for r in line_rows),
-            "lines": line_rows, "words": words, "seconds": time.perf_counter() - t}
+    line_rows = [
+        {
+            "text": " ".join(t for t, _ in ws),
+            "bbox": [
+                min(b[0] for _, b in ws),
+                min(b[1] for _, b in ws),
+                max(b[2] for _, b in ws),
+                max(b[3] for _, b in ws),
+            ],
+        }
+        for _, ws in sorted(lines.items())
+    ]
+    return {
+        "image": Path(path).name,
+        "text": "\n".join(r["text"] for r in line_rows),
+        "lines": line_rows,
+        "words": words,
+        "seconds": time.perf_counter() - t,
+    }
 
 
 def run_tesseract(images: list[Path], threads: int) -> list[dict]:
@@ -151,31 +186,62 @@ def main() -> None:
         for engine in args.engines:
             pred = tmp / f"{engine}.{ds}-{args.split}.jsonl"
             res = subprocess.run(
-                [sys.executable, __file__, "--worker", engine, "--gt", str(gt), "--out",
-                 str(pred), "--threads", str(args.threads)],
-                capture_output=True, text=True, check=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    engine,
+                    "--gt",
+                    str(gt),
+                    "--out",
+                    str(pred),
+                    "--threads",
+                    str(args.threads),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
             stats = json.loads(res.stdout.strip().splitlines()[-1])
             rep, _ = score.score(score.load_jsonl(gt), score.load_jsonl(pred))
             pps = stats["pages"] / stats["wall"]
             if engine == "rapidocr":
                 base_pps = pps
-            rows.append({
-                "dataset": f"{ds} {args.split}", "engine": engine, "pages": stats["pages"],
-                "CER strict": rep["strict_mean_cer"], "WER strict": rep["strict_mean_wer"],
-                "CER loose": rep["loose_mean_cer"], "WER loose": rep["loose_mean_wer"],
-                "BoW F1 loose": rep["bow_loose_f1"],
-                "line recall": rep.get("det_lines_recall@0.5"),
-                "word recall": rep.get("det_words_recall@0.5"),
-                "pages/s": pps, "peak RSS MB": round(stats["peak_rss_mb"]),
-            })
+            rows.append(
+                {
+                    "dataset": f"{ds} {args.split}",
+                    "engine": engine,
+                    "pages": stats["pages"],
+                    "CER strict": rep["strict_mean_cer"],
+                    "WER strict": rep["strict_mean_wer"],
+                    "CER loose": rep["loose_mean_cer"],
+                    "WER loose": rep["loose_mean_wer"],
+                    "BoW F1 loose": rep["bow_loose_f1"],
+                    "line recall": rep.get("det_lines_recall@0.5"),
+                    "word recall": rep.get("det_words_recall@0.5"),
+                    "pages/s": pps,
+                    "peak RSS MB": round(stats["peak_rss_mb"]),
+                }
+            )
             print(f"# {ds} {engine}: done in {stats['wall']:.1f} s", file=sys.stderr, flush=True)
         for row in rows:
             if row["dataset"] == f"{ds} {args.split}" and base_pps:
                 row["x rapidocr speed"] = row["pages/s"] / base_pps
-    cols = ["dataset", "engine", "pages", "CER strict", "WER strict", "CER loose", "WER loose",
-            "BoW F1 loose", "line recall", "word recall", "pages/s", "x rapidocr speed",
-            "peak RSS MB"]
+    cols = [
+        "dataset",
+        "engine",
+        "pages",
+        "CER strict",
+        "WER strict",
+        "CER loose",
+        "WER loose",
+        "BoW F1 loose",
+        "line recall",
+        "word recall",
+        "pages/s",
+        "x rapidocr speed",
+        "peak RSS MB",
+    ]
     print(f"threads/processes per engine: {args.threads}; predictions in {tmp}")
     print(table(rows, cols))
 
