@@ -156,8 +156,14 @@ def _core_rows(box: BBox) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def xy_cut(boxes: list[BBox]) -> list[int]:
-    """Reading order of boxes: horizontal cuts first (bands), then vertical (columns)."""
+def xy_cut(boxes: list[BBox], columns: list[bool] | None = None) -> list[int]:
+    """Reading order of boxes: horizontal cuts first (bands), then vertical (columns).
+
+    ``columns[i]`` marks boxes that are column material (multi-line paragraphs). A band with
+    none of them holds single lines only (a form, a receipt): it is read row by row instead of
+    being split into columns.
+    """
+    column = columns or [True] * len(boxes)
 
     def order(idx: list[int]) -> list[int]:
         if len(idx) <= 1:
@@ -170,6 +176,8 @@ def xy_cut(boxes: list[BBox]) -> list[int]:
                 centre = (boxes[i][1] + boxes[i][3]) / 2
                 bands[sum(1 for c in cuts if centre > c)].append(i)
             return [k for band in bands if band for k in order(band)]
+        if not any(column[i] for i in idx):
+            return _rows(boxes, idx)
         cuts = _gaps([(boxes[i][0], boxes[i][2]) for i in idx])
         if cuts:
             cols: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
@@ -184,19 +192,18 @@ def xy_cut(boxes: list[BBox]) -> list[int]:
 
 
 def _rows(boxes: list[BBox], idx: list[int]) -> list[int]:
-    """Lines of one block in row order (top to bottom, left to right within a row)."""
+    """Boxes in row order: top to bottom, left to right within a row.
+
+    A box joins the current row when its vertical centre is within half a line height of every
+    box already in it (so a row cannot creep downwards through slightly tilted lines).
+    """
     idx = sorted(idx, key=lambda i: (boxes[i][1] + boxes[i][3]) / 2)
     rows: list[list[int]] = []
     for i in idx:
-        cy, h = (boxes[i][1] + boxes[i][3]) / 2, boxes[i][3] - boxes[i][1]
-        if rows:
-            last = rows[-1]
-            ry = float(np.mean([(boxes[k][1] + boxes[k][3]) / 2 for k in last]))
-            rh = float(np.median([boxes[k][3] - boxes[k][1] for k in last]))
-            if abs(cy - ry) <= 0.5 * min(h, rh):
-                last.append(i)
-                continue
-        rows.append([i])
+        if rows and all(_same_row(boxes[k], boxes[i]) for k in rows[-1]):
+            rows[-1].append(i)
+        else:
+            rows.append([i])
     return [i for row in rows for i in sorted(row, key=lambda k: boxes[k][0])]
 
 
@@ -212,7 +219,7 @@ def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -
     units = _paragraphs(boxes, unit, params)
     paragraph_lines = {i for u in units if len(u) > 1 for i in u}
     unit_boxes = [union_box([boxes[i] for i in g]) for g in units]
-    ordered = [_rows(boxes, units[u]) for u in xy_cut(unit_boxes)]
+    ordered = [_rows(boxes, units[u]) for u in xy_cut(unit_boxes, [len(u) > 1 for u in units])]
     # consecutive single lines that stack (an address, a list) read as one block
     groups: list[list[int]] = []
     for members in ordered:
