@@ -22,7 +22,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, SHARED, table  # noqa: E402
+from bench.common import ROOT, SHARED, table
 
 
 def build_pdf(path: Path, pages: int) -> None:

@@ -19,8 +19,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import SHARED, table  # noqa: E402
-from pipelines.engine import EngineParams, OcrEngine  # noqa: E402
+from bench.common import SHARED, table
+from pipelines.engine import EngineParams, OcrEngine
 
 ANGLES = (0, 90, 180, 270)
 

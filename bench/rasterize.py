@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import table  # noqa: E402
-from bench.memory import build_pdf  # noqa: E402
-from pipelines.load import LoadParams, open_document  # noqa: E402
+from bench.common import table
+from bench.memory import build_pdf
+from pipelines.load import LoadParams, open_document
 
 
 def main() -> None:
