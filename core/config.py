@@ -41,6 +41,20 @@ class OcrSettings(BaseModel):
     orientation: bool = Field(default=True, description="detect and undo 90/180/270 rotations")
 
 
+class ChunkSettings(BaseModel):
+    """How pages are cut into retrievable chunks."""
+
+    max_tokens: int = Field(default=160, ge=16, le=512, description="chunk size budget (words)")
+
+
+class EmbedSettings(BaseModel):
+    """The text embedder."""
+
+    device: Device = "auto"
+    batch: int = Field(default=64, ge=1, le=1024)
+    threads: int = Field(default=0, ge=0, description="torch threads; 0 = cores")
+
+
 class Settings(BaseSettings):
     """All scanrag settings, read from the environment (prefix ``SCANRAG_``)."""
 
@@ -51,8 +65,17 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(os.path.expanduser("~/.scanrag")))
     log_level: str = "INFO"
     log_json: bool = False
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file under home"
+    )
     ocr: OcrSettings = OcrSettings()
     limits: LimitSettings = LimitSettings()
+    chunk: ChunkSettings = ChunkSettings()
+    embed: EmbedSettings = EmbedSettings()
+
+    def resolved_database_url(self) -> str:
+        """The database URL: the setting, or ``sqlite:///<home>/scanrag.db``."""
+        return self.database_url or f"sqlite:///{self.home / 'scanrag.db'}"
 
 
 @lru_cache(maxsize=1)
