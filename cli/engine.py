@@ -7,6 +7,7 @@ from models.detector import DetectorParams
 from pipelines.engine import EngineParams, OcrEngine
 from pipelines.load import LoadParams
 from pipelines.ocr import OcrParams
+from pipelines.read import ReadParams
 
 
 def load_params(settings: Settings, dpi: int | None = None) -> LoadParams:
@@ -28,9 +29,11 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
             device=device or ocr.device,
             threads=ocr.threads,
             rec_batch=ocr.rec_batch,
-            detector=DetectorParams(
-                max_side=ocr.det_max_side, min_side=ocr.det_min_side, batch=ocr.page_batch
+            detector=DetectorParams(long_side=ocr.det_long_side, batch=ocr.page_batch),
+            ocr=OcrParams(
+                page_batch=ocr.page_batch,
+                orientation=ocr.orientation,
+                read=ReadParams(min_confidence=ocr.min_confidence),
             ),
-            ocr=OcrParams(page_batch=ocr.page_batch, orientation=ocr.orientation),
         )
     )

@@ -36,8 +36,10 @@ class OcrSettings(BaseModel):
     threads: int = Field(default=0, ge=0, description="onnxruntime intra-op threads; 0 = cores")
     page_batch: int = Field(default=4, ge=1, le=64, description="pages read together")
     rec_batch: int = Field(default=32, ge=1, le=512, description="text lines per recognizer run")
-    det_max_side: int = Field(default=2048, ge=320, description="detector input, longest side")
-    det_min_side: int = Field(default=1024, ge=320, description="small scans are enlarged to")
+    det_long_side: int = Field(default=1344, ge=320, le=4096, description="detector input size")
+    min_confidence: float = Field(
+        default=0.7, ge=0, le=1, description="lines read less surely are dropped"
+    )
     orientation: bool = Field(default=True, description="detect and undo 90/180/270 rotations")
 
 

@@ -29,20 +29,19 @@ class DetectionResult:
 class DetectorParams:
     """How pages are sized for the detector and what its output must reach to count."""
 
-    max_side: int = 2048
-    min_side: int = 1024
+    long_side: int = 1344  # pages are resized so their longest side is this (up or down)
     batch: int = 4
     db: DBParams = field(default_factory=DBParams)
 
 
 def detector_scale(h: int, w: int, params: DetectorParams) -> float:
-    """The resize factor for a page: small scans enlarged, big pages shrunk, never both."""
-    scale = 1.0
-    if min(h, w) < params.min_side:
-        scale = params.min_side / min(h, w)
-    if max(h, w) * scale > params.max_side:
-        scale = params.max_side / max(h, w)
-    return scale
+    """The resize factor that gives the page's longest side ``params.long_side`` pixels.
+
+    One size for every page: low-resolution scans (faxes, 100 dpi forms) are enlarged so their
+    small print is found, large renders are shrunk so detection costs the same on every page
+    (tuned on the dev splits, see docs/BENCHMARKS.md).
+    """
+    return params.long_side / max(h, w, 1)
 
 
 def preprocess(image: np.ndarray, scale: float) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
+from core.logging import get_logger
 from models.detector import DetectionResult
 from pipelines.layout import LayoutParams, build_layout
 from pipelines.load import RasterPage
@@ -32,6 +33,7 @@ from pipelines.read import (
 from pipelines.types import PageResult
 
 T = TypeVar("T")
+log = get_logger("ocr")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,18 @@ def ocr_batch(
                 rotations[i] = 180
                 readings[i] = read_lines([images[i]], [detections[i]], recognizer, params.read)[0]
     seconds = (time.perf_counter() - start) / len(pages)
+    for page, reading, rotation in zip(pages, readings, rotations, strict=True):
+        log.debug(
+            "page read",
+            extra={
+                "document": source,
+                "page": page.number,
+                "lines": len(reading.lines),
+                "confidence": round(reading.confidence, 3),
+                "rotation": rotation,
+                "seconds": round(seconds, 3),
+            },
+        )
     return [
         _page_result(source, page, image, reading, rotation, seconds, params.layout)
         for page, image, reading, rotation in zip(pages, images, readings, rotations, strict=True)

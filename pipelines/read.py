@@ -30,7 +30,7 @@ class Recognizer(Protocol):
 class ReadParams:
     """What a line must reach to be kept, and how orientation is decided."""
 
-    min_confidence: float = 0.5  # mean character confidence of a kept line
+    min_confidence: float = 0.7  # mean character confidence of a kept line (tuned on dev)
     upright_confidence: float = 0.88  # pages read this well are not checked for 180 degrees
     orientation_samples: int = 8
     sample_width: int = 320

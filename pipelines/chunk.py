@@ -1,0 +1,303 @@
+"""Chunks: a document's blocks cut into retrievable passages that keep their page and boxes.
+
+The rules, in order:
+
+1. A chunk never crosses a page; ordinals run 0, 1, 2, ... across the whole document.
+2. A block of kind ``title`` starts a new chunk. Titles stacked directly on each other stay
+   together as one heading ("Chapter 2" over "Methods").
+3. Blocks are packed in reading order while the chunk fits ``max_tokens``, so chunks end at block
+   boundaries. A block larger than the budget is split between its lines, and a line larger than
+   the budget between its words.
+4. A chunk that does not start with its heading gets the heading prepended as context
+   (``"Heading\\nbody"``). The heading is the nearest title above it on the page or, for text
+   above the first title of a page, the last title of an earlier page: a section running over a
+   page break keeps its heading (``carry_title=False`` turns that off). The context counts
+   against the budget and is cut to half of it at most, so a long title cannot crowd out the body.
+5. A section's last chunk shorter than ``min_tokens`` takes whole pieces from the end of the chunk
+   before it (same page, same heading), so a section does not end in a scrap.
+
+Text: the lines of a block are joined with " ", and a line ending in a letter and "-" is joined
+without the space; the hyphen is dropped when the next line starts in lower case ("exam-" +
+"ple" -> "example") and kept otherwise ("Anglo-" + "Saxon"). Blocks are joined with "\\n".
+``bbox`` and ``line_boxes`` cover the chunk's own lines only, never the prepended heading.
+
+``count_tokens`` must add up over text joined at whitespace (a whitespace word count does, and so
+does a WordPiece tokenizer): the budget is checked on the sum of the pieces' counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines.types import BBox, Block, PageResult, TextLine, union_box
+
+TokenCounter = Callable[[str], int]
+
+
+def count_words(text: str) -> int:
+    """The number of whitespace-separated words in ``text`` (the default token count)."""
+    return len(text.split())
+
+
+def _as_box(values: Sequence[Any]) -> BBox:
+    x0, y0, x1, y1 = (float(v) for v in values)
+    return (x0, y0, x1, y1)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: its page, place in the document, text and page-pixel boxes."""
+
+    page: int  # 1-based
+    ordinal: int  # 0-based position in the document, consecutive across pages
+    text: str
+    bbox: BBox  # union of line_boxes
+    line_boxes: tuple[BBox, ...]  # one per line (or part of a line) the chunk holds
+
+    def to_dict(self) -> dict[str, Any]:
+        """The chunk as JSON-ready values."""
+        return {
+            "page": self.page,
+            "ordinal": self.ordinal,
+            "text": self.text,
+            "bbox": list(self.bbox),
+            "line_boxes": [list(b) for b in self.line_boxes],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Chunk:
+        """A chunk from the values ``to_dict`` wrote."""
+        return cls(
+            page=int(d["page"]),
+            ordinal=int(d["ordinal"]),
+            text=d["text"],
+            bbox=_as_box(d["bbox"]),
+            line_boxes=tuple(_as_box(b) for b in d["line_boxes"]),
+        )
+
+
+@dataclass(frozen=True)
+class ChunkParams:
+    """The token budget of a chunk and how the end of a section is balanced."""
+
+    max_tokens: int = 160  # most tokens in a chunk, heading context included
+    min_tokens: int = 24  # a section's last chunk below this borrows from the one before
+    carry_title: bool = True  # text above a page's first title gets the previous page's title
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 2:
+            raise ValueError(f"max_tokens must be at least 2, got {self.max_tokens}")
+        if not 0 <= self.min_tokens <= self.max_tokens:
+            raise ValueError(f"min_tokens must be in [0, max_tokens], got {self.min_tokens}")
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A line, or a run of words of one line, with its box."""
+
+    text: str
+    bbox: BBox
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Spans of one block that are never split again: the unit chunks are packed from."""
+
+    block: int  # index of the block on its page
+    title: bool
+    spans: tuple[_Span, ...]
+    tokens: int
+
+
+@dataclass
+class _Section:
+    """A heading (stacked title blocks, possibly none) and the body blocks that follow it."""
+
+    heading: list[Block]
+    body: list[Block]
+
+
+def _join_lines(left: str, right: str) -> str:
+    """Two consecutive lines of a block as one text, de-hyphenated."""
+    if len(left) >= 2 and left[-1] == "-" and left[-2].isalpha():
+        return left[:-1] + right if right[:1].islower() else left + right
+    return f"{left} {right}"
+
+
+def _block_text(lines: Iterable[str]) -> str:
+    text = ""
+    for line in lines:
+        text = _join_lines(text, line) if text else line
+    return text
+
+
+def _body(pieces: Sequence[_Piece]) -> str:
+    """The text of pieces: spans of one block joined as lines, blocks joined with newlines."""
+    parts: list[str] = []
+    last_block = -1
+    for piece in pieces:
+        for span in piece.spans:
+            if piece.block == last_block:
+                parts[-1] = _join_lines(parts[-1], span.text)
+            else:
+                parts.append(span.text)
+                last_block = piece.block
+    return "\n".join(parts)
+
+
+def _pack(sizes: Sequence[int], budget: int, first_budget: int | None = None) -> list[list[int]]:
+    """Greedy groups of consecutive indices whose sizes fit the budget (an oversize item alone)."""
+    groups: list[list[int]] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        limit = first_budget if first_budget is not None and len(groups) == 1 else budget
+        if groups and total + size <= limit:
+            groups[-1].append(i)
+            total += size
+        else:
+            groups.append([i])
+            total = size
+    return groups
+
+
+def _word_runs(line: TextLine, text: str, budget: int, count: TokenCounter) -> list[_Span]:
+    """An overlong line split between words into runs that fit the budget.
+
+    A run's box is the union of its word boxes when the line's words match its text, else the
+    line's box. A single word larger than the budget stays whole (the embedder truncates it).
+    """
+    words = text.split()
+    boxes = [w.bbox for w in line.words] if len(line.words) == len(words) else None
+    runs = []
+    for group in _pack([count(w) for w in words], budget):
+        bbox = union_box([boxes[i] for i in group]) if boxes else line.bbox
+        runs.append(_Span(" ".join(words[i] for i in group), bbox))
+    return runs
+
+
+def _pieces(index: int, block: Block, budget: int, count: TokenCounter) -> list[_Piece]:
+    """A block as one piece, or split between lines (and words) when larger than the budget."""
+    lines = [(line, line.text.strip()) for line in block.lines if line.text.strip()]
+    if not lines:
+        return []
+    title = block.kind == "title"
+    whole = tuple(_Span(text, line.bbox) for line, text in lines)
+    tokens = count(_block_text(text for _, text in lines))
+    if tokens <= budget:
+        return [_Piece(index, title, whole, tokens)]
+    units: list[tuple[_Span, int]] = []
+    for line, text in lines:
+        n = count(text)
+        if n <= budget:
+            units.append((_Span(text, line.bbox), n))
+        else:
+            units.extend((s, count(s.text)) for s in _word_runs(line, text, budget, count))
+    pieces = []
+    for group in _pack([n for _, n in units], budget):
+        spans = tuple(units[i][0] for i in group)
+        pieces.append(_Piece(index, title, spans, sum(units[i][1] for i in group)))
+    return pieces
+
+
+def _sections(blocks: Iterable[Block]) -> list[_Section]:
+    """Blocks with text grouped under their headings, in reading order."""
+    sections: list[_Section] = []
+    for block in blocks:
+        if not any(line.text.strip() for line in block.lines):
+            continue
+        if block.kind == "title":
+            if sections and sections[-1].heading and not sections[-1].body:
+                sections[-1].heading.append(block)
+            else:
+                sections.append(_Section([block], []))
+        else:
+            if not sections:
+                sections.append(_Section([], []))
+            sections[-1].body.append(block)
+    return sections
+
+
+def _heading_text(blocks: Sequence[Block]) -> str:
+    """A heading's text as it reads in a chunk: lines joined with spaces, blocks with newlines."""
+    return "\n".join(
+        _block_text(ln.text.strip() for ln in b.lines if ln.text.strip()) for b in blocks
+    )
+
+
+def _context(text: str | None, params: ChunkParams, count: TokenCounter) -> tuple[str | None, int]:
+    """The heading context and its token count, cut to half the budget between words."""
+    if not text:
+        return None, 0
+    tokens = count(text)
+    limit = params.max_tokens // 2
+    if tokens <= limit:
+        return text, tokens
+    words = text.split()
+    sizes = [count(w) for w in words]
+    first = _pack(sizes, limit)[0]
+    return " ".join(words[i] for i in first), sum(sizes[i] for i in first)
+
+
+def _balance_tail(
+    groups: list[list[int]], pieces: Sequence[_Piece], budget: int, least: int
+) -> None:
+    """Move whole pieces from the second-to-last group into a last group smaller than ``least``."""
+    while len(groups) >= 2:
+        prev, tail = groups[-2], groups[-1]
+        tail_tokens = sum(pieces[i].tokens for i in tail)
+        moved = pieces[prev[-1]]
+        if tail_tokens >= least or len(prev) < 2 or tail_tokens + moved.tokens > budget:
+            return
+        # a heading left alone would be a chunk with nothing under it
+        if all(pieces[i].title for i in prev[:-1]):
+            return
+        tail.insert(0, prev.pop())
+
+
+def _section_chunks(
+    section: _Section, context: str | None, params: ChunkParams, count: TokenCounter
+) -> list[tuple[str, tuple[BBox, ...]]]:
+    """(text, line boxes) of the chunks of one section."""
+    context, context_tokens = _context(context, params, count)
+    budget = params.max_tokens - context_tokens
+    blocks = [*section.heading, *section.body]
+    pieces = [p for i, b in enumerate(blocks) for p in _pieces(i, b, budget, count)]
+    if not pieces:
+        return []
+    # the first chunk of a titled section starts with its heading: no context, the full budget
+    first_budget = params.max_tokens if section.heading else budget
+    groups = _pack([p.tokens for p in pieces], budget, first_budget=first_budget)
+    _balance_tail(groups, pieces, budget, params.min_tokens)
+    out = []
+    for g, group in enumerate(groups):
+        members = [pieces[i] for i in group]
+        body = _body(members)
+        starts_with_heading = g == 0 and bool(section.heading)
+        text = f"{context}\n{body}" if context and not starts_with_heading else body
+        out.append((text, tuple(s.bbox for p in members for s in p.spans)))
+    return out
+
+
+def chunk_document(
+    pages: Iterable[PageResult],
+    params: ChunkParams = ChunkParams(),
+    count_tokens: TokenCounter = count_words,
+) -> list[Chunk]:
+    """The chunks of a document's pages, in reading order (the rules are in the module doc).
+
+    ``pages`` are read once, in the order given; ``count_tokens`` measures the budget (default:
+    whitespace words; pass the embedder's tokenizer count to budget in word pieces).
+    """
+    chunks: list[Chunk] = []
+    carried: str | None = None
+    for page in pages:
+        if not params.carry_title:
+            carried = None
+        for section in _sections(page.blocks):
+            if section.heading:
+                carried = _heading_text(section.heading)
+            for text, boxes in _section_chunks(section, carried, params, count_tokens):
+                chunks.append(Chunk(page.page, len(chunks), text, union_box(list(boxes)), boxes))
+    return chunks
