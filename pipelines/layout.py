@@ -26,7 +26,7 @@ class LayoutParams:
 
     line_gap: float = 0.8  # most vertical space between two lines of one block
     height_ratio: float = 1.6  # lines of one block differ in height by less than this
-    title_height: float = 1.3  # a block whose lines are this much taller is a title
+    title_height: float = 1.25  # a block whose lines are this much taller is a title
     max_skew_degrees: float = 15.0
     prose_width: float = 10.0  # a line at least this wide may belong to a paragraph of prose
 
