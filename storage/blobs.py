@@ -1,0 +1,89 @@
+"""A content-addressed file store: originals and page images, named by their SHA-256.
+
+A key is the lowercase hex SHA-256 of the content, optionally followed by a short extension
+(``"<sha256>.png"``) so page images keep a type a browser or viewer understands. The file of key
+``abcd…`` lives at ``root/ab/cd/abcd…``. Equal content gets the same key and is stored once.
+Writes go to ``root/tmp`` first and are renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+KEY_PATTERN = re.compile(r"[0-9a-f]{64}(\.[a-z0-9]{1,8})?")
+_COPY_BYTES = 1 << 20
+
+
+def _check_suffix(suffix: str) -> str:
+    if suffix and not re.fullmatch(r"\.[a-z0-9]{1,8}", suffix):
+        raise ValueError(f"bad blob suffix {suffix!r}: use '' or a dot and 1-8 of [a-z0-9]")
+    return suffix
+
+
+class BlobStore:
+    """Files under ``root``, addressed by the SHA-256 of their content."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._tmp = self.root / "tmp"
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, key: str) -> Path:
+        """Where the blob ``key`` is (or would be) stored."""
+        if not KEY_PATTERN.fullmatch(key):
+            raise ValueError(f"not a blob key: {key!r}")
+        return self.root / key[:2] / key[2:4] / key
+
+    def exists(self, key: str) -> bool:
+        """Whether the blob ``key`` is stored."""
+        return self.path(key).is_file()
+
+    def open(self, key: str) -> BinaryIO:
+        """The blob ``key`` opened for binary reading (raises FileNotFoundError when absent)."""
+        return self.path(key).open("rb")
+
+    def delete(self, key: str) -> None:
+        """Remove the blob ``key``; absent blobs are ignored."""
+        self.path(key).unlink(missing_ok=True)
+
+    def put_file(self, path: Path, suffix: str = "") -> str:
+        """Store the file at ``path`` (streamed, never read whole) and return its key."""
+        with Path(path).open("rb") as src:
+            return self._put_stream(src, _check_suffix(suffix))
+
+    def put_bytes(self, data: bytes, suffix: str = "") -> str:
+        """Store ``data`` and return its key."""
+        return self._put_stream(io.BytesIO(data), _check_suffix(suffix))
+
+    def _put_stream(self, src: BinaryIO, suffix: str) -> str:
+        digest = hashlib.sha256()
+        fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        tmp_path = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as tmp:
+                while block := src.read(_COPY_BYTES):
+                    digest.update(block)
+                    tmp.write(block)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+        key = digest.hexdigest() + suffix
+        self._settle(tmp_path, key)
+        return key
+
+    def _settle(self, tmp_path: Path, key: str) -> None:
+        target = self.path(key)
+        if target.is_file():
+            tmp_path.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Same content under the same name: a concurrent writer replacing it is harmless.
+        os.replace(tmp_path, target)

@@ -1,0 +1,110 @@
+"""Engines, sessions and migrations for the two supported databases: SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+Backend = Literal["sqlite", "postgresql"]
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_LOCK_KEY = 0x5CA17A6  # pg advisory lock id for migrations, any constant of our own
+
+
+def _normalise_url(url: str | URL) -> URL:
+    parsed = make_url(url)
+    # psycopg 3 is the driver installed; plain "postgresql://" would pick psycopg2.
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        # WAL makes NORMAL durable against application crashes, and much faster than FULL.
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA busy_timeout = 10000")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str | URL) -> Engine:
+    """An engine for ``url``: SQLite with foreign keys and WAL on, or PostgreSQL via psycopg 3.
+
+    A SQLite file's folder is created when missing.
+    """
+    parsed = _normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"timeout": 10})
+        event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(parsed, pool_pre_ping=True)
+    raise ValueError(
+        f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+    )
+
+
+def backend(engine: Engine) -> Backend:
+    """Which of the two supported databases ``engine`` talks to."""
+    name = engine.dialect.name
+    if name == "sqlite":
+        return "sqlite"
+    if name == "postgresql":
+        return "postgresql"
+    raise ValueError(f"unsupported database {name!r}")
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic configuration for ``engine``, built in code (no alembic.ini)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    url = engine.url.render_as_string(hide_password=False)
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))  # configparser interpolation
+    return cfg
+
+
+# Made by hand in the migrations, per backend, and absent from storage.tables on purpose.
+_SEARCH_OBJECTS = {"ix_chunks_embedding_hnsw", "ix_chunks_text_tsv", "text_tsv"}
+
+
+def include_in_autogenerate(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic autogenerate filter: skip the backend-specific full-text and vector indexes."""
+    if name is None:
+        return True
+    return name not in _SEARCH_OBJECTS and not name.startswith("chunks_fts")
+
+
+def migrate(engine_or_url: Engine | str) -> None:
+    """Bring the database schema to the newest migration (``alembic upgrade head``)."""
+    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    cfg = alembic_config(engine)
+    try:
+        with engine.begin() as connection:
+            if backend(engine) == "postgresql":
+                # Processes starting together (API, workers) migrate one at a time.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+    finally:
+        if isinstance(engine_or_url, str):
+            engine.dispose()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session maker bound to ``engine``; objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,302 @@
+"""Reading and writing documents, pages and chunks: keyword-only functions taking a Session.
+
+The caller owns the transaction: these functions flush but never commit, so several of them can
+make one atomic change (``with session_factory(engine).begin() as session: ...``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.errors import DocumentNotFound, IndexMismatch
+from storage.tables import (
+    EMBEDDING_DIM,
+    STATUSES,
+    Box,
+    Chunk,
+    Document,
+    IndexInfo,
+    Page,
+    new_document_id,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """One chunk to store: where it is (page, boxes in page pixels), its order and text."""
+
+    page_number: int
+    ordinal: int
+    text: str
+    bbox: Box
+    line_boxes: tuple[Box, ...] = ()
+
+
+def _insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
+    dialect = session.get_bind().dialect.name
+    stmt: Any
+    if dialect == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        raise ValueError(f"unsupported database {dialect!r}")
+    # Starting with the write matters on SQLite: it takes the write lock before reading, so a
+    # concurrent insert of the same row is seen (no stale snapshot), and on PostgreSQL the
+    # conflict check waits for the other transaction; neither side ever raises IntegrityError.
+    # RETURNING says whether a row was written (rowcount is -1 under psycopg 3).
+    return session.execute(stmt.returning(*table.primary_key.columns)).first() is not None
+
+
+def get_or_create_document(
+    session: Session,
+    *,
+    tenant: str,
+    sha256: str,
+    filename: str,
+    media_type: str,
+    size_bytes: int,
+    blob_key: str,
+    meta: dict[str, Any] | None = None,
+) -> tuple[Document, bool]:
+    """The tenant's document with this content hash, created (status "queued") if new.
+
+    Returns the row and whether this call created it. Concurrent calls for the same content
+    return the same row.
+    """
+    now = utcnow()
+    created = _insert_ignoring_conflict(
+        session,
+        Document.__table__,
+        {
+            "id": new_document_id(),
+            "tenant": tenant,
+            "sha256": sha256,
+            "filename": filename,
+            "media_type": media_type,
+            "size_bytes": size_bytes,
+            "pages_done": 0,
+            "status": "queued",
+            "metadata": meta or {},
+            "blob_key": blob_key,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    document = session.scalars(
+        select(Document).where(Document.tenant == tenant, Document.sha256 == sha256)
+    ).one()
+    return document, created
+
+
+def get_document(
+    session: Session, *, document_id: str, tenant: str | None = None
+) -> Document | None:
+    """The document with this id (in ``tenant`` when given), or None."""
+    stmt = select(Document).where(Document.id == document_id)
+    if tenant is not None:
+        stmt = stmt.where(Document.tenant == tenant)
+    return session.scalars(stmt).one_or_none()
+
+
+def _document_filter(stmt: Select[Any], *, tenant: str | None, status: str | None) -> Select[Any]:
+    if tenant is not None:
+        stmt = stmt.where(Document.tenant == tenant)
+    if status is not None:
+        stmt = stmt.where(Document.status == status)
+    return stmt
+
+
+def list_documents(
+    session: Session,
+    *,
+    tenant: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Document]:
+    """Documents, newest first, optionally of one tenant and/or one status."""
+    stmt = _document_filter(select(Document), tenant=tenant, status=status)
+    stmt = stmt.order_by(Document.created_at.desc(), Document.id).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def count_documents(
+    session: Session, *, tenant: str | None = None, status: str | None = None
+) -> int:
+    """How many documents ``list_documents`` would page through with the same filters."""
+    stmt = _document_filter(select(func.count(Document.id)), tenant=tenant, status=status)
+    return int(session.execute(stmt).scalar_one())
+
+
+def set_status(
+    session: Session,
+    *,
+    document_id: str,
+    status: str,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    pages_done: int | None = None,
+    page_count: int | None = None,
+) -> None:
+    """Record where the document's processing stands; the error fields are always overwritten."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+    values: dict[str, Any] = {
+        "status": status,
+        "error_code": error_code,
+        "error_message": error_message,
+        "updated_at": utcnow(),
+    }
+    if pages_done is not None:
+        values["pages_done"] = pages_done
+    if page_count is not None:
+        values["page_count"] = page_count
+    updated = session.execute(
+        update(Document)
+        .where(Document.id == document_id)
+        .values(**values)
+        .returning(Document.id)
+        .execution_options(synchronize_session="fetch")
+    ).first()
+    if updated is None:
+        raise DocumentNotFound()
+
+
+def _page_row(document_id: str, page: dict[str, Any]) -> dict[str, Any]:
+    layout = {k: v for k, v in page.items() if k != "image_key"}
+    return {
+        "document_id": document_id,
+        "number": int(page["page"]),
+        "width": int(page["width"]),
+        "height": int(page["height"]),
+        "dpi": None if page.get("dpi") is None else int(page["dpi"]),
+        "rotation": int(page.get("rotation", 0)),
+        "text": str(page.get("text", "")),
+        "layout": layout,
+        "image_key": page.get("image_key"),
+    }
+
+
+def replace_document_content(
+    session: Session,
+    *,
+    document_id: str,
+    pages: Sequence[dict[str, Any]],
+    chunks: Sequence[ChunkRow],
+    embeddings: np.ndarray | None,
+) -> None:
+    """Replace the document's pages and chunks with these (delete, then insert).
+
+    ``pages`` are ``PageResult.to_dict()`` dicts with an optional ``"image_key"``; ``embeddings``
+    is one row per chunk (float32, ``EMBEDDING_DIM`` wide) or None. Running it again with the
+    same input leaves the same rows, never duplicates.
+    """
+    if embeddings is not None and embeddings.shape != (len(chunks), EMBEDDING_DIM):
+        raise ValueError(
+            f"embeddings have shape {embeddings.shape}, expected ({len(chunks)}, {EMBEDDING_DIM})"
+        )
+    # Locking the document row makes concurrent re-processing of one document take turns
+    # (PostgreSQL; SQLite has a single writer anyway) instead of colliding on unique keys.
+    locked = session.execute(
+        select(Document.id).where(Document.id == document_id).with_for_update()
+    ).scalar_one_or_none()
+    if locked is None:
+        raise DocumentNotFound()
+    session.execute(delete(Chunk).where(Chunk.document_id == document_id))
+    session.execute(delete(Page).where(Page.document_id == document_id))
+    if pages:
+        session.execute(insert(Page), [_page_row(document_id, page) for page in pages])
+    if chunks:
+        vectors = None if embeddings is None else np.asarray(embeddings, dtype=np.float32)
+        session.execute(
+            insert(Chunk),
+            [
+                {
+                    "document_id": document_id,
+                    "page_number": row.page_number,
+                    "ordinal": row.ordinal,
+                    "text": row.text,
+                    "bbox": [float(v) for v in row.bbox],
+                    "line_boxes": [[float(v) for v in box] for box in row.line_boxes],
+                    "embedding": None if vectors is None else vectors[i],
+                }
+                for i, row in enumerate(chunks)
+            ],
+        )
+    session.execute(
+        update(Document)
+        .where(Document.id == document_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def document_pages(session: Session, *, document_id: str) -> list[Page]:
+    """The document's pages in page order."""
+    stmt = select(Page).where(Page.document_id == document_id).order_by(Page.number)
+    return list(session.scalars(stmt))
+
+
+def document_chunks(session: Session, *, document_id: str) -> list[Chunk]:
+    """The document's chunks in reading order."""
+    stmt = select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.ordinal)
+    return list(session.scalars(stmt))
+
+
+def delete_document(session: Session, *, document_id: str) -> list[str]:
+    """Delete the document, its pages and chunks; return the blob keys nothing uses any more.
+
+    Blobs are content-addressed, so another document (another tenant's copy of the same file,
+    or an identical page image) may share one: those keys are kept. Deleting a missing
+    document returns ``[]``.
+    """
+    blob_key = session.scalar(select(Document.blob_key).where(Document.id == document_id))
+    if blob_key is None:
+        return []
+    keys = {blob_key}
+    keys.update(
+        key
+        for key in session.scalars(
+            select(Page.image_key).where(
+                Page.document_id == document_id, Page.image_key.is_not(None)
+            )
+        )
+        if key is not None
+    )
+    session.execute(delete(Document).where(Document.id == document_id))
+    still_used = set(session.scalars(select(Document.blob_key).where(Document.blob_key.in_(keys))))
+    still_used.update(
+        key
+        for key in session.scalars(select(Page.image_key).where(Page.image_key.in_(keys)))
+        if key is not None
+    )
+    return sorted(keys - still_used)
+
+
+def check_index_model(session: Session, *, name: str, dim: int) -> None:
+    """Record the embedding model of the index on first use; raise IndexMismatch on a change."""
+    if dim != EMBEDDING_DIM:
+        raise IndexMismatch(
+            f"the index stores {EMBEDDING_DIM}-dimensional vectors; model {name!r} makes {dim}"
+        )
+    _insert_ignoring_conflict(
+        session,
+        IndexInfo.__table__,
+        {"id": 1, "model_name": name, "dim": dim, "created_at": utcnow()},
+    )
+    stored = session.execute(select(IndexInfo.model_name, IndexInfo.dim)).one()
+    if (stored.model_name, stored.dim) != (name, dim):
+        raise IndexMismatch(
+            f"the index was built with {stored.model_name!r} ({stored.dim} dims), not {name!r} "
+            f"({dim} dims): configure {stored.model_name!r} again or re-index every document"
+        )

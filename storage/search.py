@@ -1,0 +1,338 @@
+"""Hybrid search over chunks: dense (cosine) and lexical (full text), fused by reciprocal rank.
+
+PostgreSQL: dense by ``embedding <=> q`` on the HNSW index (``hnsw.ef_search`` = 2 x candidates),
+lexical by ``websearch_to_tsquery('english', …)`` on the ``text_tsv`` GIN index, ranked by
+``ts_rank_cd``. SQLite: dense by exact search over the in-memory vectors of
+``storage.vector_cache``, lexical by FTS5 ``MATCH`` ranked by bm25. Both backends match any of the
+query's words (OR), so a long question still finds chunks that share only some of its words.
+Filters (document ids, tenant, metadata key == value) apply inside both legs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+)
+from sqlalchemy.orm import Session
+
+from storage.db import backend
+from storage.tables import EMBEDDING_DIM, Box, Chunk, Document
+from storage.vector_cache import vector_cache
+
+RRF_K = 60
+MAX_QUERY_TOKENS = 32
+_TOKEN = re.compile(r"\w+")
+
+Ranked = list[tuple[int, float]]  # (chunk id, leg score), best first
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One chunk found: where it is, its text, and how it ranked.
+
+    ``score`` is the fused RRF score in ``hybrid_search``, the cosine similarity in
+    ``dense_search`` and the full-text relevance (higher is better) in ``lexical_search``.
+    Ranks are 1-based; None where the chunk was not among that leg's candidates.
+    """
+
+    document_id: str
+    filename: str
+    page_number: int
+    bbox: Box
+    text: str
+    score: float
+    line_boxes: tuple[Box, ...]
+    chunk_id: int
+    dense_rank: int | None
+    lexical_rank: int | None
+
+
+@dataclass(frozen=True)
+class _Filters:
+    document_ids: tuple[str, ...] | None
+    metadata: tuple[tuple[str, str], ...]
+    tenant: str | None
+
+    @classmethod
+    def of(
+        cls,
+        document_ids: Iterable[str] | None,
+        metadata: dict[str, str] | None,
+        tenant: str | None,
+    ) -> _Filters:
+        return cls(
+            document_ids=None if document_ids is None else tuple(document_ids),
+            metadata=tuple(sorted((metadata or {}).items())),
+            tenant=tenant,
+        )
+
+    @property
+    def active(self) -> bool:
+        return self.document_ids is not None or bool(self.metadata) or self.tenant is not None
+
+    def document_conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.tenant is not None:
+            conditions.append(Document.tenant == self.tenant)
+        for key, value in self.metadata:
+            conditions.append(Document.meta[key].as_string() == value)
+        return conditions
+
+    def chunk_conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.document_ids is not None:
+            conditions.append(Chunk.document_id.in_(self.document_ids))
+        document_conditions = self.document_conditions()
+        if document_conditions:
+            conditions.append(
+                Chunk.document_id.in_(select(Document.id).where(*document_conditions))
+            )
+        return conditions
+
+    def allowed_documents(self, session: Session) -> set[str] | None:
+        """The ids of the documents these filters allow (None: all of them)."""
+        allowed = None if self.document_ids is None else set(self.document_ids)
+        document_conditions = self.document_conditions()
+        if document_conditions:
+            stmt = select(Document.id).where(*document_conditions)
+            if allowed is not None:
+                stmt = stmt.where(Document.id.in_(allowed))
+            allowed = set(session.scalars(stmt))
+        return allowed
+
+
+def query_tokens(query: str) -> list[str]:
+    """The query's distinct words, lowercased, in order (at most ``MAX_QUERY_TOKENS``)."""
+    seen: dict[str, None] = {}
+    for token in _TOKEN.findall(query.lower()):
+        seen.setdefault(token, None)
+    return list(seen)[:MAX_QUERY_TOKENS]
+
+
+def _query_vector(query_vector: Any) -> npt.NDArray[np.float32]:
+    vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+    if vector.shape != (EMBEDDING_DIM,):
+        raise ValueError(f"query vector has {vector.size} values, expected {EMBEDDING_DIM}")
+    return vector
+
+
+def _dense_postgres(
+    session: Session, vector: npt.NDArray[np.float32], n: int, filters: _Filters
+) -> Ranked:
+    # ef_search bounds what HNSW can return (pgvector's maximum is 1000); filters drop rows
+    # after the graph walk, so a filtered search walks further.
+    ef_search = min(max((4 if filters.active else 2) * n, 40), 1000)
+    session.execute(select(func.set_config("hnsw.ef_search", str(ef_search), True)))
+    distance = Chunk.embedding.op("<=>", return_type=Float)(vector)
+    stmt = (
+        select(Chunk.id, distance)
+        .where(Chunk.embedding.is_not(None), *filters.chunk_conditions())
+        .order_by(distance)
+        .limit(n)
+    )
+    rows = session.execute(stmt).all()
+    if filters.active and len(rows) < n:
+        # HNSW filters after the graph walk, so a selective filter can leave few rows; an exact
+        # scan of just the filtered chunks (small when the filter is selective) fills the list.
+        subset = (
+            select(Chunk.id, Chunk.embedding)
+            .where(Chunk.embedding.is_not(None), *filters.chunk_conditions())
+            .cte("filtered")
+            .prefix_with("MATERIALIZED")
+        )
+        exact = subset.c.embedding.op("<=>", return_type=Float)(vector)
+        rows = session.execute(select(subset.c.id, exact).order_by(exact).limit(n)).all()
+    return [(int(chunk_id), 1.0 - float(dist)) for chunk_id, dist in rows]
+
+
+def _dense_sqlite(
+    session: Session, vector: npt.NDArray[np.float32], n: int, filters: _Filters
+) -> Ranked:
+    engine = session.get_bind().engine
+    snapshot = vector_cache(engine).snapshot(session)
+    return snapshot.top(vector, n, filters.allowed_documents(session))
+
+
+def _dense(session: Session, vector: npt.NDArray[np.float32], n: int, filters: _Filters) -> Ranked:
+    if backend(session.get_bind().engine) == "postgresql":
+        return _dense_postgres(session, vector, n, filters)
+    return _dense_sqlite(session, vector, n, filters)
+
+
+def _lexical_postgres(session: Session, tokens: list[str], n: int, filters: _Filters) -> Ranked:
+    # websearch_to_tsquery never raises on user text; "or" between words makes it match any.
+    words = " or ".join(t for t in tokens if t != "or")
+    tsquery = func.websearch_to_tsquery("english", words)
+    tsv: ColumnElement[Any] = literal_column("chunks.text_tsv")
+    rank = func.ts_rank_cd(tsv, tsquery)
+    stmt = (
+        select(Chunk.id, rank)
+        .where(tsv.op("@@")(tsquery), *filters.chunk_conditions())
+        .order_by(rank.desc(), Chunk.id)
+        .limit(n)
+    )
+    return [(int(chunk_id), float(score)) for chunk_id, score in session.execute(stmt)]
+
+
+_FTS = table("chunks_fts", column("rowid"), column("rank"))
+
+
+def _lexical_sqlite(session: Session, tokens: list[str], n: int, filters: _Filters) -> Ranked:
+    # Every word quoted is an FTS5 string, never syntax: the query cannot fail to parse.
+    match = " OR ".join(f'"{token}"' for token in tokens)
+    stmt: Select[Any] = (
+        select(_FTS.c.rowid, _FTS.c.rank)
+        .select_from(_FTS)
+        .where(literal_column("chunks_fts").op("MATCH")(match))
+    )
+    conditions = filters.chunk_conditions()
+    if conditions:
+        stmt = stmt.join(Chunk, Chunk.id == _FTS.c.rowid).where(*conditions)
+    stmt = stmt.order_by(_FTS.c.rank).limit(n)
+    # bm25 is lower-is-better; negate so every score in scanrag is higher-is-better.
+    return [(int(chunk_id), -float(rank)) for chunk_id, rank in session.execute(stmt)]
+
+
+def _lexical(session: Session, query: str, n: int, filters: _Filters) -> Ranked:
+    tokens = query_tokens(query)
+    if not tokens or n <= 0:
+        return []
+    if backend(session.get_bind().engine) == "postgresql":
+        return _lexical_postgres(session, tokens, n, filters)
+    return _lexical_sqlite(session, tokens, n, filters)
+
+
+def _hits(
+    session: Session,
+    scored: list[tuple[int, float]],
+    dense_rank: dict[int, int],
+    lexical_rank: dict[int, int],
+) -> list[SearchHit]:
+    if not scored:
+        return []
+    stmt = (
+        select(
+            Chunk.id,
+            Chunk.document_id,
+            Document.filename,
+            Chunk.page_number,
+            Chunk.bbox,
+            Chunk.text,
+            Chunk.line_boxes,
+        )
+        .join(Document, Document.id == Chunk.document_id)
+        .where(Chunk.id.in_([chunk_id for chunk_id, _ in scored]))
+    )
+    rows = {row.id: row for row in session.execute(stmt)}
+    hits = []
+    for chunk_id, score in scored:
+        row = rows.get(chunk_id)
+        if row is None:  # deleted between ranking and reading
+            continue
+        hits.append(
+            SearchHit(
+                document_id=row.document_id,
+                filename=row.filename,
+                page_number=row.page_number,
+                bbox=_as_box(row.bbox),
+                text=row.text,
+                score=score,
+                line_boxes=tuple(_as_box(box) for box in row.line_boxes),
+                chunk_id=chunk_id,
+                dense_rank=dense_rank.get(chunk_id),
+                lexical_rank=lexical_rank.get(chunk_id),
+            )
+        )
+    return hits
+
+
+def _as_box(values: Any) -> Box:
+    x0, y0, x1, y1 = (float(v) for v in values)
+    return (x0, y0, x1, y1)
+
+
+def _ranks(ranked: Ranked) -> dict[int, int]:
+    return {chunk_id: rank for rank, (chunk_id, _) in enumerate(ranked, start=1)}
+
+
+def warm_up(session: Session) -> None:
+    """Load now what the first search would load (SQLite: the chunk vectors; PostgreSQL: none)."""
+    engine = session.get_bind().engine
+    if backend(engine) == "sqlite":
+        vector_cache(engine).snapshot(session)
+
+
+def reciprocal_rank_fusion(*rankings: Ranked, k: int = RRF_K) -> list[tuple[int, float]]:
+    """Chunk ids by the sum over rankings of ``1 / (k + rank)``, best first (ties by id)."""
+    fused: dict[int, float] = {}
+    for ranked in rankings:
+        for rank, (chunk_id, _) in enumerate(ranked, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (k + rank)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def hybrid_search(
+    session: Session,
+    *,
+    query: str,
+    query_vector: Any,
+    k: int = 10,
+    document_ids: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
+    tenant: str | None = None,
+    candidates: int = 50,
+) -> list[SearchHit]:
+    """The ``k`` best chunks for a query by both its words and its embedding (RRF, k=60).
+
+    Each leg takes its top ``candidates`` under the filters; ``query_vector`` is the query's
+    ``EMBEDDING_DIM``-wide embedding.
+    """
+    filters = _Filters.of(document_ids, metadata, tenant)
+    dense = _dense(session, _query_vector(query_vector), candidates, filters)
+    lexical = _lexical(session, query, candidates, filters)
+    fused = reciprocal_rank_fusion(dense, lexical)[:k]
+    return _hits(session, fused, _ranks(dense), _ranks(lexical))
+
+
+def dense_search(
+    session: Session,
+    *,
+    query_vector: Any,
+    k: int = 10,
+    document_ids: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
+    tenant: str | None = None,
+) -> list[SearchHit]:
+    """The ``k`` chunks whose embeddings are most cosine-similar to ``query_vector``."""
+    filters = _Filters.of(document_ids, metadata, tenant)
+    dense = _dense(session, _query_vector(query_vector), k, filters)
+    return _hits(session, dense, _ranks(dense), {})
+
+
+def lexical_search(
+    session: Session,
+    *,
+    query: str,
+    k: int = 10,
+    document_ids: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
+    tenant: str | None = None,
+) -> list[SearchHit]:
+    """The ``k`` chunks that best match any of the query's words (full-text relevance)."""
+    filters = _Filters.of(document_ids, metadata, tenant)
+    lexical = _lexical(session, query, k, filters)
+    return _hits(session, lexical, {}, _ranks(lexical))

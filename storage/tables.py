@@ -1,0 +1,203 @@
+"""The database tables: documents, their pages and chunks, and the embedding model of the index.
+
+The schema itself is created by the Alembic migrations in ``storage/migrations``; these classes
+are how Python code reads and writes it. Two things exist only in the migrations because they
+are backend-specific: the PostgreSQL ``chunks.text_tsv`` generated column with its GIN index and
+HNSW index, and the SQLite ``chunks_fts`` FTS5 table with its sync triggers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+EMBEDDING_DIM = 384
+STATUSES = ("queued", "processing", "done", "failed")
+
+Vector32 = npt.NDArray[np.float32]
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels
+
+# Integer primary keys: BIGINT on PostgreSQL, but INTEGER on SQLite so the column is the rowid
+# (which the FTS5 table points at).
+RowId = BigInteger().with_variant(Integer(), "sqlite")
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def new_document_id() -> str:
+    """A fresh document id: a uuid4 as 32 hex characters."""
+    return uuid.uuid4().hex
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use a timezone-aware one")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Embedding(TypeDecorator[Vector32]):
+    """A float32 vector: pgvector ``vector(dim)`` on PostgreSQL, a little-endian float32 BLOB
+    on SQLite."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, dim: int = EMBEDDING_DIM) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Vector(self.dim))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        arr = np.asarray(value, dtype=np.float32)
+        if arr.shape != (self.dim,):
+            raise ValueError(f"embedding has shape {arr.shape}, expected ({self.dim},)")
+        if dialect.name == "postgresql":
+            return arr
+        return arr.astype("<f4", copy=False).tobytes()
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Vector32 | None:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":
+            return np.asarray(value, dtype=np.float32)
+        return np.frombuffer(value, dtype="<f4").astype(np.float32)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with named constraints, so migrations can refer to them."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Document(Base):
+    """One uploaded file and where its processing stands."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        UniqueConstraint("tenant", "sha256"),
+        CheckConstraint(
+            "status IN ('queued', 'processing', 'done', 'failed')", name="status_known"
+        ),
+        Index("ix_documents_tenant_created_at", "tenant", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_document_id)
+    tenant: Mapped[str] = mapped_column(String(64), default="default")
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(512))
+    media_type: Mapped[str] = mapped_column(String(128))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    pages_done: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", JsonDoc, default=dict)
+    blob_key: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Page(Base):
+    """One page of a document: its size, text, and layout (the ``PageResult.to_dict()`` shape)."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("document_id", "number"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    dpi: Mapped[int | None] = mapped_column(Integer)
+    rotation: Mapped[int] = mapped_column(Integer, default=0)
+    text: Mapped[str] = mapped_column(Text, default="")
+    layout: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    image_key: Mapped[str | None] = mapped_column(String(80))
+
+
+class Chunk(Base):
+    """A retrievable piece of a page: its text, boxes and embedding."""
+
+    __tablename__ = "chunks"
+    # The unique (document_id, ordinal) index also serves lookups and cascades by document_id.
+    # AUTOINCREMENT on SQLite: ids are never reused, which the in-memory vector cache relies on.
+    __table_args__ = (
+        UniqueConstraint("document_id", "ordinal"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    page_number: Mapped[int] = mapped_column(Integer)
+    ordinal: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    bbox: Mapped[list[float]] = mapped_column(JSON)
+    line_boxes: Mapped[list[list[float]]] = mapped_column(JSON)
+    embedding: Mapped[Vector32 | None] = mapped_column(Embedding(EMBEDDING_DIM))
+
+
+class IndexInfo(Base):
+    """The single row naming the embedding model whose vectors the index holds."""
+
+    __tablename__ = "index_info"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    model_name: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

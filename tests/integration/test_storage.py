@@ -1,0 +1,423 @@
+"""storage on real databases: every test runs on SQLite (a temp file) and on PostgreSQL 16 +
+pgvector (started from the pgserver wheel, a fresh database per test)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from storage import repository as repo
+from storage.blobs import BlobStore
+from storage.db import backend, include_in_autogenerate, make_engine, migrate, session_factory
+from storage.errors import DocumentNotFound, IndexMismatch
+from storage.search import dense_search, hybrid_search, lexical_search, warm_up
+from storage.tables import EMBEDDING_DIM, Base, Chunk, Document, Page
+
+DIM = EMBEDDING_DIM
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    # Not under pytest's tmp_path: the server runs as another user when tests run as root, and
+    # every new pytest session resets pytest's temp root to mode 0700, locking the server out.
+    pgdata = Path(tempfile.mkdtemp(prefix="scanrag-pg-"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset in containers
+        import pgserver
+
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    yield server
+    server.cleanup()
+    shutil.rmtree(pgdata, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty database of the parametrised backend."""
+    if request.param == "sqlite":
+        # A folder that does not exist yet: make_engine must create it.
+        engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'scanrag.db'}")
+        migrate(engine)
+        yield engine
+        engine.dispose()
+        return
+    server = request.getfixturevalue("pg_server")
+    name = f"storage_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server.get_uri(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    engine = make_engine(server.get_uri(name))
+    migrate(engine)
+    yield engine
+    engine.dispose()
+    with psycopg.connect(server.get_uri(), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture()
+def sessions(db: Engine) -> sessionmaker[Session]:
+    return session_factory(db)
+
+
+def unit(*weights: tuple[int, float]) -> np.ndarray:
+    """A unit vector with the given (axis, weight) components."""
+    v = np.zeros(DIM, dtype=np.float32)
+    for axis, weight in weights:
+        v[axis] = weight
+    return v / np.linalg.norm(v)
+
+
+def add_document(
+    sessions: sessionmaker[Session],
+    texts: list[str],
+    axes: list[int],
+    *,
+    tenant: str = "default",
+    meta: dict[str, Any] | None = None,
+    blob_key: str | None = None,
+) -> str:
+    """A document with one page and a chunk per text, embedded as the unit vector on axes[i]."""
+    sha = uuid.uuid4().hex * 2
+    with sessions.begin() as s:
+        doc, created = repo.get_or_create_document(
+            s,
+            tenant=tenant,
+            sha256=sha,
+            filename=f"{texts[0][:10]}.pdf",
+            media_type="application/pdf",
+            size_bytes=100,
+            blob_key=blob_key or sha,
+            meta=meta or {},
+        )
+        assert created
+        repo.replace_document_content(
+            s,
+            document_id=doc.id,
+            pages=[page_dict(1, " ".join(texts))],
+            chunks=[chunk_row(i, t) for i, t in enumerate(texts)],
+            embeddings=np.stack([unit((a, 1.0)) for a in axes]),
+        )
+        return doc.id
+
+
+def page_dict(number: int, text_: str, image_key: str | None = None) -> dict[str, Any]:
+    line = {"text": text_, "bbox": [10.0, 10.0, 200.0, 30.0], "confidence": 0.9}
+    block = {"kind": "text", "bbox": line["bbox"], "lines": [{**line, "words": []}]}
+    page = {"source": "scan.pdf", "page": number, "width": 1700, "height": 2200, "dpi": 200}
+    page |= {"rotation": 0, "text": text_, "blocks": [block], "lines": [line], "words": []}
+    return page | {"seconds": 0.1} | ({"image_key": image_key} if image_key else {})
+
+
+def chunk_row(ordinal: int, text_: str, page: int = 1) -> repo.ChunkRow:
+    box = (10.0, 10.0 + 30 * ordinal, 200.0, 30.0 + 30 * ordinal)
+    return repo.ChunkRow(page_number=page, ordinal=ordinal, text=text_, bbox=box, line_boxes=(box,))
+
+
+def count(sessions: sessionmaker[Session], model: Any, document_id: str | None = None) -> int:
+    with sessions() as s:
+        stmt = select(func.count()).select_from(model)
+        if document_id is not None:
+            stmt = stmt.where(model.document_id == document_id)
+        return int(s.execute(stmt).scalar_one())
+
+
+def test_migrate_creates_everything_and_again_is_a_no_op(db: Engine) -> None:
+    migrate(db)
+    names = set(inspect(db).get_table_names())
+    assert {"documents", "pages", "chunks", "index_info", "alembic_version"} <= names
+    with db.connect() as c:
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            "0001"
+        ]
+        if backend(db) == "postgresql":
+            assert c.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).one()
+            rows = c.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks'")
+            )
+            indexes = {name: definition for name, definition in rows}
+            assert "USING hnsw (embedding vector_cosine_ops)" in indexes["ix_chunks_embedding_hnsw"]
+            assert "USING gin (text_tsv)" in indexes["ix_chunks_text_tsv"]
+            generated = c.execute(
+                text(
+                    "SELECT is_generated FROM information_schema.columns "
+                    "WHERE table_name = 'chunks' AND column_name = 'text_tsv'"
+                )
+            ).scalar_one()
+            assert generated == "ALWAYS"
+        else:
+            assert "chunks_fts" in names
+            triggers = c.execute(
+                text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            ).scalars()
+            assert set(triggers) == {"chunks_fts_insert", "chunks_fts_delete", "chunks_fts_update"}
+            assert c.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+            assert c.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        # storage.tables and the migration describe the same schema.
+        options = {"compare_type": True, "include_object": include_in_autogenerate}
+        assert compare_metadata(MigrationContext.configure(c, opts=options), Base.metadata) == []
+
+
+def test_get_or_create_document_never_duplicates(sessions: sessionmaker[Session]) -> None:
+    fields: dict[str, Any] = {
+        "sha256": "a" * 64,
+        "filename": "scan.pdf",
+        "media_type": "application/pdf",
+        "size_bytes": 1234,
+        "blob_key": "a" * 64,
+        "meta": {"source": "mail"},
+    }
+    with sessions.begin() as s:
+        first, created = repo.get_or_create_document(s, tenant="acme", **fields)
+    with sessions.begin() as s:
+        again, created_again = repo.get_or_create_document(s, tenant="acme", **fields)
+        other, created_other = repo.get_or_create_document(s, tenant="globex", **fields)
+    assert (created, created_again, created_other) == (True, False, True)
+    assert again.id == first.id != other.id
+    assert len(first.id) == 32 and first.status == "queued" and first.meta == {"source": "mail"}
+    assert first.created_at.tzinfo is not None and first.created_at.utcoffset().total_seconds() == 0
+    assert count(sessions, Document) == 2
+
+
+def test_get_or_create_document_is_safe_under_a_race(sessions: sessionmaker[Session]) -> None:
+    fields: dict[str, Any] = {
+        "tenant": "acme",
+        "sha256": "b" * 64,
+        "filename": "race.pdf",
+        "media_type": "application/pdf",
+        "size_bytes": 1,
+        "blob_key": "b" * 64,
+    }
+    results: list[tuple[str, bool]] = []
+
+    def second_writer() -> None:
+        with sessions.begin() as s:
+            doc, created = repo.get_or_create_document(s, **fields)
+            results.append((doc.id, created))
+
+    with sessions.begin() as s:
+        first, created = repo.get_or_create_document(s, **fields)
+        racer = threading.Thread(target=second_writer)
+        racer.start()
+        time.sleep(0.3)
+        assert results == []  # the racer is waiting on our uncommitted row
+    racer.join(timeout=20)
+    assert created and results == [(first.id, False)]
+    assert count(sessions, Document) == 1
+
+
+def test_replace_document_content_twice_keeps_one_copy(sessions: sessionmaker[Session]) -> None:
+    doc_id = add_document(sessions, ["old text about walruses"], [0])
+    pages = [page_dict(1, "first page", image_key="c" * 64 + ".png"), page_dict(2, "second")]
+    chunks = [chunk_row(0, "alpha invoice"), chunk_row(1, "beta receipt"), chunk_row(2, "gamma", 2)]
+    vectors = np.stack([unit((1, 1.0)), unit((2, 1.0)), unit((3, 1.0))])
+    for _ in range(2):
+        with sessions.begin() as s:
+            repo.replace_document_content(
+                s, document_id=doc_id, pages=pages, chunks=chunks, embeddings=vectors
+            )
+    assert count(sessions, Page, doc_id) == 2
+    assert count(sessions, Chunk, doc_id) == 3
+    with sessions() as s:
+        stored = repo.document_pages(s, document_id=doc_id)
+        assert [p.number for p in stored] == [1, 2]
+        assert stored[0].image_key == "c" * 64 + ".png" and stored[1].image_key is None
+        assert stored[0].layout == {k: v for k, v in pages[0].items() if k != "image_key"}
+        assert (stored[0].width, stored[0].dpi, stored[0].text) == (1700, 200, "first page")
+        rows = repo.document_chunks(s, document_id=doc_id)
+        assert [c.text for c in rows] == ["alpha invoice", "beta receipt", "gamma"]
+        assert rows[0].bbox == [10.0, 10.0, 200.0, 30.0]
+        np.testing.assert_allclose(rows[1].embedding, vectors[1])
+        # The full-text index and the vectors follow the replacement.
+        assert lexical_search(s, query="walruses") == []
+        assert [h.text for h in lexical_search(s, query="receipt")] == ["beta receipt"]
+        assert dense_search(s, query_vector=unit((0, 1.0)), k=1)[0].text != "old text"
+        assert dense_search(s, query_vector=unit((3, 1.0)), k=1)[0].text == "gamma"
+        with pytest.raises(DocumentNotFound):
+            repo.replace_document_content(
+                s, document_id="0" * 32, pages=[], chunks=[], embeddings=None
+            )
+    with sessions.begin() as s:  # chunks without embeddings: found by words only
+        repo.replace_document_content(
+            s, document_id=doc_id, pages=pages, chunks=chunks, embeddings=None
+        )
+    with sessions() as s:
+        assert dense_search(s, query_vector=unit((3, 1.0))) == []
+        assert [h.text for h in lexical_search(s, query="gamma")] == ["gamma"]
+
+
+def test_delete_cascades_and_returns_unshared_blobs(sessions: sessionmaker[Session]) -> None:
+    shared_blob = "d" * 64
+    keep_id = add_document(sessions, ["kept zebra"], [5], blob_key=shared_blob)
+    doc_id = add_document(sessions, ["doomed aardvark", "more aardvark"], [6, 7])
+    image = "e" * 64 + ".png"
+    with sessions.begin() as s:
+        repo.replace_document_content(
+            s,
+            document_id=doc_id,
+            pages=[page_dict(1, "doomed aardvark", image_key=image)],
+            chunks=[chunk_row(0, "doomed aardvark")],
+            embeddings=np.stack([unit((6, 1.0))]),
+        )
+        s.execute(
+            Document.__table__.update().where(Document.id == doc_id).values(blob_key=shared_blob)
+        )
+    with sessions() as s:
+        assert dense_search(s, query_vector=unit((6, 1.0)), k=1)[0].document_id == doc_id
+    with sessions.begin() as s:
+        assert repo.delete_document(s, document_id=doc_id) == [image]
+    with sessions.begin() as s:
+        assert repo.delete_document(s, document_id=doc_id) == []
+    assert count(sessions, Page, doc_id) == 0 and count(sessions, Chunk, doc_id) == 0
+    assert count(sessions, Chunk) == 1
+    with sessions() as s:
+        assert repo.get_document(s, document_id=doc_id) is None
+        assert lexical_search(s, query="aardvark") == []
+        assert [h.document_id for h in dense_search(s, query_vector=unit((6, 1.0)))] == [keep_id]
+        assert repo.get_document(s, document_id=keep_id) is not None
+
+
+def test_status_and_listing(sessions: sessionmaker[Session]) -> None:
+    first = add_document(sessions, ["one"], [0], tenant="acme")
+    second = add_document(sessions, ["two"], [1], tenant="acme")
+    add_document(sessions, ["three"], [2], tenant="globex")
+    with sessions.begin() as s:
+        repo.set_status(s, document_id=first, status="processing", pages_done=1, page_count=3)
+        repo.set_status(
+            s, document_id=second, status="failed", error_code="corrupt", error_message="bad"
+        )
+        with pytest.raises(ValueError):
+            repo.set_status(s, document_id=first, status="exploded")
+        with pytest.raises(DocumentNotFound):
+            repo.set_status(s, document_id="0" * 32, status="done")
+    with sessions() as s:
+        doc = repo.get_document(s, document_id=first)
+        assert doc is not None and (doc.status, doc.pages_done, doc.page_count) == (
+            "processing",
+            1,
+            3,
+        )
+        assert repo.get_document(s, document_id=first, tenant="globex") is None
+        failed = repo.list_documents(s, status="failed")
+        assert [(d.id, d.error_code, d.error_message) for d in failed] == [
+            (second, "corrupt", "bad")
+        ]
+        acme = repo.list_documents(s, tenant="acme", limit=10, offset=0)
+        assert {d.id for d in acme} == {first, second}
+        assert len(repo.list_documents(s, limit=2, offset=2)) == 1
+        assert repo.count_documents(s, tenant="acme") == 2 and repo.count_documents(s) == 3
+
+
+def test_hybrid_search_by_words_and_by_vector(sessions: sessionmaker[Session]) -> None:
+    invoices = add_document(
+        sessions, ["The invoice total is 420 euros", "Payment due within thirty days"], [0, 1]
+    )
+    manual = add_document(
+        sessions, ["Replace the printer toner cartridge", "Clean the paper feed rollers"], [2, 3]
+    )
+    with sessions() as s:
+        warm_up(s)
+        # Words only: the vector points nowhere near any chunk.
+        by_words = hybrid_search(s, query="printer toner", query_vector=unit((300, 1.0)), k=3)
+        assert by_words[0].text == "Replace the printer toner cartridge"
+        assert by_words[0].lexical_rank == 1 and by_words[0].document_id == manual
+        assert by_words[0].filename == "Replace th.pdf" and by_words[0].page_number == 1
+        assert by_words[0].bbox == (10.0, 10.0, 200.0, 30.0)
+        assert by_words[0].line_boxes == ((10.0, 10.0, 200.0, 30.0),)
+        # Vector only: close to chunk "Payment due…", and FTS syntax in the words cannot break it.
+        near = unit((1, 0.95), (2, 0.3))
+        by_vector = hybrid_search(s, query='"( NEAR AND* -', query_vector=near, k=2)
+        assert by_vector[0].text == "Payment due within thirty days"
+        assert by_vector[0].dense_rank == 1 and by_vector[0].lexical_rank is None
+        assert by_vector[0].document_id == invoices
+        # Both legs agree: the fused score is the sum of both reciprocal ranks.
+        both = hybrid_search(s, query="invoice total", query_vector=unit((0, 1.0)), k=1)[0]
+        assert (both.text, both.dense_rank, both.lexical_rank) == (
+            "The invoice total is 420 euros",
+            1,
+            1,
+        )
+        assert both.score == pytest.approx(2 / 61)
+        scores = [h.score for h in hybrid_search(s, query="the", query_vector=near, k=4)]
+        assert scores == sorted(scores, reverse=True) and len(scores) == 4
+        assert lexical_search(s, query="?!") == []
+        # Stemming on both backends: "invoices" finds "invoice".
+        assert lexical_search(s, query="invoices", k=1)[0].document_id == invoices
+
+
+def test_search_filters_apply_to_both_legs(sessions: sessionmaker[Session]) -> None:
+    a = add_document(sessions, ["quarterly report revenue"], [0], tenant="acme", meta={"kind": "a"})
+    b = add_document(sessions, ["quarterly report costs"], [1], tenant="acme", meta={"kind": "b"})
+    c = add_document(
+        sessions, ["quarterly report secret"], [2], tenant="globex", meta={"kind": "a"}
+    )
+    vector = unit((0, 0.5), (1, 0.5), (2, 0.5))
+
+    def found(**filters: Any) -> list[set[str]]:
+        """The documents each search finds: hybrid, dense, lexical."""
+        with sessions() as s:
+            return [
+                {h.document_id for h in hits}
+                for hits in (
+                    hybrid_search(s, query="quarterly", query_vector=vector, **filters),
+                    dense_search(s, query_vector=vector, **filters),
+                    lexical_search(s, query="report", **filters),
+                )
+            ]
+
+    assert found() == [{a, b, c}] * 3
+    assert found(document_ids=[b]) == [{b}] * 3
+    assert found(metadata={"kind": "a"}) == [{a, c}] * 3
+    assert found(tenant="globex") == [{c}] * 3
+    assert found(tenant="acme", metadata={"kind": "a"}) == [{a}] * 3
+    assert found(tenant="nobody") == [set()] * 3
+    assert found(document_ids=[]) == [set()] * 3
+
+
+def test_index_model_mismatch_raises(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as s:
+        repo.check_index_model(s, name="all-MiniLM-L6-v2", dim=DIM)
+    with sessions.begin() as s:
+        repo.check_index_model(s, name="all-MiniLM-L6-v2", dim=DIM)
+    with sessions() as s, pytest.raises(IndexMismatch) as info:
+        repo.check_index_model(s, name="bge-small-en", dim=DIM)
+    assert info.value.code == "index_model_mismatch" and "all-MiniLM-L6-v2" in info.value.message
+    with sessions() as s, pytest.raises(IndexMismatch):
+        repo.check_index_model(s, name="all-MiniLM-L6-v2", dim=768)
+
+
+def test_blob_store_round_trip_and_dedupe(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    source = tmp_path / "scan.pdf"
+    payload = b"%PDF-1.7\n" + bytes(range(256)) * 10_000
+    source.write_bytes(payload)
+    key = store.put_file(source)
+    assert key == store.put_bytes(payload)
+    assert store.path(key) == tmp_path / "blobs" / key[:2] / key[2:4] / key
+    with store.open(key) as f:
+        assert f.read() == payload
+    image_key = store.put_bytes(b"\x89PNG fake", suffix=".png")
+    assert image_key.endswith(".png") and store.exists(image_key)
+    stored = [p for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
+    assert sorted(p.name for p in stored) == sorted([key, image_key])
+    store.delete(key)
+    store.delete(key)
+    assert not store.exists(key) and store.exists(image_key)
+    for bad in ("../etc/passwd", "A" * 64, key[:10]):
+        with pytest.raises(ValueError):
+            store.path(bad)
+    with pytest.raises(ValueError):
+        store.put_bytes(b"x", suffix="/evil")
