@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.config import Settings
 from models.detector import DetectorParams
+from pipelines.chunk import ChunkParams
 from pipelines.engine import EngineParams, OcrEngine
 from pipelines.load import LoadParams
 from pipelines.ocr import OcrParams
@@ -19,6 +20,13 @@ def load_params(settings: Settings, dpi: int | None = None) -> LoadParams:
         max_pages=settings.limits.max_pages,
         max_page_pixels=settings.limits.max_page_pixels,
     )
+
+
+def chunk_params(settings: Settings) -> ChunkParams:
+    """How pages are cut into chunks: the budget, and a section tail kept in proportion to it."""
+    max_tokens = settings.chunk.max_tokens
+    # ChunkParams' defaults are 160 and 24: keep that ratio when the budget is configured
+    return ChunkParams(max_tokens=max_tokens, min_tokens=max_tokens * 3 // 20)
 
 
 def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:

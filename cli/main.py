@@ -10,13 +10,15 @@ from typing import Annotated, TextIO
 
 import typer
 
+from cli import documents_cmd, ingest_cmd, search_cmd
 from cli.engine import build_engine, load_params
+from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, fail_line
 from cli.progress import PageBar
 from core.config import get_settings
 from core.errors import BadInput, ScanragError
 from core.logging import configure_logging, get_logger
 from pipelines.hocr import write_hocr
-from pipelines.load import open_document
+from pipelines.load import expand_inputs, open_document
 
 log = get_logger("cli")
 
@@ -27,10 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-EXIT_OK = 0
-EXIT_BAD_INPUT = 1  # at least one input was refused; the others were processed
-EXIT_INTERNAL = 3  # scanrag itself failed (a model could not load, ...)
 
 
 class Format(str, Enum):
@@ -50,22 +48,6 @@ def main() -> None:
     """scanrag: OCR, layout and retrieval for scanned documents."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-
-
-def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files as given; folders expanded to every file under them, sorted."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.is_file()))
-        else:
-            out.append(path)
-    return out
-
-
-def fail_line(path: Path | str, error: ScanragError) -> None:
-    """One readable line on stderr for a refused input."""
-    print(f"scanrag: {path}: {error.message} [{error.code}]", file=sys.stderr, flush=True)
 
 
 @app.command()
@@ -135,6 +117,11 @@ def _emit(page: dict[str, object], fmt: Format, stream: TextIO) -> None:
         stream.write(json.dumps(page, ensure_ascii=False) + "\n")
     stream.flush()
 
+
+app.command()(ingest_cmd.ingest)
+app.command()(search_cmd.search)
+app.command()(documents_cmd.documents)
+app.command()(documents_cmd.show)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -46,7 +46,9 @@ class OcrSettings(BaseModel):
 class ChunkSettings(BaseModel):
     """How pages are cut into retrievable chunks."""
 
-    max_tokens: int = Field(default=160, ge=16, le=512, description="chunk size budget (words)")
+    max_tokens: int = Field(
+        default=160, ge=16, le=512, description="chunk size budget (embedder word pieces)"
+    )
 
 
 class EmbedSettings(BaseModel):

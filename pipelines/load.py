@@ -7,7 +7,7 @@ pdfium (the default: measured faster on scanned PDFs, see docs/BENCHMARKS.md) or
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -86,6 +86,17 @@ class Document:
             yield from _pdf_pages(self.path, start, stop, self.params)
         else:
             yield from _image_pages(self.path, start, stop, self.params)
+
+
+def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; folders expanded to every file under them, sorted."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+        else:
+            out.append(path)
+    return out
 
 
 def open_document(path: str | Path, params: LoadParams = LoadParams()) -> Document:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import BadInput, ScanragError
+from core.errors import BadInput, ScanragError, Transient
 
 
 class IndexMismatch(ScanragError):
@@ -20,3 +20,17 @@ class DocumentNotFound(BadInput):
 
     code = "document_not_found"
     default_message = "no document has this id; list the documents to find the right one"
+
+
+class PageNotFound(BadInput):
+    """The document has no page with the number given."""
+
+    code = "page_not_found"
+    default_message = "the document has no page with this number"
+
+
+class DatabaseUnavailable(Transient):
+    """The database cannot be opened or reached."""
+
+    code = "database_unavailable"
+    default_message = "the database cannot be reached; check SCANRAG_DATABASE_URL and try again"

@@ -247,6 +247,12 @@ def document_pages(session: Session, *, document_id: str) -> list[Page]:
     return list(session.scalars(stmt))
 
 
+def get_page(session: Session, *, document_id: str, number: int) -> Page | None:
+    """Page ``number`` (1-based) of the document, or None."""
+    stmt = select(Page).where(Page.document_id == document_id, Page.number == number)
+    return session.scalars(stmt).one_or_none()
+
+
 def document_chunks(session: Session, *, document_id: str) -> list[Chunk]:
     """The document's chunks in reading order."""
     stmt = select(Chunk).where(Chunk.document_id == document_id).order_by(Chunk.ordinal)

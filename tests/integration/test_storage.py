@@ -3,18 +3,14 @@ pgvector (started from the pgserver wheel, a fresh database per test)."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -31,21 +27,6 @@ from storage.tables import EMBEDDING_DIM, Base, Chunk, Document, Page
 DIM = EMBEDDING_DIM
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[Any]:
-    # Not under pytest's tmp_path: the server runs as another user when tests run as root, and
-    # every new pytest session resets pytest's temp root to mode 0700, locking the server out.
-    pgdata = Path(tempfile.mkdtemp(prefix="scanrag-pg-"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset in containers
-        import pgserver
-
-        server = pgserver.get_server(pgdata, cleanup_mode="stop")
-    yield server
-    server.cleanup()
-    shutil.rmtree(pgdata, ignore_errors=True)
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty database of the parametrised backend."""
@@ -56,16 +37,10 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    server = request.getfixturevalue("pg_server")
-    name = f"storage_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server.get_uri(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    engine = make_engine(server.get_uri(name))
+    engine = make_engine(request.getfixturevalue("pg_database"))
     migrate(engine)
     yield engine
     engine.dispose()
-    with psycopg.connect(server.get_uri(), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 @pytest.fixture()

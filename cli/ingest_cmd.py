@@ -1,0 +1,90 @@
+"""``scanrag ingest``: store documents (OCR, chunks, embeddings) so they can be searched."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.engine import build_engine, chunk_params, load_params
+from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, exit_on_error, refusal_line
+from cli.progress import PageBar
+from cli.store import blob_store, load_embedder, open_database
+from cli.tables import print_table
+from core.config import get_settings
+from core.errors import Category
+from workers.ingest import IngestContext, IngestOutcome, ingest_paths
+
+
+def _metadata(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--metadata") from exc
+    if not isinstance(value, dict):
+        raise typer.BadParameter("must be a JSON object", param_hint="--metadata")
+    return value
+
+
+def _report_failure(outcome: IngestOutcome) -> None:
+    if outcome.status == "failed":
+        refusal_line(outcome.path, outcome.error_message or "", outcome.error_code or "internal")
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="PDF or image files (or folders)")],
+    tenant: Annotated[str, typer.Option(help="whose documents these are")] = "default",
+    metadata: Annotated[
+        str | None, typer.Option(help="a JSON object stored with each document, e.g. '{\"a\": 1}'")
+    ] = None,
+) -> None:
+    """Store documents for search: read, chunk, embed and index them; known files are skipped."""
+    settings = get_settings()
+    meta = _metadata(metadata)
+    with exit_on_error():
+        ocr = build_engine(settings)
+        ocr.models()
+        engine = open_database(settings)
+    ctx = IngestContext(
+        engine=engine,
+        blobs=blob_store(settings),
+        ocr=ocr,
+        load_embedder=lambda: load_embedder(settings),
+        load=load_params(settings),
+        chunk=chunk_params(settings),
+    )
+    with PageBar(enabled=sys.stderr.isatty()) as bar:
+        outcomes = ingest_paths(
+            paths, ctx=ctx, tenant=tenant, meta=meta, progress=bar, on_outcome=_report_failure
+        )
+    engine.dispose()
+    print_summary(outcomes)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if any(o.error_category is not Category.BAD_INPUT for o in failed):
+        raise typer.Exit(EXIT_INTERNAL)
+    raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+
+
+def print_summary(outcomes: list[IngestOutcome]) -> None:
+    """One line per file (status, pages, seconds, document id, file, reason), then the counts."""
+    rows = [
+        (
+            o.status,
+            o.pages,
+            f"{o.seconds:.1f}",
+            o.document_id or "-",
+            o.path if o.status != "failed" else f"{o.path}  {o.error_message} [{o.error_code}]",
+        )
+        for o in outcomes
+    ]
+    print_table(("status", "pages", "seconds", "document", "file"), rows)
+    counts = ", ".join(
+        f"{sum(o.status == s for o in outcomes)} {s}" for s in ("done", "duplicate", "failed")
+    )
+    files = f"{len(outcomes)} file" + ("" if len(outcomes) == 1 else "s")
+    print(f"{files}: {counts}", flush=True)

@@ -1,0 +1,161 @@
+"""``scanrag search``: the passages that best match a query, with their page, box and score."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from cli.errors import exit_on_error
+from cli.store import blob_store, load_embedder, open_database
+from cli.tables import one_line, print_table
+from core.config import get_settings
+from pipelines.embed import embed_query
+from storage import repository as repo
+from storage.blobs import BlobStore
+from storage.db import session_factory
+from storage.search import SearchHit, hybrid_search
+
+CROP_MARGIN = 16  # pixels of page around a hit's box, so the crop shows where it sits
+
+
+def _read_queries(path: Path) -> list[dict[str, Any]]:
+    """The requests of a JSONL file, one ``{"query": ...}`` object a line (blank lines skipped)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc}", param_hint="--queries") from exc
+    requests = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError:
+            item = None
+        if not isinstance(item, dict) or not isinstance(item.get("query"), str):
+            raise typer.BadParameter(
+                f'{path} line {number} is not a JSON object with a "query" string',
+                param_hint="--queries",
+            )
+        requests.append(item)
+    return requests
+
+
+def hit_dict(hit: SearchHit) -> dict[str, Any]:
+    """A hit as the JSON the command prints."""
+    return {
+        "document": {"id": hit.document_id, "filename": hit.filename},
+        "page": hit.page_number,
+        "bbox": list(hit.bbox),
+        "text": hit.text,
+        "score": round(hit.score, 6),
+        "line_boxes": [list(box) for box in hit.line_boxes],
+    }
+
+
+def write_crop(session: Session, blobs: BlobStore, hit: SearchHit, target: Path) -> Path | None:
+    """Save the hit's region of its page image (plus a margin) as a PNG at ``target``.
+
+    Returns ``target``, or None when the page has no stored image or the box is empty.
+    """
+    page = repo.get_page(session, document_id=hit.document_id, number=hit.page_number)
+    if page is None or page.image_key is None or not blobs.exists(page.image_key):
+        return None
+    with blobs.open(page.image_key) as f, Image.open(f) as image:
+        x0, y0, x1, y1 = hit.bbox
+        box = (
+            max(0, math.floor(x0) - CROP_MARGIN),
+            max(0, math.floor(y0) - CROP_MARGIN),
+            min(image.width, math.ceil(x1) + CROP_MARGIN),
+            min(image.height, math.ceil(y1) + CROP_MARGIN),
+        )
+        if box[2] <= box[0] or box[3] <= box[1]:
+            return None
+        image.crop(box).save(target, "PNG")
+    return target
+
+
+def search(
+    query: Annotated[str | None, typer.Argument(help="what to look for")] = None,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="hits per query")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    document: Annotated[
+        list[str] | None, typer.Option("--document", help="search only this document id (repeat)")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option(help="search only this tenant's documents")] = None,
+    crops: Annotated[
+        Path | None, typer.Option(help="write a PNG of each hit's region of its page here")
+    ] = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help='a JSONL file of {"query": ...} lines; one result line per query'),
+    ] = None,
+) -> None:
+    """Find the passages that best match a query, by its words and its meaning."""
+    if (query is None) == (queries is None):
+        raise typer.BadParameter("give a QUERY or --queries FILE (one of them)")
+    requests = _read_queries(queries) if queries is not None else [{"query": query}]
+    settings = get_settings()
+    with exit_on_error():
+        engine = open_database(settings)
+        embedder = load_embedder(settings)
+        sessions = session_factory(engine)
+        with sessions.begin() as session:
+            # a query embedded by another model than the index's would find nonsense
+            repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
+        blobs = blob_store(settings)
+        if crops is not None:
+            crops.mkdir(parents=True, exist_ok=True)
+        with sessions() as session:
+            for number, request in enumerate(requests):
+                text = request["query"]
+                hits = hybrid_search(
+                    session,
+                    query=text,
+                    query_vector=embed_query(text, embedder),
+                    k=k,
+                    document_ids=document or None,
+                    tenant=tenant,
+                )
+                found = [hit_dict(hit) for hit in hits]
+                if crops is not None:
+                    prefix = f"q{number:04d}-" if queries is not None else ""
+                    for rank, (hit, out) in enumerate(zip(hits, found, strict=True), start=1):
+                        name = f"{prefix}{rank:02d}-{hit.document_id[:8]}-p{hit.page_number}.png"
+                        crop = write_crop(session, blobs, hit, crops.resolve() / name)
+                        out["crop"] = None if crop is None else str(crop)
+                _print_hits(request, found, as_json=as_json, many=queries is not None)
+    engine.dispose()
+
+
+def _print_hits(
+    request: dict[str, Any], hits: list[dict[str, Any]], *, as_json: bool, many: bool
+) -> None:
+    if as_json:
+        # one line per query in --queries mode (extra input fields, like an id, are kept)
+        value: Any = {**request, "hits": hits} if many else hits
+        print(json.dumps(value, ensure_ascii=False), flush=True)
+        return
+    if many:
+        print(f"query: {request['query']}")
+    if not hits:
+        print("no results", flush=True)
+        return
+    rows = [
+        (
+            rank,
+            f"{hit['score']:.4f}",
+            hit["document"]["id"],
+            hit["page"],
+            hit["document"]["filename"],
+            one_line(hit["text"], 70),
+        )
+        for rank, hit in enumerate(hits, start=1)
+    ]
+    print_table(("rank", "score", "document", "page", "file", "text"), rows)

@@ -1,0 +1,127 @@
+"""workers.ingest on both backends (SQLite file, PostgreSQL + pgvector): a failure is recorded
+and leaves no content, the redo stores the document once, the copy is a duplicate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import delete, func, select
+
+from core.errors import Category
+from models.embedder import TextEmbedder, get_embedder
+from pipelines.chunk import ChunkParams
+from pipelines.engine import OcrEngine
+from storage import repository as repo
+from storage.blobs import BlobStore
+from storage.db import make_engine, migrate
+from storage.search import hybrid_search
+from storage.tables import Chunk, IndexInfo, Page
+from tests.pagegen import text_page
+from workers.ingest import IngestContext, ingest_file, ingest_paths
+
+pytestmark = pytest.mark.slow
+
+LINES = ["Quarterly rainfall at the northern reservoir", "The sluice gates open every Monday"]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> TextEmbedder:
+    return get_embedder(device="cpu", threads=2)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ctx(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: OcrEngine, embedder: TextEmbedder
+) -> Iterator[IngestContext]:
+    """An ingest context on a fresh, migrated database of the parametrised backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'scanrag.db'}"
+    else:
+        url = request.getfixturevalue("pg_database")
+    db = make_engine(url)
+    migrate(db)
+    yield IngestContext(
+        engine=db,
+        blobs=BlobStore(tmp_path / "blobs"),
+        ocr=engine,
+        load_embedder=lambda: embedder,
+        chunk=ChunkParams(max_tokens=10, min_tokens=2),  # one chunk per line
+    )
+    db.dispose()
+
+
+class Recorder:
+    """An IngestProgress that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.pages: list[int] = []
+
+    def add_total(self, pages: int) -> None:
+        self.total += pages
+
+    def page_done(self, source: str, page: int, total: int | None) -> None:
+        self.pages.append(page)
+
+
+def rows(ctx: IngestContext, table: type[Page] | type[Chunk]) -> int:
+    with ctx.sessions() as session:
+        return int(session.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_ingest_fails_cleanly_then_stores_once(ctx: IngestContext, tmp_path: Path) -> None:
+    letter = tmp_path / "letter.png"
+    text_page(LINES).save(letter)
+    # an index built by another model: the document is read, then refused before it is stored
+    with ctx.sessions.begin() as session:
+        repo.check_index_model(session, name="another/model", dim=384)
+    failed = ingest_file(letter, ctx=ctx, tenant="acme", meta={"source": "mail"})
+    assert (failed.status, failed.error_code) == ("failed", "index_model_mismatch")
+    assert failed.error_category is Category.INTERNAL and failed.document_id is not None
+    with ctx.sessions() as session:
+        row = repo.get_document(session, document_id=failed.document_id)
+        assert row is not None and (row.status, row.error_code) == (
+            "failed",
+            "index_model_mismatch",
+        )
+    assert rows(ctx, Page) == rows(ctx, Chunk) == 0
+
+    with ctx.sessions.begin() as session:
+        session.execute(delete(IndexInfo))
+    progress = Recorder()
+    done = ingest_file(letter, ctx=ctx, tenant="acme", meta={"source": "mail"}, progress=progress)
+    assert (done.status, done.pages, done.error_code) == ("done", 1, None)
+    assert done.document_id == failed.document_id  # the failed row was redone, not duplicated
+    assert (progress.total, progress.pages) == (1, [1])
+    with ctx.sessions() as session:
+        row = repo.get_document(session, document_id=done.document_id)
+        assert row is not None
+        assert (row.status, row.pages_done, row.page_count, row.error_code) == ("done", 1, 1, None)
+        assert (row.media_type, row.meta, row.tenant) == ("image/png", {"source": "mail"}, "acme")
+        assert ctx.blobs.exists(row.blob_key)
+        (page,) = repo.document_pages(session, document_id=row.id)
+        assert page.text == "\n".join(LINES) and page.image_key is not None
+        with Image.open(ctx.blobs.path(page.image_key)) as image:
+            assert image.format == "JPEG" and image.size == (page.width, page.height)
+        chunks = repo.document_chunks(session, document_id=row.id)
+        assert [c.text for c in chunks] == LINES
+        hits = hybrid_search(
+            session,
+            query="sluice gates",
+            query_vector=ctx.embedder.embed(["sluice gates"])[0],
+            k=1,
+            tenant="acme",
+        )
+        assert hits[0].text == LINES[1] and hits[0].page_number == 1
+
+    again, missing = ingest_paths([letter, tmp_path / "missing.pdf"], ctx=ctx, tenant="acme")
+    assert (again.status, again.document_id, again.pages) == ("duplicate", done.document_id, 1)
+    assert (missing.status, missing.document_id, missing.error_code) == (
+        "failed",
+        None,
+        "corrupt_document",
+    )
+    assert rows(ctx, Page) == 1 and rows(ctx, Chunk) == 2
