@@ -23,6 +23,7 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -204,6 +205,14 @@ def main() -> None:
         flush=True,
     )
 
+    for stale in ("home", "home-speed", "home-ocr", "ocr-only", "truth.db"):
+        # every run starts from empty stores: a leftover index would turn ingests into duplicates
+        path = work / stale
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+
     # ingest speed vs OCR alone, same PDFs, same run
     speed_pdfs = pdfs[: args.speed_articles]
     n_speed = pages_of(speed_pdfs)
@@ -217,7 +226,7 @@ def main() -> None:
     # the full index
     home = work / "home"
     t = time.perf_counter()
-    scanrag(["ingest", str(corpus)], home)
+    scanrag(["ingest", *map(str, pdfs)], home)
     full_ingest_s = time.perf_counter() - t
     qfile = work / "queries.jsonl"
     qfile.write_text("".join(json.dumps({"query": q["question"]}) + "\n" for q in qs))
