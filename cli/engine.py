@@ -37,7 +37,7 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
             device=device or ocr.device,
             threads=ocr.threads,
             rec_batch=ocr.rec_batch,
-            detector=DetectorParams(long_side=ocr.det_long_side, batch=ocr.page_batch),
+            detector=DetectorParams(long_side=ocr.det_long_side, batch=ocr.det_batch),
             ocr=OcrParams(
                 page_batch=ocr.page_batch,
                 orientation=ocr.orientation,

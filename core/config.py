@@ -35,6 +35,9 @@ class OcrSettings(BaseModel):
     device: Device = "auto"
     threads: int = Field(default=0, ge=0, description="onnxruntime intra-op threads; 0 = cores")
     page_batch: int = Field(default=4, ge=1, le=64, description="pages read together")
+    det_batch: int = Field(
+        default=1, ge=1, le=64, description="pages per detector run (1 on CPU keeps memory low)"
+    )
     rec_batch: int = Field(default=32, ge=1, le=512, description="text lines per recognizer run")
     det_long_side: int = Field(default=1344, ge=320, le=4096, description="detector input size")
     min_confidence: float = Field(

@@ -30,7 +30,7 @@ class DetectorParams:
     """How pages are sized for the detector and what its output must reach to count."""
 
     long_side: int = 1344  # pages are resized so their longest side is this (up or down)
-    batch: int = 4
+    batch: int = 1  # pages per run: more helps a GPU; on a CPU it only costs memory
     db: DBParams = field(default_factory=DBParams)
 
 
