@@ -9,13 +9,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from cli.errors import EXIT_BAD_INPUT, exit_on_error, refusal_line
-from cli.store import open_database
 from cli.tables import one_line, print_table
 from core.config import get_settings
 from storage import repository as repo
 from storage.db import session_factory
 from storage.errors import DocumentNotFound, PageNotFound
 from storage.tables import Document
+from workers.context import open_database
 
 _PAGE_SIZE = 500
 

@@ -9,13 +9,19 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.engine import build_engine, chunk_params, load_params
 from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, exit_on_error, refusal_line
 from cli.progress import PageBar
-from cli.store import blob_store, load_embedder, open_database
 from cli.tables import print_table
 from core.config import get_settings
 from core.errors import Category
+from workers.context import (
+    blob_store,
+    build_engine,
+    chunk_params,
+    load_embedder,
+    load_params,
+    open_database,
+)
 from workers.ingest import IngestContext, IngestOutcome, ingest_paths
 
 

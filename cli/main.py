@@ -10,8 +10,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from cli import documents_cmd, ingest_cmd, search_cmd
-from cli.engine import build_engine, load_params
+from cli import documents_cmd, ingest_cmd, search_cmd, service_cmd
 from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, fail_line
 from cli.progress import PageBar
 from core.config import get_settings
@@ -19,6 +18,7 @@ from core.errors import BadInput, ScanragError
 from core.logging import configure_logging, get_logger
 from pipelines.hocr import write_hocr
 from pipelines.load import expand_inputs, open_document
+from workers.context import build_engine, load_params
 
 log = get_logger("cli")
 
@@ -122,6 +122,10 @@ app.command()(ingest_cmd.ingest)
 app.command()(search_cmd.search)
 app.command()(documents_cmd.documents)
 app.command()(documents_cmd.show)
+app.command()(service_cmd.serve)
+app.command()(service_cmd.worker)
+app.command()(service_cmd.up)
+app.add_typer(service_cmd.keys_app, name="keys")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

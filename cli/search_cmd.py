@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from PIL import Image
 from sqlalchemy.orm import Session
 
 from cli.errors import exit_on_error
-from cli.store import blob_store, load_embedder, open_database
 from cli.tables import one_line, print_table
 from core.config import get_settings
 from pipelines.embed import embed_query
 from storage import repository as repo
 from storage.blobs import BlobStore
 from storage.db import session_factory
+from storage.page_images import crop_png
 from storage.search import SearchHit, hybrid_search
-
-CROP_MARGIN = 16  # pixels of page around a hit's box, so the crop shows where it sits
+from workers.context import blob_store, load_embedder, open_database
 
 
 def _read_queries(path: Path) -> list[dict[str, Any]]:
@@ -64,20 +61,10 @@ def write_crop(session: Session, blobs: BlobStore, hit: SearchHit, target: Path)
 
     Returns ``target``, or None when the page has no stored image or the box is empty.
     """
-    page = repo.get_page(session, document_id=hit.document_id, number=hit.page_number)
-    if page is None or page.image_key is None or not blobs.exists(page.image_key):
+    png = crop_png(session, blobs, document_id=hit.document_id, page=hit.page_number, bbox=hit.bbox)
+    if png is None:
         return None
-    with blobs.open(page.image_key) as f, Image.open(f) as image:
-        x0, y0, x1, y1 = hit.bbox
-        box = (
-            max(0, math.floor(x0) - CROP_MARGIN),
-            max(0, math.floor(y0) - CROP_MARGIN),
-            min(image.width, math.ceil(x1) + CROP_MARGIN),
-            min(image.height, math.ceil(y1) + CROP_MARGIN),
-        )
-        if box[2] <= box[0] or box[3] <= box[1]:
-            return None
-        image.crop(box).save(target, "PNG")
+    target.write_bytes(png)
     return target
 
 

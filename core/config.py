@@ -62,6 +62,33 @@ class EmbedSettings(BaseModel):
     threads: int = Field(default=0, ge=0, description="torch threads; 0 = cores")
 
 
+class ServiceSettings(BaseModel):
+    """The API and the workers."""
+
+    import_root: Path | None = Field(
+        default=None, description="folder batches may ingest from; None: batches of folders off"
+    )
+    auth_disabled: bool = Field(
+        default=False, description="development only: every request is tenant 'default'"
+    )
+    public_url: str = Field(default="", description="base of links in responses ('' = relative)")
+    page_range: int = Field(default=4, ge=1, le=256, description="pages per worker task")
+    soft_time_limit: int = Field(default=540, ge=1, description="seconds a task may run, soft")
+    time_limit: int = Field(default=600, ge=2, description="seconds before a task is killed")
+    visibility_timeout: int = Field(
+        default=3600, ge=3, description="seconds before an unacknowledged task is redelivered"
+    )
+    max_deliveries: int = Field(
+        default=3, ge=1, description="deliveries of one task before its document is poison"
+    )
+    max_memory_mb: int = Field(default=3000, ge=100, description="worker child recycled above")
+    webhook_retries: int = Field(default=8, ge=0)
+    webhook_timeout: float = Field(default=10.0, gt=0)
+    sweep_interval: float = Field(
+        default=30.0, gt=0, description="seconds between checks for a restarted broker"
+    )
+
+
 class Settings(BaseSettings):
     """All scanrag settings, read from the environment (prefix ``SCANRAG_``)."""
 
@@ -75,10 +102,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file under home"
     )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker")
     ocr: OcrSettings = OcrSettings()
     limits: LimitSettings = LimitSettings()
     chunk: ChunkSettings = ChunkSettings()
     embed: EmbedSettings = EmbedSettings()
+    service: ServiceSettings = ServiceSettings()
 
     def resolved_database_url(self) -> str:
         """The database URL: the setting, or ``sqlite:///<home>/scanrag.db``."""

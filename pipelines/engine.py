@@ -52,11 +52,14 @@ class OcrEngine:
         *,
         source: str | None = None,
         progress: ProgressReporter = NoProgress(),
+        start: int = 1,
+        stop: int | None = None,
     ) -> Iterator[PageResult]:
-        """Every page of an opened document, read, in page order."""
+        """Pages ``start..stop`` (1-based, inclusive; default all) of an opened document, read,
+        in page order."""
         detector, recognizer = self.models()
         yield from ocr_pages(
-            document.pages(),
+            document.pages(start, stop),
             source=source or str(document.path),
             detector=detector,  # type: ignore[arg-type]
             recognizer=recognizer,  # type: ignore[arg-type]

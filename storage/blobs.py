@@ -61,6 +61,22 @@ class BlobStore:
         """Store ``data`` and return its key."""
         return self._put_stream(io.BytesIO(data), _check_suffix(suffix))
 
+    def temp_file(self) -> Path:
+        """A new empty file in the store's own temp folder (same filesystem, so ``adopt`` is a
+        rename): for writers that stream content in and hash it themselves."""
+        fd, name = tempfile.mkstemp(dir=self._tmp)
+        os.close(fd)
+        return Path(name)
+
+    def adopt(self, tmp_path: Path, sha256: str, suffix: str = "") -> str:
+        """Move a file from ``temp_file()`` into the store under its (caller-computed) hash."""
+        if tmp_path.parent != self._tmp:
+            raise ValueError("adopt takes files made by temp_file() only")
+        key = sha256 + _check_suffix(suffix)
+        self.path(key)  # validates the key
+        self._settle(tmp_path, key)
+        return key
+
     def _put_stream(self, src: BinaryIO, suffix: str) -> str:
         digest = hashlib.sha256()
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)

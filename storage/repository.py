@@ -67,6 +67,8 @@ def get_or_create_document(
     size_bytes: int,
     blob_key: str,
     meta: dict[str, Any] | None = None,
+    callback_url: str | None = None,
+    queue: str | None = None,
 ) -> tuple[Document, bool]:
     """The tenant's document with this content hash, created (status "queued") if new.
 
@@ -88,6 +90,8 @@ def get_or_create_document(
             "status": "queued",
             "metadata": meta or {},
             "blob_key": blob_key,
+            "callback_url": callback_url,
+            "queue": queue,
             "created_at": now,
             "updated_at": now,
         },
@@ -187,35 +191,58 @@ def _page_row(document_id: str, page: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def replace_document_content(
-    session: Session,
-    *,
-    document_id: str,
-    pages: Sequence[dict[str, Any]],
-    chunks: Sequence[ChunkRow],
-    embeddings: np.ndarray | None,
-) -> None:
-    """Replace the document's pages and chunks with these (delete, then insert).
-
-    ``pages`` are ``PageResult.to_dict()`` dicts with an optional ``"image_key"``; ``embeddings``
-    is one row per chunk (float32, ``EMBEDDING_DIM`` wide) or None. Running it again with the
-    same input leaves the same rows, never duplicates.
-    """
-    if embeddings is not None and embeddings.shape != (len(chunks), EMBEDDING_DIM):
-        raise ValueError(
-            f"embeddings have shape {embeddings.shape}, expected ({len(chunks)}, {EMBEDDING_DIM})"
-        )
-    # Locking the document row makes concurrent re-processing of one document take turns
+def _lock_document(session: Session, document_id: str) -> None:
+    # Locking the document row makes concurrent writers of one document take turns
     # (PostgreSQL; SQLite has a single writer anyway) instead of colliding on unique keys.
     locked = session.execute(
         select(Document.id).where(Document.id == document_id).with_for_update()
     ).scalar_one_or_none()
     if locked is None:
         raise DocumentNotFound()
-    session.execute(delete(Chunk).where(Chunk.document_id == document_id))
-    session.execute(delete(Page).where(Page.document_id == document_id))
-    if pages:
+
+
+def _touch(session: Session, document_id: str) -> None:
+    session.execute(
+        update(Document)
+        .where(Document.id == document_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def replace_pages(session: Session, *, document_id: str, pages: Sequence[dict[str, Any]]) -> None:
+    """Store these pages of the document, replacing any stored pages with the same numbers.
+
+    ``pages`` are ``PageResult.to_dict()`` dicts with an optional ``"image_key"``. A worker
+    storing its page range twice (a redelivered task) leaves one copy of each page.
+    """
+    _lock_document(session, document_id)
+    numbers = [int(page["page"]) for page in pages]
+    if numbers:
+        session.execute(
+            delete(Page).where(Page.document_id == document_id, Page.number.in_(numbers))
+        )
         session.execute(insert(Page), [_page_row(document_id, page) for page in pages])
+    _touch(session, document_id)
+
+
+def replace_chunks(
+    session: Session,
+    *,
+    document_id: str,
+    chunks: Sequence[ChunkRow],
+    embeddings: np.ndarray | None,
+) -> None:
+    """Replace all of the document's chunks with these (delete, then insert).
+
+    ``embeddings`` is one row per chunk (float32, ``EMBEDDING_DIM`` wide) or None.
+    """
+    if embeddings is not None and embeddings.shape != (len(chunks), EMBEDDING_DIM):
+        raise ValueError(
+            f"embeddings have shape {embeddings.shape}, expected ({len(chunks)}, {EMBEDDING_DIM})"
+        )
+    _lock_document(session, document_id)
+    session.execute(delete(Chunk).where(Chunk.document_id == document_id))
     if chunks:
         vectors = None if embeddings is None else np.asarray(embeddings, dtype=np.float32)
         session.execute(
@@ -233,12 +260,111 @@ def replace_document_content(
                 for i, row in enumerate(chunks)
             ],
         )
+    _touch(session, document_id)
+
+
+def replace_document_content(
+    session: Session,
+    *,
+    document_id: str,
+    pages: Sequence[dict[str, Any]],
+    chunks: Sequence[ChunkRow],
+    embeddings: np.ndarray | None,
+) -> None:
+    """Replace the document's pages and chunks with these (delete, then insert).
+
+    ``pages`` are ``PageResult.to_dict()`` dicts with an optional ``"image_key"``; ``embeddings``
+    is one row per chunk (float32, ``EMBEDDING_DIM`` wide) or None. Running it again with the
+    same input leaves the same rows, never duplicates.
+    """
+    _lock_document(session, document_id)
+    session.execute(delete(Page).where(Page.document_id == document_id))
+    replace_pages(session, document_id=document_id, pages=pages)
+    replace_chunks(session, document_id=document_id, chunks=chunks, embeddings=embeddings)
+
+
+def stored_page_numbers(session: Session, *, document_id: str) -> set[int]:
+    """The numbers of the document's stored pages."""
+    return set(session.scalars(select(Page.number).where(Page.document_id == document_id)))
+
+
+def mark_started(session: Session, *, document_id: str, page_count: int, queue: str) -> None:
+    """Record that workers took the document up: its page count, queue and start time."""
     session.execute(
         update(Document)
-        .where(Document.id == document_id)
-        .values(updated_at=utcnow())
+        .where(Document.id == document_id, Document.status != "done")
+        .values(
+            status="processing",
+            page_count=page_count,
+            queue=queue,
+            started_at=func.coalesce(Document.started_at, utcnow()),
+            error_code=None,
+            error_message=None,
+            updated_at=utcnow(),
+        )
         .execution_options(synchronize_session="fetch")
     )
+
+
+def finish(
+    session: Session,
+    *,
+    document_id: str,
+    status: str,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """Move the document to ``done`` or ``failed`` unless it is already there.
+
+    Returns True when this call made the change, so exactly one of several concurrent
+    finishers sends the webhook.
+    """
+    if status not in ("done", "failed"):
+        raise ValueError(f"not a final status: {status!r}")
+    values: dict[str, Any] = {
+        "status": status,
+        "error_code": error_code,
+        "error_message": error_message,
+        "finished_at": utcnow(),
+        "updated_at": utcnow(),
+    }
+    if status == "done":
+        values["pages_done"] = Document.page_count
+    changed = session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.status.not_in(("done", "failed")))
+        .values(**values)
+        .returning(Document.id)
+        .execution_options(synchronize_session="fetch")
+    ).first()
+    return changed is not None
+
+
+def update_pages_done(session: Session, *, document_id: str) -> int:
+    """Set the document's ``pages_done`` to the count of its stored pages; returns it."""
+    done = int(
+        session.execute(
+            select(func.count(Page.id)).where(Page.document_id == document_id)
+        ).scalar_one()
+    )
+    session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.status == "processing")
+        .values(pages_done=done, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return done
+
+
+def unfinished_documents(session: Session, *, limit: int = 10_000) -> list[tuple[str, str]]:
+    """(id, queue) of documents queued or processing, oldest first."""
+    stmt = (
+        select(Document.id, Document.queue)
+        .where(Document.status.in_(("queued", "processing")))
+        .order_by(Document.created_at)
+        .limit(limit)
+    )
+    return [(row.id, row.queue or "") for row in session.execute(stmt)]
 
 
 def document_pages(session: Session, *, document_id: str) -> list[Page]:

@@ -133,6 +133,7 @@ class Document(Base):
             "status IN ('queued', 'processing', 'done', 'failed')", name="status_known"
         ),
         Index("ix_documents_tenant_created_at", "tenant", "created_at"),
+        Index("ix_documents_status", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_document_id)
@@ -150,6 +151,10 @@ class Document(Base):
     blob_key: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    queue: Mapped[str | None] = mapped_column(String(32))  # the worker queue it was sent to
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Page(Base):
@@ -201,3 +206,101 @@ class IndexInfo(Base):
     model_name: Mapped[str] = mapped_column(String(200))
     dim: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Tenant(Base):
+    """A tenant of the service: the owner of documents, and its webhook signing secret."""
+
+    __tablename__ = "tenants"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    webhook_secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key of a tenant, stored as the SHA-256 of the key (the key itself is never kept)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_document_id)
+    tenant: Mapped[str] = mapped_column(ForeignKey("tenants.name", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to tell keys apart
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class IdempotentRequest(Base):
+    """The response once given to a request with an ``Idempotency-Key``, replayed on repeats."""
+
+    __tablename__ = "idempotent_requests"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Batch(Base):
+    """A batch ingestion: a folder under the import root, or a set of uploaded files."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_document_id)
+    tenant: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(Text)  # the folder, or "upload"
+    status: Mapped[str] = mapped_column(String(16), default="listing")  # listing | listed | failed
+    files_total: Mapped[int | None] = mapped_column(Integer)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class BatchItem(Base):
+    """One file of a batch: its path and the document it became (None: refused before that)."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (UniqueConstraint("batch_id", "path"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id", ondelete="SET NULL"))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
+class TaskDelivery(Base):
+    """How many times one task message was delivered to a worker (the poison-message guard)."""
+
+    __tablename__ = "task_deliveries"
+
+    task_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    document_id: Mapped[str | None] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One attempt to POST a document's outcome to its ``callback_url``."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ServiceState(Base):
+    """Small facts the workers share, by name (e.g. the broker run id last seen)."""
+
+    __tablename__ = "service_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -174,14 +174,14 @@ def ingest_file(
 
     document_id: str | None = None
     try:
-        sha256, size, head = _fingerprint(path)
+        sha256, size, head = fingerprint(path)
         with ctx.sessions.begin() as session:
             document, _ = repo.get_or_create_document(
                 session,
                 tenant=tenant,
                 sha256=sha256,
                 filename=path.name,
-                media_type=_media_type(head),
+                media_type=media_type_of(head),
                 size_bytes=size,
                 blob_key=sha256,  # BlobStore keys originals by their sha256
                 meta=meta,
@@ -208,29 +208,24 @@ def _process(
     path: Path, *, document_id: str, sha256: str, ctx: IngestContext, progress: IngestProgress
 ) -> int:
     """Read, chunk, embed and store one document; returns its page count."""
+    # processing from here on, so a failure below is recorded over an earlier run's outcome
+    _set_processing(ctx, document_id, pages_done=0)
     if ctx.blobs.put_file(path) != sha256:
         raise CorruptDocument("the file changed while it was being read; send it again")
     document = open_document(path, ctx.load)
     progress.add_total(document.page_count)
     _set_processing(ctx, document_id, pages_done=0, page_count=document.page_count)
-    tap = _PageImageTap(document)
+    tap = PageImageTap(document)
     pages: list[dict[str, Any]] = []
     results: list[PageResult] = []
     for result in ctx.ocr.read(tap, source=str(path), progress=progress):
-        image_key = _store_page_image(ctx.blobs, tap.take(result.page), result)
+        image_key = store_page_image(ctx.blobs, tap.take(result.page), result)
         results.append(result)
         pages.append({**result.to_dict(), "image_key": image_key})
         # one short transaction per page: whoever watches the row sees the pages go by
         _set_processing(ctx, document_id, pages_done=len(pages))
     embedder = ctx.embedder
-    chunks = chunk_document(results, ctx.chunk, count_tokens=embedder.count_tokens)
-    vectors = embed_chunks(chunks, embedder)
-    rows = [
-        repo.ChunkRow(
-            page_number=c.page, ordinal=c.ordinal, text=c.text, bbox=c.bbox, line_boxes=c.line_boxes
-        )
-        for c in chunks
-    ]
+    rows, vectors = index_pages(results, ctx.chunk, embedder)
     # content and "done" commit together: a document marked done is never half-written
     with ctx.sessions.begin() as session:
         repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
@@ -247,7 +242,22 @@ def _process(
     return len(pages)
 
 
-def _fingerprint(path: Path) -> tuple[str, int, bytes]:
+def index_pages(
+    results: list[PageResult], params: ChunkParams, embedder: IndexEmbedder
+) -> tuple[list[repo.ChunkRow], np.ndarray]:
+    """The chunks of a document's read pages, as rows to store, and their embeddings."""
+    chunks = chunk_document(results, params, count_tokens=embedder.count_tokens)
+    vectors = embed_chunks(chunks, embedder)
+    rows = [
+        repo.ChunkRow(
+            page_number=c.page, ordinal=c.ordinal, text=c.text, bbox=c.bbox, line_boxes=c.line_boxes
+        )
+        for c in chunks
+    ]
+    return rows, vectors
+
+
+def fingerprint(path: Path) -> tuple[str, int, bytes]:
     """(sha256 hex, size in bytes, first 1 KiB) of a file, read in blocks."""
     digest = hashlib.sha256()
     size = 0
@@ -266,7 +276,7 @@ def _fingerprint(path: Path) -> tuple[str, int, bytes]:
     return digest.hexdigest(), size, head
 
 
-def _media_type(head: bytes) -> str:
+def media_type_of(head: bytes) -> str:
     """The media type the loader will see; a file it refuses is recorded as octet-stream."""
     try:
         return sniff(head)
@@ -288,12 +298,18 @@ def _set_processing(
 
 
 def _record_failure(ctx: IngestContext, document_id: str | None, error: ScanragError) -> None:
-    """Mark the document failed; a database that cannot take it leaves the row not done."""
-    if document_id is None:
-        return
+    if document_id is not None:
+        record_failure(ctx.sessions, document_id, error)
+
+
+def record_failure(sessions: sessionmaker[Session], document_id: str, error: ScanragError) -> bool:
+    """Mark the document failed (unless already finished); True when this call did it.
+
+    A database that cannot take it leaves the row not done, so a later run redoes it.
+    """
     try:
-        with ctx.sessions.begin() as session:
-            repo.set_status(
+        with sessions.begin() as session:
+            return repo.finish(
                 session,
                 document_id=document_id,
                 status="failed",
@@ -302,9 +318,10 @@ def _record_failure(ctx: IngestContext, document_id: str | None, error: ScanragE
             )
     except Exception:
         log.exception("could not record the failure", extra={"document": document_id})
+        return False
 
 
-class _PageImageTap(Document):
+class PageImageTap(Document):
     """The document, keeping each rendered page until its reading comes out, to store it."""
 
     def __init__(self, document: Document) -> None:
@@ -325,7 +342,7 @@ class _PageImageTap(Document):
             return self._images.pop(number)
 
 
-def _store_page_image(blobs: BlobStore, image: np.ndarray, result: PageResult) -> str:
+def store_page_image(blobs: BlobStore, image: np.ndarray, result: PageResult) -> str:
     """The page as read (turned upright, so boxes fit it) stored as JPEG; returns its key."""
     upright = np.rot90(image, k=-(result.rotation // 90) % 4)  # rotation is clockwise
     if upright.shape[:2] != (result.height, result.width):

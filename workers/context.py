@@ -1,6 +1,13 @@
-"""Settings -> pipeline parameters (the pipeline never sees the settings object)."""
+"""Settings -> the things processing needs: pipeline parameters, the OCR engine, the migrated
+database, the blob store and the embedder. The CLI, the workers and the API all build them here,
+so a setting means the same everywhere (the pipeline itself never sees the settings object)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
 from models.detector import DetectorParams
@@ -9,6 +16,12 @@ from pipelines.engine import EngineParams, OcrEngine
 from pipelines.load import LoadParams
 from pipelines.ocr import OcrParams
 from pipelines.read import ReadParams
+from storage.blobs import BlobStore
+from storage.db import make_engine, migrate
+from storage.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from models.embedder import TextEmbedder
 
 
 def load_params(settings: Settings, dpi: int | None = None) -> LoadParams:
@@ -45,3 +58,28 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
             ),
         )
     )
+
+
+def open_database(settings: Settings) -> Engine:
+    """An engine on the configured database (default: SQLite under home), migrated to head."""
+    url = settings.resolved_database_url()
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+    except (SQLAlchemyError, ValueError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise DatabaseUnavailable(f"cannot open the database: {reason}") from exc
+    return engine
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """Originals and page images, under ``<home>/blobs`` whatever the database is."""
+    return BlobStore(settings.home / "blobs")
+
+
+def load_embedder(settings: Settings) -> TextEmbedder:
+    """The text embedder of the index, loaded once per process."""
+    from models.embedder import get_embedder  # imports torch: only commands that embed pay it
+
+    embed = settings.embed
+    return get_embedder(device=embed.device, threads=embed.threads, batch=embed.batch)

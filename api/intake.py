@@ -1,0 +1,121 @@
+"""Taking uploads in: check every file, store the originals, create documents, queue the new.
+
+A request is all or nothing: if any file is refused, none is kept (its temp copies are deleted
+and no row is written). Tasks are sent only after the rows are committed, and a document whose
+task could not be sent is removed again, so the client's retry starts clean.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlparse
+
+from api.errors import ApiError
+from api.state import ApiState
+from api.uploads import UploadForm
+from core.errors import BadInput, EmptyFile, ScanragError, Transient
+from core.logging import get_logger
+from pipelines.load import open_document, sniff
+from storage import repository as repo
+from storage.tables import Document
+
+log = get_logger("api")
+
+
+class BrokerUnavailable(Transient):
+    code = "broker_unavailable"
+    default_message = "the job queue cannot be reached; nothing was stored, try again shortly"
+
+
+def parse_metadata(text: str | None) -> dict[str, Any]:
+    """The ``metadata`` form field: a JSON object (absent: empty)."""
+    if text is None or not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ApiError("invalid_metadata", f"metadata is not JSON: {exc.msg}", 422) from exc
+    if not isinstance(value, dict):
+        raise ApiError("invalid_metadata", "metadata must be a JSON object", 422)
+    return value
+
+
+def parse_callback_url(text: str | None) -> str | None:
+    """The ``callback_url`` form field: an http(s) URL (absent: None)."""
+    if text is None or not text.strip():
+        return None
+    url = urlparse(text.strip())
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise ApiError("invalid_callback_url", "callback_url must be an http(s) URL", 422)
+    return text.strip()
+
+
+def check_files(state: ApiState, form: UploadForm) -> None:
+    """Refuse the request unless every file is a readable document within the limits."""
+    if not form.files:
+        raise ApiError("bad_request", "no file: send one or more files in the field 'files'")
+    for upload in form.files:
+        try:
+            if upload.size == 0:
+                raise EmptyFile()
+            sniff(upload.head)
+            open_document(upload.path, state.load)  # encryption, damage, page count
+        except BadInput as exc:
+            refused = type(exc)(f"{upload.filename}: {exc.message}")
+            raise refused from exc
+
+
+def accept(
+    state: ApiState,
+    form: UploadForm,
+    *,
+    tenant: str,
+    meta: dict[str, Any],
+    callback_url: str | None,
+    queue: str,
+) -> list[tuple[Document, bool]]:
+    """Store the (checked) files as documents of ``tenant`` and queue the new ones.
+
+    Returns each file's document and whether this call created it.
+    """
+    from workers.tasks import prepare
+
+    keys = [state.blobs.adopt(upload.path, upload.sha256) for upload in form.files]
+    results: list[tuple[Document, bool]] = []
+    with state.sessions.begin() as session:
+        for upload, key in zip(form.files, keys, strict=True):
+            document, created = repo.get_or_create_document(
+                session,
+                tenant=tenant,
+                sha256=upload.sha256,
+                filename=upload.filename,
+                media_type=sniff(upload.head),
+                size_bytes=upload.size,
+                blob_key=key,
+                meta=meta,
+                callback_url=callback_url,
+                queue=queue,
+            )
+            results.append((document, created))
+    created_ids = [document.id for document, created in results if created]
+    try:
+        for document_id in created_ids:
+            prepare.apply_async((document_id, queue), queue=queue, retry=False)
+    except Exception as exc:
+        log.warning("cannot queue documents", extra={"error": str(exc)[:200]})
+        _forget(state, created_ids)
+        raise BrokerUnavailable() from exc
+    return results
+
+
+def _forget(state: ApiState, document_ids: list[str]) -> None:
+    try:
+        with state.sessions.begin() as session:
+            unused: list[str] = []
+            for document_id in document_ids:
+                unused += repo.delete_document(session, document_id=document_id)
+        for key in unused:
+            state.blobs.delete(key)
+    except ScanragError:
+        log.exception("cannot remove unqueued documents", extra={"documents": document_ids})

@@ -1,0 +1,103 @@
+"""Batches: ingest a folder under the import root, or many uploaded files, on the batch queue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.deps import SessionDep, StateDep, TenantDep
+from api.errors import ApiError, not_found
+from api.intake import BrokerUnavailable
+from api.routes.documents import upload_files
+from api.schemas import BatchPublic, BatchRequest
+from api.state import ApiState
+from storage import jobs
+from storage.tables import Batch
+from workers.app import BATCH
+
+router = APIRouter(prefix="/v1/batches", tags=["batches"])
+
+
+def _public(state: ApiState, batch: Batch) -> BatchPublic:
+    with state.sessions() as session:
+        counts = jobs.batch_counts(session, batch_id=batch.id)
+    return BatchPublic(
+        id=batch.id,
+        status=batch.status,
+        source=batch.source,
+        files_total=batch.files_total,
+        counts=counts,
+        error=batch.error_message,
+        created_at=batch.created_at,
+        links={"self": f"/v1/batches/{batch.id}"},
+    )
+
+
+def _folder(state: ApiState, requested: str) -> Path:
+    """The requested folder, resolved, if it lies inside the import root."""
+    root = state.settings.service.import_root
+    if root is None:
+        raise ApiError(
+            "path_not_allowed", "folder batches are off: set SCANRAG_SERVICE__IMPORT_ROOT", 403
+        )
+    root = root.resolve()
+    folder = (root / requested).resolve()  # an absolute path replaces root, then is checked
+    if not folder.is_relative_to(root):
+        raise ApiError("path_not_allowed", "the path is outside the import root", 403)
+    if not folder.is_dir():
+        raise ApiError("folder_not_found", "no such folder under the import root", 404)
+    return folder
+
+
+@router.post("", status_code=202, response_model=BatchPublic, summary="Start a batch")
+async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> JSONResponse:
+    """JSON ``{"path": folder}`` ingests every file under a folder of the import root;
+    multipart (field ``files``) ingests the uploaded files. Both go on the batch queue."""
+    from workers.tasks import list_batch
+
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        _, body, form = await upload_files(request, state, tenant, None, BATCH)
+        with state.sessions.begin() as session:
+            batch = jobs.create_batch(session, tenant=tenant, source="upload")
+            for upload, document in zip(form.files, body["documents"], strict=True):
+                jobs.add_batch_item(
+                    session, batch_id=batch.id, path=upload.filename, document_id=document["id"]
+                )
+            batch.status, batch.files_total = "listed", len(form.files)
+    else:
+        try:
+            request_body = BatchRequest.model_validate(await request.json())
+        except ValueError as exc:
+            message = 'send JSON {"path": "..."} or multipart files'
+            raise ApiError("invalid_request", message, 422) from exc
+        folder = _folder(state, request_body.path)
+        with state.sessions.begin() as session:
+            batch = jobs.create_batch(session, tenant=tenant, source=str(folder))
+        try:
+            await run_in_threadpool(
+                lambda: list_batch.apply_async((batch.id,), queue=BATCH, retry=False)
+            )
+        except Exception as exc:
+            with state.sessions.begin() as session:
+                row = session.get(Batch, batch.id)
+                if row is not None:
+                    session.delete(row)
+            raise BrokerUnavailable() from exc
+    public = _public(state, batch)
+    return JSONResponse(
+        public.model_dump(mode="json"), status_code=202, headers={"Location": public.links["self"]}
+    )
+
+
+@router.get("/{batch_id}", response_model=BatchPublic, summary="A batch's progress")
+def get_batch(
+    batch_id: str, session: SessionDep, state: StateDep, tenant: TenantDep
+) -> BatchPublic:
+    """Counts of the batch's documents by status."""
+    batch = jobs.get_batch(session, batch_id=batch_id, tenant=tenant)
+    if batch is None:
+        raise not_found("batch")
+    return _public(state, batch)

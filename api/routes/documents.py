@@ -1,0 +1,295 @@
+"""Documents: upload, list, status, text, pages, page images, hOCR, progress events, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
+
+from api.deps import SessionDep, StateDep, TenantDep
+from api.errors import ApiError, not_found
+from api.intake import accept, check_files, parse_callback_url, parse_metadata
+from api.schemas import DocumentPublic, DocumentsPage, UploadedDocument, UploadResponse
+from api.state import ApiState
+from api.uploads import UploadForm, receive_upload
+from pipelines.hocr import write_hocr
+from pipelines.types import PageResult
+from storage import jobs
+from storage import repository as repo
+from storage.page_images import crop_png
+from storage.tables import STATUSES, Document
+from workers.app import INTERACTIVE
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+EVENT_POLL_SECONDS = 0.25
+EVENT_HEARTBEAT_SECONDS = 15.0
+
+
+def _owned(session: Any, document_id: str, tenant: str) -> Document:
+    """The tenant's document; 404 for another tenant's, exactly as for a missing one."""
+    document = repo.get_document(session, document_id=document_id, tenant=tenant)
+    if document is None:
+        raise not_found("document")
+    return document
+
+
+def _done(document: Document) -> None:
+    if document.status != "done":
+        raise ApiError(
+            "document_not_ready",
+            f"the document is {document.status} ({document.pages_done}/"
+            f"{document.page_count or '?'} pages read)",
+            409,
+        )
+
+
+async def upload_files(
+    request: Request, state: ApiState, tenant: str, idempotency_key: str | None, queue: str
+) -> tuple[int, dict[str, Any], UploadForm]:
+    """Receive, check and accept an upload; returns (status, body, form)."""
+    form = await receive_upload(request, state.blobs, max_bytes=state.settings.limits.max_bytes)
+    try:
+        meta = parse_metadata(form.fields.get("metadata"))
+        callback_url = parse_callback_url(form.fields.get("callback_url"))
+        await run_in_threadpool(check_files, state, form)
+        accepted = await run_in_threadpool(
+            accept,
+            state,
+            form,
+            tenant=tenant,
+            meta=meta,
+            callback_url=callback_url,
+            queue=queue,
+        )
+    except BaseException:
+        form.discard()
+        raise
+    documents = [
+        UploadedDocument(**DocumentPublic.of(d).model_dump(), created=created)
+        for d, created in accepted
+    ]
+    status = 202 if any(created for _, created in accepted) else 200
+    body = UploadResponse(documents=documents).model_dump(mode="json")
+    if idempotency_key:
+        with state.sessions.begin() as session:
+            jobs.save_response(
+                session, tenant=tenant, key=idempotency_key, status_code=status, response=body
+            )
+    return status, body, form
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=UploadResponse,
+    summary="Upload documents (multipart field 'files'; optional 'metadata', 'callback_url')",
+)
+async def upload(
+    request: Request,
+    state: StateDep,
+    tenant: TenantDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Store the files and queue them; 202 with each document and its links.
+
+    The same content uploaded again by the tenant returns the existing document (200 when
+    nothing new was queued). A repeated ``Idempotency-Key`` replays the first response.
+    """
+    if idempotency_key:
+        with state.sessions() as session:
+            saved = jobs.saved_response(session, tenant=tenant, key=idempotency_key)
+        if saved is not None:
+            return JSONResponse(
+                saved.response,
+                status_code=saved.status_code,
+                headers={"Idempotent-Replayed": "true", **_location(saved.response)},
+            )
+    status, body, _ = await upload_files(request, state, tenant, idempotency_key, INTERACTIVE)
+    return JSONResponse(body, status_code=status, headers=_location(body))
+
+
+def _location(body: dict[str, Any]) -> dict[str, str]:
+    documents = body.get("documents") or []
+    return {"Location": documents[0]["links"]["self"]} if documents else {}
+
+
+@router.get("", response_model=DocumentsPage, summary="List documents (newest first)")
+def list_documents(
+    session: SessionDep,
+    tenant: TenantDep,
+    status: Annotated[str | None, Query(description="queued | processing | done | failed")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DocumentsPage:
+    """The tenant's documents, a page at a time, optionally of one status."""
+    if status is not None and status not in STATUSES:
+        raise ApiError("invalid_status", f"status must be one of {', '.join(STATUSES)}", 422)
+    rows = repo.list_documents(session, tenant=tenant, status=status, limit=limit, offset=offset)
+    return DocumentsPage(
+        documents=[DocumentPublic.of(d) for d in rows],
+        total=repo.count_documents(session, tenant=tenant, status=status),
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{document_id}", response_model=DocumentPublic, summary="A document's status")
+def get_document(document_id: str, session: SessionDep, tenant: TenantDep) -> DocumentPublic:
+    """Status, pages done of total, error, timings."""
+    return DocumentPublic.of(_owned(session, document_id, tenant))
+
+
+@router.get("/{document_id}/text", response_class=PlainTextResponse, summary="Plain text")
+def document_text(document_id: str, session: SessionDep, tenant: TenantDep) -> str:
+    """The text of every page in reading order; pages end with a form feed line."""
+    document = _owned(session, document_id, tenant)
+    _done(document)
+    return "".join(p.text + "\n\f\n" for p in repo.document_pages(session, document_id=document.id))
+
+
+def _page(session: Any, document: Document, number: int) -> Any:
+    page = repo.get_page(session, document_id=document.id, number=number)
+    if page is None:
+        raise ApiError(
+            "page_not_found",
+            f"no page {number}: the document has {document.pages_done} pages stored",
+        )
+    return page
+
+
+@router.get("/{document_id}/pages/{number}", summary="One page as `scanrag ocr` JSON")
+def page_json(
+    document_id: str, number: int, session: SessionDep, tenant: TenantDep
+) -> dict[str, Any]:
+    """The page's size, text, blocks, lines and words with boxes, as ``scanrag ocr`` prints it."""
+    document = _owned(session, document_id, tenant)
+    layout: dict[str, Any] = _page(session, document, number).layout
+    return {**layout, "source": document.filename}
+
+
+@router.get(
+    "/{document_id}/pages/{number}/image",
+    response_class=FileResponse,
+    summary="The page image (upright, the pixels the boxes refer to)",
+)
+def page_image(
+    document_id: str, number: int, session: SessionDep, state: StateDep, tenant: TenantDep
+) -> FileResponse:
+    """The stored page image, JPEG."""
+    page = _page(session, _owned(session, document_id, tenant), number)
+    if page.image_key is None or not state.blobs.exists(page.image_key):
+        raise ApiError("page_not_found", "the page has no stored image", 404)
+    return FileResponse(state.blobs.path(page.image_key), media_type="image/jpeg")
+
+
+@router.get(
+    "/{document_id}/pages/{number}/crop",
+    response_class=Response,
+    summary="A region of the page image as PNG (the crop_url of search hits)",
+)
+def page_crop(
+    document_id: str,
+    number: int,
+    session: SessionDep,
+    state: StateDep,
+    tenant: TenantDep,
+    bbox: Annotated[str, Query(description="x0,y0,x1,y1 in page pixels")],
+) -> Response:
+    """The region ``bbox`` of the page, with a small margin."""
+    document = _owned(session, document_id, tenant)
+    try:
+        box = [float(v) for v in bbox.split(",")]
+    except ValueError:
+        box = []
+    if len(box) != 4:
+        raise ApiError("invalid_bbox", "bbox must be four numbers: x0,y0,x1,y1", 422)
+    _page(session, document, number)
+    png = crop_png(session, state.blobs, document_id=document.id, page=number, bbox=box)
+    if png is None:
+        raise ApiError("invalid_bbox", "the box is outside the page or has no area", 422)
+    return Response(png, media_type="image/png")
+
+
+@router.get("/{document_id}/hocr", response_class=Response, summary="hOCR of the document")
+def document_hocr(document_id: str, session: SessionDep, tenant: TenantDep) -> Response:
+    """Valid hOCR 1.2 (XHTML) of every page."""
+    document = _owned(session, document_id, tenant)
+    _done(document)
+    pages = [
+        PageResult.from_dict(p.layout)
+        for p in repo.document_pages(session, document_id=document.id)
+    ]
+    out = io.StringIO()
+    write_hocr(pages, out, title=document.filename)
+    return Response(out.getvalue(), media_type="application/xhtml+xml")
+
+
+@router.get(
+    "/{document_id}/events",
+    response_class=StreamingResponse,
+    summary="Server-Sent Events: progress per page until done or failed",
+)
+async def document_events(
+    document_id: str, request: Request, state: StateDep, tenant: TenantDep
+) -> StreamingResponse:
+    """``event: progress`` with status and pages done after every change; the stream ends with
+    ``event: done`` or ``event: failed``."""
+
+    def load() -> DocumentPublic | None:
+        with state.sessions() as session:
+            found = repo.get_document(session, document_id=document_id, tenant=tenant)
+            return None if found is None else DocumentPublic.of(found)
+
+    if await run_in_threadpool(load) is None:
+        raise not_found("document")
+
+    async def events() -> AsyncIterator[str]:
+        last: tuple[str, int] | None = None
+        quiet = 0.0
+        while True:
+            current = await run_in_threadpool(load)
+            if current is None:
+                yield _sse("deleted", {"id": document_id})
+                return
+            key = (current.status, current.pages_done)
+            if key != last:
+                last, quiet = key, 0.0
+                data = current.model_dump(mode="json")
+                if current.status in ("done", "failed"):
+                    yield _sse(current.status, data)
+                    return
+                yield _sse("progress", data)
+            elif quiet >= EVENT_HEARTBEAT_SECONDS:
+                quiet = 0.0
+                yield ": keep-alive\n\n"
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(EVENT_POLL_SECONDS)
+            quiet += EVENT_POLL_SECONDS
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+@router.delete("/{document_id}", status_code=204, summary="Delete a document")
+def delete_document(
+    document_id: str, session: SessionDep, state: StateDep, tenant: TenantDep
+) -> Response:
+    """Remove the document's rows, vectors and the blobs nothing else uses."""
+    document = _owned(session, document_id, tenant)
+    unused = repo.delete_document(session, document_id=document.id)
+    session.commit()
+    for key in unused:
+        state.blobs.delete(key)
+    return Response(status_code=204)

@@ -1,0 +1,50 @@
+"""What the API process holds: settings, the database, blobs, the embedder (loaded on first
+search), and the Celery app used to send tasks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from celery import Celery
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import Settings
+from pipelines.load import LoadParams
+from storage.blobs import BlobStore
+from storage.db import session_factory
+from workers.context import blob_store, load_embedder, load_params, open_database
+from workers.ingest import IndexEmbedder
+
+
+@dataclass
+class ApiState:
+    """The API's long-lived handles, built once at startup."""
+
+    settings: Settings
+    engine: Engine
+    blobs: BlobStore
+    load: LoadParams
+    celery: Celery
+    sessions: sessionmaker[Session] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = session_factory(self.engine)
+
+    @classmethod
+    def build(cls, settings: Settings) -> ApiState:
+        """Open (and migrate) the database, the blob store and the Celery app."""
+        from workers.app import app as celery_app
+
+        return cls(
+            settings=settings,
+            engine=open_database(settings),
+            blobs=blob_store(settings),
+            load=load_params(settings),
+            celery=celery_app,
+        )
+
+    @property
+    def embedder(self) -> IndexEmbedder:
+        """The query embedder, loaded on first use (once per process: get_embedder caches it)."""
+        return load_embedder(self.settings)

@@ -1,0 +1,175 @@
+"""Streaming multipart uploads: each file goes straight to the blob store's temp folder, hashed
+and counted as it arrives, so an upload never sits whole in memory and an oversized file is
+refused (413) as soon as it crosses the limit, before the rest is stored."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from io import BufferedWriter
+from pathlib import Path
+from typing import Any
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from api.errors import ApiError
+from core.errors import FileTooLarge
+from storage.blobs import BlobStore
+
+FILE_FIELD = "files"
+MAX_FIELD_BYTES = 64 * 1024
+MAX_FILES = 100
+_DRAIN_BYTES = 64 * 1024 * 1024  # read (and drop) this much of a refused body, so the 413 arrives
+
+
+@dataclass
+class UploadedFile:
+    """One file part, stored in the blob store's temp folder."""
+
+    form_field: str
+    filename: str
+    path: Path
+    size: int = 0
+    head: bytes = b""
+    digest: Any = field(default_factory=hashlib.sha256)
+
+    @property
+    def sha256(self) -> str:
+        """The hex SHA-256 of the content."""
+        return str(self.digest.hexdigest())
+
+
+@dataclass
+class UploadForm:
+    """The parts of a multipart request: files (on disk) and text fields."""
+
+    files: list[UploadedFile] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        """Delete the files' temp copies (the request was refused)."""
+        for upload in self.files:
+            upload.path.unlink(missing_ok=True)
+
+
+class _Receiver:
+    """Callbacks of the multipart parser, writing file parts to disk as they come."""
+
+    def __init__(self, blobs: BlobStore, max_bytes: int) -> None:
+        self.blobs = blobs
+        self.max_bytes = max_bytes
+        self.form = UploadForm()
+        self._headers: dict[str, str] = {}
+        self._header_field = b""
+        self._header_value = b""
+        self._file: UploadedFile | None = None
+        self._out: BufferedWriter | None = None
+        self._name = ""
+        self._value = bytearray()
+
+    def callbacks(self) -> dict[str, Any]:
+        return {
+            "on_part_begin": self._part_begin,
+            "on_header_field": self._header_field_data,
+            "on_header_value": self._header_value_data,
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
+            "on_part_end": self._part_end,
+        }
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._file, self._out, self._name = None, None, ""
+        self._value = bytearray()
+
+    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        name = self._header_field.decode("latin-1").lower()
+        self._headers[name] = self._header_value.decode("utf-8", "replace")
+        self._header_field, self._header_value = b"", b""
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get("content-disposition", ""))
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        if b"filename" in options:
+            if self._name != FILE_FIELD:
+                raise ApiError(
+                    "bad_request", f"send files in the field '{FILE_FIELD}', not {self._name!r}"
+                )
+            if len(self.form.files) >= MAX_FILES:
+                raise ApiError(
+                    "bad_request", f"too many files in one request (at most {MAX_FILES})"
+                )
+            filename = Path(options[b"filename"].decode("utf-8", "replace")).name or "upload"
+            self._file = UploadedFile(self._name, filename[:512], self.blobs.temp_file())
+            self.form.files.append(self._file)
+            self._out = self._file.path.open("wb")
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self._file is None:
+            self._value += chunk
+            if len(self._value) > MAX_FIELD_BYTES:
+                raise ApiError("bad_request", f"the form field {self._name!r} is too long")
+            return
+        upload, out = self._file, self._out
+        assert out is not None
+        upload.size += len(chunk)
+        if upload.size > self.max_bytes:
+            raise FileTooLarge(
+                f"{upload.filename} is over the size limit of {self.max_bytes / 1e6:.1f} MB"
+            )
+        if len(upload.head) < 1024:
+            upload.head += chunk[: 1024 - len(upload.head)]
+        upload.digest.update(chunk)
+        out.write(chunk)
+
+    def _part_end(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        elif self._name:
+            self.form.fields[self._name] = self._value.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+async def receive_upload(request: Request, blobs: BlobStore, *, max_bytes: int) -> UploadForm:
+    """Parse a ``multipart/form-data`` request body as it streams in.
+
+    Raises ApiError (415 when not multipart, 400 for a malformed body) or FileTooLarge (413);
+    on any error the files written so far are deleted.
+    """
+    content_type, options = parse_options_header(request.headers.get("content-type"))
+    if content_type != b"multipart/form-data" or b"boundary" not in options:
+        raise ApiError("not_multipart", "send the files as multipart/form-data (field 'files')")
+    receiver = _Receiver(blobs, max_bytes)
+    parser = MultipartParser(options[b"boundary"], receiver.callbacks())  # type: ignore[arg-type]
+    stream = request.stream()
+    try:
+        async for chunk in stream:
+            parser.write(chunk)
+        parser.finalize()
+    except Exception as exc:
+        receiver.close()
+        receiver.form.discard()
+        if isinstance(exc, FileTooLarge):
+            drained = 0
+            async for chunk in stream:  # let the client finish sending, so it reads the 413
+                drained += len(chunk)
+                if drained > _DRAIN_BYTES:
+                    break
+        if isinstance(exc, ApiError | FileTooLarge):
+            raise
+        raise ApiError("bad_request", f"the multipart body is malformed: {exc}") from exc
+    return receiver.form

@@ -1,0 +1,163 @@
+"""``scanrag serve``, ``scanrag worker``, ``scanrag up`` and ``scanrag keys``: the service."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from cli.errors import exit_on_error
+from cli.tables import print_table
+from core.config import get_settings
+from storage import accounts
+from storage.db import session_factory
+from workers.context import open_database
+
+keys_app = typer.Typer(help="API keys of the service's tenants.", no_args_is_help=True)
+
+DEFAULT_QUEUES = "interactive,batch,webhooks"
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API processes")] = 1,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    with exit_on_error():
+        open_database(get_settings()).dispose()  # migrate once, before the processes start
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
+
+
+def worker(
+    queues: Annotated[
+        str, typer.Option("--queues", "-Q", help="comma-separated queues to serve")
+    ] = DEFAULT_QUEUES,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="processes (default: CPU cores; 1 on GPU)"),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(help="auto | cpu | cuda (one worker per GPU: CUDA_VISIBLE_DEVICES)"),
+    ] = None,
+    name: Annotated[str, typer.Option(help="worker node name")] = "scanrag@%h",
+) -> None:
+    """Run a Celery worker: reads, embeds and indexes queued documents."""
+    if device is not None:
+        os.environ["SCANRAG_OCR__DEVICE"] = device
+        os.environ["SCANRAG_EMBED__DEVICE"] = device
+        get_settings.cache_clear()
+    if concurrency is None:
+        # one process per core on CPU; one process per GPU, batching pages, on CUDA
+        concurrency = 1 if device == "cuda" else (os.cpu_count() or 1)
+    with exit_on_error():
+        open_database(get_settings()).dispose()
+    from workers.app import app
+
+    app.worker_main(
+        [
+            "worker",
+            "--queues",
+            queues,
+            "--concurrency",
+            str(concurrency),
+            "--hostname",
+            name,
+            "--loglevel",
+            get_settings().log_level,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+def up(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
+) -> None:
+    """API and workers on this machine with the embedded store; Ctrl-C stops all of it."""
+    command = [sys.executable, "-m", "cli.main", "worker"]
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
+    with exit_on_error():
+        open_database(get_settings()).dispose()
+    child = subprocess.Popen(command)
+    typer.echo(f"scanrag: API on http://{host}:{port} (docs at /docs), worker pid {child.pid}")
+    try:
+        serve(host=host, port=port, workers=1)
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)  # warm shutdown: running tasks finish
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+@keys_app.command("create")
+def create_key(
+    tenant: Annotated[str, typer.Option(help="the tenant the key acts for")],
+) -> None:
+    """Make an API key; it is printed once, alone on the last line."""
+    if not tenant.strip() or len(tenant) > 64:
+        raise typer.BadParameter("1 to 64 characters", param_hint="--tenant")
+    with exit_on_error():
+        engine = open_database(get_settings())
+        with session_factory(engine).begin() as session:
+            made = accounts.create_key(session, tenant=tenant)
+        engine.dispose()
+    typer.echo(f"tenant: {made.tenant}")
+    typer.echo(f"key id: {made.key_id}")
+    typer.echo(f"webhook secret: {made.webhook_secret}")
+    typer.echo(made.key)
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """Every key: id, tenant, prefix, created, revoked."""
+    with exit_on_error():
+        engine = open_database(get_settings())
+        with session_factory(engine)() as session:
+            rows = [
+                (
+                    k.id,
+                    k.tenant,
+                    k.prefix + "…",
+                    k.created_at.isoformat(timespec="seconds"),
+                    k.revoked_at.isoformat(timespec="seconds") if k.revoked_at else "",
+                )
+                for k in accounts.list_keys(session)
+            ]
+        engine.dispose()
+    print_table(("id", "tenant", "key", "created", "revoked"), rows)
+
+
+@keys_app.command("revoke")
+def revoke_key(key_id: Annotated[str, typer.Argument(help="the key id (keys list)")]) -> None:
+    """Revoke a key: requests with it get 401 from now on."""
+    with exit_on_error():
+        engine = open_database(get_settings())
+        with session_factory(engine).begin() as session:
+            revoked = accounts.revoke_key(session, key_id=key_id)
+        engine.dispose()
+    if not revoked:
+        print(f"scanrag: {key_id}: no live key has this id [key_not_found]", file=sys.stderr)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")

@@ -1,0 +1,163 @@
+"""What the service keeps about work: idempotent requests, batches, task deliveries, webhook
+attempts and small shared facts. Keyword-only functions taking a Session; callers commit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from storage.tables import (
+    Batch,
+    BatchItem,
+    Document,
+    IdempotentRequest,
+    ServiceState,
+    TaskDelivery,
+    WebhookDelivery,
+    utcnow,
+)
+
+
+def _upsert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise ValueError(f"unsupported database {dialect!r}")
+
+
+def count_delivery(session: Session, *, task_key: str, document_id: str | None) -> int:
+    """Count one more delivery of the task message ``task_key``; returns the count so far."""
+    table = TaskDelivery.__table__
+    stmt = _upsert(session, table).values(
+        task_key=task_key, document_id=document_id, count=1, updated_at=utcnow()
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["task_key"],
+        set_={"count": table.c.count + 1, "updated_at": utcnow()},
+    ).returning(table.c.count)
+    return int(session.execute(stmt).scalar_one())
+
+
+def saved_response(session: Session, *, tenant: str, key: str) -> IdempotentRequest | None:
+    """The response stored for a tenant's ``Idempotency-Key``, if any."""
+    return session.get(IdempotentRequest, (tenant, key))
+
+
+def save_response(
+    session: Session, *, tenant: str, key: str, status_code: int, response: dict[str, Any]
+) -> None:
+    """Keep the response given to a request with ``Idempotency-Key`` (first one wins)."""
+    stmt = _upsert(session, IdempotentRequest.__table__).values(
+        tenant=tenant, key=key, status_code=status_code, response=response, created_at=utcnow()
+    )
+    session.execute(stmt.on_conflict_do_nothing())
+
+
+def create_batch(session: Session, *, tenant: str, source: str) -> Batch:
+    """A new batch of ``tenant`` reading ``source`` (a folder, or "upload")."""
+    batch = Batch(tenant=tenant, source=source, status="listing", created_at=utcnow())
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def get_batch(session: Session, *, batch_id: str, tenant: str | None = None) -> Batch | None:
+    """The batch with this id (in ``tenant`` when given), or None."""
+    stmt = select(Batch).where(Batch.id == batch_id)
+    if tenant is not None:
+        stmt = stmt.where(Batch.tenant == tenant)
+    return session.scalars(stmt).one_or_none()
+
+
+def add_batch_item(
+    session: Session,
+    *,
+    batch_id: str,
+    path: str,
+    document_id: str | None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> bool:
+    """Record one file of a batch; a path already recorded is left as it is (returns False)."""
+    stmt = _upsert(session, BatchItem.__table__).values(
+        batch_id=batch_id,
+        path=path,
+        document_id=document_id,
+        error_code=error_code,
+        error_message=error_message,
+    )
+    inserted = session.execute(
+        stmt.on_conflict_do_nothing().returning(BatchItem.__table__.c.id)
+    ).first()
+    return inserted is not None
+
+
+def batch_counts(session: Session, *, batch_id: str) -> dict[str, int]:
+    """How many files of the batch are in each document status; refused files count "failed"."""
+    stmt = (
+        select(func.coalesce(Document.status, "failed"), func.count(BatchItem.id))
+        .select_from(BatchItem)
+        .outerjoin(Document, Document.id == BatchItem.document_id)
+        .where(BatchItem.batch_id == batch_id)
+        .group_by(func.coalesce(Document.status, "failed"))
+    )
+    counts = {status: 0 for status in ("queued", "processing", "done", "failed")}
+    for status, count in session.execute(stmt):
+        counts[str(status)] = int(count)
+    return counts
+
+
+def record_webhook_attempt(
+    session: Session,
+    *,
+    document_id: str,
+    url: str,
+    attempt: int,
+    status_code: int | None,
+    error: str | None,
+) -> None:
+    """Keep one webhook delivery attempt."""
+    session.add(
+        WebhookDelivery(
+            document_id=document_id,
+            url=url,
+            attempt=attempt,
+            status_code=status_code,
+            error=error,
+            created_at=utcnow(),
+        )
+    )
+    session.flush()
+
+
+def webhook_attempts(session: Session, *, document_id: str) -> list[WebhookDelivery]:
+    """The document's webhook attempts, oldest first."""
+    stmt = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.document_id == document_id)
+        .order_by(WebhookDelivery.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def get_state(session: Session, *, name: str) -> str | None:
+    """A shared fact by name, or None."""
+    row = session.get(ServiceState, name)
+    return None if row is None else row.value
+
+
+def set_state(session: Session, *, name: str, value: str) -> None:
+    """Set a shared fact."""
+    stmt = _upsert(session, ServiceState.__table__).values(
+        name=name, value=value, updated_at=utcnow()
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": value, "updated_at": utcnow()}
+        )
+    )

@@ -1,0 +1,365 @@
+"""The service over HTTP: upload -> done -> search, re-upload, progress events, webhooks,
+tenants, bad input, deletion, folder batches (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pypdf import PdfReader, PdfWriter
+
+from tests.e2e.conftest import Service
+from tests.pagegen import scanned, text_page
+
+pytestmark = pytest.mark.slow
+
+
+def make_pdf(path: Path, pages: list[list[str]]) -> Path:
+    """A scanned-looking PDF, one page per list of lines, at 200 dpi."""
+    images = [scanned(text_page(lines), seed=i) for i, lines in enumerate(pages)]
+    images[0].save(path, "PDF", resolution=200, save_all=True, append_images=images[1:])
+    return path
+
+
+REPORT = [
+    ["Quarterly report of the Harbour Trust", "The north quay was dredged in May."],
+    ["Minutes of the Harbour Trust", "The lighthouse lamp will be replaced in October."],
+]
+
+
+class Receiver:
+    """A webhook receiver on loopback: answers 503 to the first POST, then 200."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.calls.append((dict(self.headers), body))
+                self.send_response(503 if len(receiver.calls) == 1 else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def sse_events(client: httpx.Client, path: str, into: list[tuple[str, dict[str, Any]]]) -> None:
+    with client.stream("GET", path, timeout=180) as response:
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event:
+                into.append((event, json.loads(line[6:])))
+
+
+def test_upload_progress_search_webhook(
+    service: Service, tmp_path: Path, receiver: Receiver
+) -> None:
+    key, secret = service.new_key("harbour")
+    client = service.client(key)
+    pdf = make_pdf(tmp_path / "harbour.pdf", REPORT)
+    started = time.perf_counter()
+    response = client.post(
+        "/v1/documents",
+        files={"files": ("harbour.pdf", pdf.read_bytes(), "application/pdf")},
+        data={"metadata": json.dumps({"dept": "ports"}), "callback_url": receiver.url},
+    )
+    accept_seconds = time.perf_counter() - started
+    assert response.status_code == 202, response.text
+    (doc,) = response.json()["documents"]
+    assert doc["status"] == "queued" and doc["created"] and doc["filename"] == "harbour.pdf"
+    assert response.headers["Location"] == f"/v1/documents/{doc['id']}"
+    assert accept_seconds < 5  # accepted, not processed, during the request
+
+    events: list[tuple[str, dict[str, Any]]] = []
+    sse_events(client, f"/v1/documents/{doc['id']}/events", events)
+    names = [name for name, _ in events]
+    assert names[-1] == "done", events
+    pages_seen = [data["pages_done"] for _, data in events]
+    assert pages_seen == sorted(pages_seen) and pages_seen[-1] == 2
+
+    status = client.get(f"/v1/documents/{doc['id']}").json()
+    assert (status["status"], status["page_count"], status["pages_done"]) == ("done", 2, 2)
+    assert status["processing_seconds"] > 0 and status["metadata"] == {"dept": "ports"}
+
+    text = client.get(f"/v1/documents/{doc['id']}/text").text
+    assert "lighthouse lamp" in text.lower() and "\f" in text
+    page = client.get(f"/v1/documents/{doc['id']}/pages/2").json()
+    assert {"width", "height", "dpi", "rotation", "text", "blocks", "lines", "words"} <= set(page)
+    assert "lighthouse" in page["text"].lower()
+    image = client.get(f"/v1/documents/{doc['id']}/pages/2/image")
+    assert image.status_code == 200 and image.content[:3] == b"\xff\xd8\xff"
+    hocr = client.get(f"/v1/documents/{doc['id']}/hocr").text
+    assert "ocr_page" in hocr and "lighthouse" in hocr.lower()
+
+    hits = client.post(
+        "/v1/search", json={"query": "when will the lighthouse lamp be replaced", "k": 3}
+    ).json()["hits"]
+    assert hits[0]["document"] == {"id": doc["id"], "filename": "harbour.pdf"}
+    assert hits[0]["page"] == 2 and "lighthouse" in hits[0]["text"].lower()
+    crop = client.get(hits[0]["crop_url"])
+    assert crop.status_code == 200 and crop.content[:4] == b"\x89PNG"
+    filtered = client.post(
+        "/v1/search", json={"query": "lighthouse", "filters": {"metadata": {"dept": "roads"}}}
+    ).json()["hits"]
+    assert filtered == []
+
+    # the webhook: refused once (503), then delivered, signed with the tenant's secret
+    deadline = time.monotonic() + 60
+    while len(receiver.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(receiver.calls) == 2, service.tail()
+    headers, body = receiver.calls[-1]
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(headers["X-Scanrag-Signature"], expected)
+    payload = json.loads(body)
+    assert payload["event"] == "document.done" and payload["document"]["id"] == doc["id"]
+    with closing(sqlite3.connect(service.home / "scanrag.db")) as db:
+        attempts = db.execute(
+            "SELECT attempt, status_code FROM webhook_deliveries WHERE document_id = ? ORDER BY id",
+            (doc["id"],),
+        ).fetchall()
+    assert attempts == [(1, 503), (2, 200)]
+
+
+def test_same_content_again_is_the_same_document(service: Service, tmp_path: Path) -> None:
+    key, _ = service.new_key("again")
+    client = service.client(key)
+    pdf = make_pdf(tmp_path / "once.pdf", [["A single page about the ferry timetable."]])
+    files = {"files": ("once.pdf", pdf.read_bytes(), "application/pdf")}
+    first = client.post("/v1/documents", files=files, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 202
+    doc_id = first.json()["documents"][0]["id"]
+    replay = client.post("/v1/documents", files=files, headers={"Idempotency-Key": "k-1"})
+    assert replay.status_code == 202 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == first.json()
+    service.wait_final(client, doc_id)
+    again = client.post(
+        "/v1/documents", files={"files": ("renamed.pdf", pdf.read_bytes(), "application/pdf")}
+    )
+    assert again.status_code == 200
+    (doc,) = again.json()["documents"]
+    assert doc["id"] == doc_id and not doc["created"] and doc["status"] == "done"
+    listing = client.get("/v1/documents").json()
+    assert listing["total"] == 1 and listing["documents"][0]["id"] == doc_id
+
+
+def test_tenants_never_see_each_other(service: Service, tmp_path: Path) -> None:
+    key_a, _ = service.new_key("tenant-a")
+    key_b, _ = service.new_key("tenant-b")
+    a, b = service.client(key_a), service.client(key_b)
+    pdf = make_pdf(tmp_path / "secret.pdf", [["The vault combination is kept by the treasurer."]])
+    doc_id = a.post(
+        "/v1/documents", files={"files": ("secret.pdf", pdf.read_bytes(), "application/pdf")}
+    ).json()["documents"][0]["id"]
+    assert service.wait_final(a, doc_id)["status"] == "done"
+    assert a.post("/v1/search", json={"query": "vault combination"}).json()["hits"]
+    for path in ("", "/text", "/pages/1", "/pages/1/image", "/hocr", "/events"):
+        response = b.get(f"/v1/documents/{doc_id}{path}")
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "document_not_found"
+    assert b.delete(f"/v1/documents/{doc_id}").status_code == 404
+    assert b.get("/v1/documents").json()["total"] == 0
+    assert b.post("/v1/search", json={"query": "vault combination"}).json()["hits"] == []
+    # the same file uploaded by B is B's own new document
+    mine = b.post(
+        "/v1/documents", files={"files": ("secret.pdf", pdf.read_bytes(), "application/pdf")}
+    ).json()["documents"][0]
+    assert mine["created"] and mine["id"] != doc_id
+
+
+def _encrypted_pdf(path: Path, source: Path) -> Path:
+    writer = PdfWriter()
+    for page in PdfReader(source).pages:
+        writer.add_page(page)
+    writer.encrypt("secret")
+    with path.open("wb") as f:
+        writer.write(f)
+    return path
+
+
+def _blob_files(service: Service) -> set[Path]:
+    return {p for p in (service.home / "blobs").rglob("*") if p.is_file()}
+
+
+def test_bad_input_is_refused_and_leaves_nothing(service: Service, tmp_path: Path) -> None:
+    key, _ = service.new_key("careless")
+    client = service.client(key)
+    good = make_pdf(tmp_path / "good.pdf", [["This page is fine."]])
+    corrupt = good.read_bytes()[: len(good.read_bytes()) // 3]
+    encrypted = _encrypted_pdf(tmp_path / "locked.pdf", good).read_bytes()
+    huge = b"%PDF-1.4\n" + b"0" * 3_500_000
+    before = _blob_files(service)
+
+    def post(**kwargs: Any) -> httpx.Response:
+        return client.post("/v1/documents", **kwargs)
+
+    cases: list[tuple[str, Callable[[], httpx.Response], int, str]] = [
+        ("no key", lambda: service.client(None).get("/v1/documents"), 401, "unauthorized"),
+        ("bad key", lambda: service.client("sk_nope").get("/v1/documents"), 401, "unauthorized"),
+        (
+            "empty",
+            lambda: post(files={"files": ("e.pdf", b"", "application/pdf")}),
+            400,
+            "empty_file",
+        ),
+        (
+            "not a document",
+            lambda: post(files={"files": ("a.pdf", b"hello " * 50, "text/plain")}),
+            415,
+            "unsupported_type",
+        ),
+        (
+            "too large",
+            lambda: post(files={"files": ("h.pdf", huge, "application/pdf")}),
+            413,
+            "file_too_large",
+        ),
+        (
+            "truncated",
+            lambda: post(files={"files": ("t.pdf", corrupt, "application/pdf")}),
+            422,
+            "corrupt_document",
+        ),
+        (
+            "encrypted",
+            lambda: post(files={"files": ("l.pdf", encrypted, "application/pdf")}),
+            422,
+            "encrypted_document",
+        ),
+        (
+            "bad metadata",
+            lambda: post(
+                files={"files": ("g.pdf", good.read_bytes(), "x/y")}, data={"metadata": "{not json"}
+            ),
+            422,
+            "invalid_metadata",
+        ),
+        (
+            "bad callback",
+            lambda: post(
+                files={"files": ("g.pdf", good.read_bytes(), "x/y")},
+                data={"callback_url": "ftp://x"},
+            ),
+            422,
+            "invalid_callback_url",
+        ),
+        (
+            "one bad of two",
+            lambda: post(
+                files=[
+                    ("files", ("g.pdf", good.read_bytes(), "x/y")),
+                    ("files", ("e.pdf", b"", "x/y")),
+                ]
+            ),
+            400,
+            "empty_file",
+        ),
+        (
+            "no files",
+            lambda: post(files={"other": ("g.pdf", good.read_bytes(), "x/y")}),
+            400,
+            "bad_request",
+        ),
+        ("not multipart", lambda: post(json={"files": []}), 415, "not_multipart"),
+        ("bad search", lambda: client.post("/v1/search", json={"k": 3}), 422, "invalid_request"),
+        ("no such document", lambda: client.get("/v1/documents/0123"), 404, "document_not_found"),
+        (
+            "no such page",
+            lambda: client.get("/v1/documents/0123/pages/9"),
+            404,
+            "document_not_found",
+        ),
+    ]
+    for name, call, status, code in cases:
+        response = call()
+        assert response.status_code == status, (name, response.text)
+        body = response.json()
+        assert body["error"]["code"] == code, (name, body)
+        assert body["error"]["message"] and "Traceback" not in response.text, name
+    assert client.get("/v1/documents").json()["total"] == 0
+    assert _blob_files(service) == before  # no original, no temp file left behind
+    assert service.client(None).get("/healthz").status_code == 200
+
+
+def test_delete_removes_rows_and_blobs(service: Service, tmp_path: Path) -> None:
+    key, _ = service.new_key("tidy")
+    client = service.client(key)
+    pdf = make_pdf(tmp_path / "gone.pdf", [["The old pier will be demolished next spring."]])
+    before = _blob_files(service)
+    doc_id = client.post(
+        "/v1/documents", files={"files": ("gone.pdf", pdf.read_bytes(), "application/pdf")}
+    ).json()["documents"][0]["id"]
+    assert service.wait_final(client, doc_id)["status"] == "done"
+    assert _blob_files(service) > before  # the original and the page image
+    assert client.delete(f"/v1/documents/{doc_id}").status_code == 204
+    assert client.get(f"/v1/documents/{doc_id}").status_code == 404
+    assert client.post("/v1/search", json={"query": "old pier demolished"}).json()["hits"] == []
+    assert _blob_files(service) == before
+
+
+def test_folder_batch(service: Service, import_root: Path, tmp_path: Path) -> None:
+    key, _ = service.new_key("archive")
+    client = service.client(key)
+    folder = import_root / "box-7"
+    (folder / "sub").mkdir(parents=True)
+    make_pdf(folder / "one.pdf", [["Letter about the canal lock keeper."]])
+    make_pdf(folder / "sub" / "two.pdf", [["Invoice for twelve oak beams."]])
+    (folder / "notes.txt").write_text("not a scan")
+    response = client.post("/v1/batches", json={"path": "box-7"})
+    assert response.status_code == 202, response.text
+    batch_id = response.json()["id"]
+    deadline = time.monotonic() + 180
+    while True:
+        batch = client.get(f"/v1/batches/{batch_id}").json()
+        counts = batch["counts"]
+        if batch["status"] == "listed" and counts["done"] + counts["failed"] == 3:
+            break
+        assert time.monotonic() < deadline, (batch, service.tail())
+        time.sleep(0.5)
+    assert batch["files_total"] == 3 and counts["done"] == 2 and counts["failed"] == 1
+    failed = client.get("/v1/documents", params={"status": "failed"}).json()["documents"]
+    assert [(d["filename"], d["error"]["code"]) for d in failed] == [
+        ("notes.txt", "unsupported_type")
+    ]
+    outside = client.post("/v1/batches", json={"path": "../.."})
+    assert outside.status_code == 403 and outside.json()["error"]["code"] == "path_not_allowed"
+    other = service.client(service.new_key("nosy")[0])
+    assert other.get(f"/v1/batches/{batch_id}").status_code == 404
+
+
+def test_readiness_and_metrics(service: Service) -> None:
+    key, _ = service.new_key("ops")
+    client = service.client(key)
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["workers"] >= 1
+    assert service.client(None).get("/metrics").status_code == 401
+    metrics = client.get("/metrics").text
+    assert 'scanrag_queue_depth{queue="interactive"}' in metrics
+    assert "scanrag_documents{" in metrics
+    assert client.get("/docs").status_code == 200

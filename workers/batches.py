@@ -1,0 +1,80 @@
+"""Batch ingestion: every file under a folder becomes a document on the batch queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from core.errors import ScanragError
+from core.logging import get_logger
+from pipelines.load import expand_inputs
+from storage import jobs
+from storage import repository as repo
+from storage.tables import Batch
+from workers.app import BATCH
+from workers.ingest import fingerprint, media_type_of
+from workers.state import WorkerState
+
+log = get_logger("batches")
+
+
+def list_batch_files(state: WorkerState, batch_id: str, *, enqueue: Callable[[str], None]) -> None:
+    """Create (or find) a document per file of the batch's folder and queue the new ones.
+
+    Safe to run again: files already listed are skipped, content already stored is not queued.
+    """
+    with state.sessions.begin() as session:
+        batch = session.get(Batch, batch_id)
+        if batch is None or batch.status != "listing":
+            return
+        tenant, folder = batch.tenant, Path(batch.source)
+    try:
+        files = expand_inputs([folder])
+    except OSError as exc:
+        with state.sessions.begin() as session:
+            row = session.get(Batch, batch_id)
+            if row is not None:
+                row.status, row.error_message = "failed", f"cannot list the folder: {exc}"
+        return
+    for path in files:
+        _add_file(state, batch_id, tenant, path, enqueue)
+    with state.sessions.begin() as session:
+        row = session.get(Batch, batch_id)
+        if row is not None:
+            row.status, row.files_total = "listed", len(files)
+    log.info("batch listed", extra={"batch": batch_id, "files": len(files)})
+
+
+def _add_file(
+    state: WorkerState, batch_id: str, tenant: str, path: Path, enqueue: Callable[[str], None]
+) -> None:
+    try:
+        sha256, size, head = fingerprint(path)
+        if state.blobs.put_file(path) != sha256:
+            raise ScanragError("the file changed while it was being read")
+    except ScanragError as exc:
+        with state.sessions.begin() as session:
+            jobs.add_batch_item(
+                session,
+                batch_id=batch_id,
+                path=str(path),
+                document_id=None,
+                error_code=exc.code,
+                error_message=exc.message,
+            )
+        return
+    with state.sessions.begin() as session:
+        document, created = repo.get_or_create_document(
+            session,
+            tenant=tenant,
+            sha256=sha256,
+            filename=path.name,
+            media_type=media_type_of(head),
+            size_bytes=size,
+            blob_key=sha256,
+            queue=BATCH,
+        )
+        jobs.add_batch_item(session, batch_id=batch_id, path=str(path), document_id=document.id)
+        document_id = document.id
+    if created:
+        enqueue(document_id)

@@ -1,0 +1,76 @@
+"""Recovering work a restarted broker forgot.
+
+Redis as configured here keeps nothing on disk: when it restarts, queued tasks are gone. The
+database is the record of what is unfinished, so each worker's main process watches the
+broker's ``run_id``; when it changes, it sends every unfinished document (and batch still being
+listed) to the queues again. Tasks are idempotent, so a document queued twice is processed once.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, cast
+
+import redis
+from sqlalchemy import select
+
+from core.config import Settings
+from core.logging import get_logger
+from storage import jobs
+from storage import repository as repo
+from storage.tables import Batch
+
+log = get_logger("recovery")
+
+RUN_ID = "broker_run_id"
+
+
+def check_broker(settings: Settings) -> int:
+    """Requeue unfinished work if the broker restarted since the last check; returns how many."""
+    from workers.app import INTERACTIVE
+    from workers.state import worker_state
+    from workers.tasks import list_batch, prepare
+
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        info = cast(dict[str, Any], client.info("server"))
+        run_id = str(info["run_id"])
+    finally:
+        client.close()
+    state = worker_state()
+    with state.sessions.begin() as session:
+        seen = jobs.get_state(session, name=RUN_ID)
+        if seen == run_id:
+            return 0
+        jobs.set_state(session, name=RUN_ID, value=run_id)
+        if seen is None:
+            return 0  # first worker ever: nothing was queued through another broker
+        documents = repo.unfinished_documents(session)
+        batches = list(session.scalars(select(Batch.id).where(Batch.status == "listing")))
+    for document_id, queue in documents:
+        prepare.apply_async((document_id, queue or INTERACTIVE), queue=queue or INTERACTIVE)
+    for batch_id in batches:
+        list_batch.apply_async((batch_id,), queue="batch")
+    log.warning(
+        "broker restarted: unfinished work sent again",
+        extra={"documents": len(documents), "batches": len(batches)},
+    )
+    return len(documents) + len(batches)
+
+
+def start_broker_watch(settings: Settings) -> threading.Thread:
+    """A daemon thread running ``check_broker`` every ``service.sweep_interval`` seconds."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        delay = 0.0  # check at once: the broker may have restarted while no worker ran
+        while not stop.wait(delay):
+            delay = settings.service.sweep_interval
+            try:
+                check_broker(settings)
+            except Exception as exc:  # the broker or database is down: try again later
+                log.warning("broker check failed", extra={"error": str(exc)[:200]})
+
+    thread = threading.Thread(target=watch, name="scanrag-broker-watch", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,92 @@
+"""Webhooks: a document's outcome POSTed to its ``callback_url``, signed with the tenant's secret.
+
+The receiver checks ``X-Scanrag-Signature: sha256=<hex>``, the HMAC-SHA256 of the raw body under
+the tenant's webhook secret (``scanrag keys create`` prints it), e.g. in Python::
+
+    hmac.compare_digest(header, "sha256=" + hmac.new(secret, body, "sha256").hexdigest())
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import httpx
+
+from core.logging import get_logger
+from storage import accounts, jobs
+from storage import repository as repo
+from storage.tables import Document
+from workers.state import WorkerState
+
+log = get_logger("webhooks")
+
+SIGNATURE_HEADER = "X-Scanrag-Signature"
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The signature header value of ``body``: ``sha256=`` and the hex HMAC-SHA256."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def outcome_body(document: Document) -> dict[str, Any]:
+    """What a webhook says about a finished document."""
+    error = None
+    if document.error_code is not None:
+        error = {"code": document.error_code, "message": document.error_message}
+    return {
+        "event": f"document.{document.status}",
+        "document": {
+            "id": document.id,
+            "status": document.status,
+            "filename": document.filename,
+            "page_count": document.page_count,
+            "metadata": document.meta,
+            "error": error,
+        },
+    }
+
+
+def deliver(state: WorkerState, document_id: str, *, attempt: int, delivery_id: str) -> bool:
+    """POST one attempt; records it and returns whether the receiver took it (2xx).
+
+    A document without a callback URL, or deleted meanwhile, counts as delivered.
+    """
+    with state.sessions.begin() as session:
+        document = repo.get_document(session, document_id=document_id)
+        if document is None or not document.callback_url:
+            return True
+        secret = accounts.webhook_secret(session, tenant=document.tenant)
+        url = document.callback_url
+        body = json.dumps(outcome_body(document), sort_keys=True).encode("utf-8")
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: sign(secret, body),
+        "X-Scanrag-Delivery": delivery_id,
+        "User-Agent": "scanrag-webhooks",
+    }
+    status_code: int | None = None
+    error: str | None = None
+    try:
+        response = httpx.post(
+            url, content=body, headers=headers, timeout=state.settings.service.webhook_timeout
+        )
+        status_code = response.status_code
+        if not 200 <= status_code < 300:
+            error = f"the receiver answered {status_code}"
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    with state.sessions.begin() as session:
+        jobs.record_webhook_attempt(
+            session,
+            document_id=document_id,
+            url=url,
+            attempt=attempt,
+            status_code=status_code,
+            error=error,
+        )
+    if error:
+        log.warning("webhook not delivered", extra={"document": document_id, "error": error})
+    return error is None
