@@ -19,8 +19,9 @@ BIN = Path(sys.executable).parent
         ["ruff", "format", "--check", "."],
         ["mypy"],
         ["lint-imports"],
+        ["docker-compose", "-f", "docker-compose.yml", "config", "--quiet"],
     ],
-    ids=["ruff", "ruff-format", "mypy", "import-linter"],
+    ids=["ruff", "ruff-format", "mypy", "import-linter", "docker-compose"],
 )
 def test_tool_is_clean(cmd: list[str]) -> None:
     res = subprocess.run([str(BIN / cmd[0]), *cmd[1:]], cwd=ROOT, capture_output=True, text=True)

@@ -3,7 +3,8 @@
 Redis as configured here keeps nothing on disk: when it restarts, queued tasks are gone. The
 database is the record of what is unfinished, so each worker's main process watches the
 broker's ``run_id``; when it changes, it sends every unfinished document (and batch still being
-listed) to the queues again. Tasks are idempotent, so a document queued twice is processed once.
+listed) to the queues again; the first worker ever started does the same. Tasks are idempotent,
+so a document queued twice is processed once.
 """
 
 from __future__ import annotations
@@ -42,19 +43,21 @@ def check_broker(settings: Settings) -> int:
         seen = jobs.get_state(session, name=RUN_ID)
         if seen == run_id:
             return 0
+        # First check ever (seen is None) too: the API may have queued work before any worker
+        # ran, through a broker that restarted since. Queuing a document twice is harmless.
         jobs.set_state(session, name=RUN_ID, value=run_id)
-        if seen is None:
-            return 0  # first worker ever: nothing was queued through another broker
         documents = repo.unfinished_documents(session)
         batches = list(session.scalars(select(Batch.id).where(Batch.status == "listing")))
     for document_id, queue in documents:
         prepare.apply_async((document_id, queue or INTERACTIVE), queue=queue or INTERACTIVE)
     for batch_id in batches:
         list_batch.apply_async((batch_id,), queue="batch")
-    log.warning(
-        "broker restarted: unfinished work sent again",
-        extra={"documents": len(documents), "batches": len(batches)},
-    )
+    if seen is not None or documents or batches:
+        what = "broker restarted" if seen is not None else "first broker check"
+        log.warning(
+            f"{what}: unfinished work sent again",
+            extra={"documents": len(documents), "batches": len(batches)},
+        )
     return len(documents) + len(batches)
 
 

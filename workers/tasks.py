@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import kombu.exceptions
 import redis.exceptions
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -35,6 +36,7 @@ log = get_logger("worker")
 # Passing faults: the task is retried with backoff; anything else fails the document at once.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
+    kombu.exceptions.OperationalError,  # the broker refused a task this one sends
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     ConnectionError,

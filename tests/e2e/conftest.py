@@ -109,6 +109,13 @@ class Service:
         self.workers.append(worker)
         return worker
 
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Until /readyz says the database, Redis and a worker answer."""
+        deadline = time.monotonic() + timeout
+        while httpx.get(self.url + "/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "not ready\n" + self.tail()
+            time.sleep(0.5)
+
     def kill_workers(self, sig: int = signal.SIGKILL) -> None:
         for worker in self.workers:
             if worker.poll() is None:
@@ -222,6 +229,8 @@ def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[
         service.start_api()
         for _ in range(workers):
             service.start_worker()
+        if workers:
+            service.wait_ready()
         return service
 
     yield make

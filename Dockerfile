@@ -1,0 +1,34 @@
+# scanrag image: the API, CPU workers (VARIANT=cpu) or GPU workers (VARIANT=gpu).
+FROM python:3.11-slim-bookworm
+
+ARG VARIANT=cpu
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 SCANRAG_HOME=/data
+
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends poppler-utils fonts-dejavu-core curl \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY core core
+COPY pipelines pipelines
+COPY models models
+COPY storage storage
+COPY workers workers
+COPY api api
+COPY cli cli
+
+# torch: the CPU build for the API and CPU workers; the CUDA build (PyPI's default) plus
+# onnxruntime-gpu for GPU workers.
+RUN if [ "$VARIANT" = "gpu" ]; then \
+        pip install torch==2.13.0 && pip install . && \
+        pip uninstall -y onnxruntime && pip install "onnxruntime-gpu>=1.20,<2"; \
+    else \
+        pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install .; \
+    fi
+
+RUN useradd --create-home --uid 10001 scanrag && mkdir -p /data && chown scanrag /data
+USER scanrag
+VOLUME ["/data"]
+EXPOSE 8000
+CMD ["scanrag", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,118 @@
+"""The guards every document task runs under: poison messages, bad input, passing faults.
+
+A real SQLite database; the Celery task is a stand-in carrying only the request fields the
+guard reads, and sending the webhook task is recorded instead of going to a broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from core.config import Settings
+from core.errors import CorruptDocument
+from storage import repository as repo
+from storage.tables import Document
+from workers import tasks
+from workers.context import blob_store, build_engine, chunk_params, load_params, open_database
+from workers.state import WorkerState
+
+
+class Retry(Exception):
+    pass
+
+
+def fake_task(task_id: str, retries: int = 0) -> Any:
+    def retry(exc: BaseException, countdown: float) -> Retry:
+        return Retry(countdown)
+
+    return SimpleNamespace(
+        request=SimpleNamespace(id=task_id, retries=retries), name="scanrag.test", retry=retry
+    )
+
+
+@pytest.fixture()
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerState:
+    settings = Settings(home=tmp_path, service={"max_deliveries": 2})  # type: ignore[arg-type]
+    built = WorkerState(
+        settings=settings,
+        engine=open_database(settings),
+        blobs=blob_store(settings),
+        ocr=build_engine(settings),
+        load=load_params(settings),
+        chunk=chunk_params(settings),
+    )
+    monkeypatch.setattr(tasks, "worker_state", lambda: built)
+    sent: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(tasks.deliver_webhook, "apply_async", lambda *a, **k: sent.append(a))
+    built.sent = sent  # type: ignore[attr-defined]
+    return built
+
+
+def new_document(state: WorkerState) -> str:
+    with state.sessions.begin() as session:
+        document, _ = repo.get_or_create_document(
+            session,
+            tenant="t",
+            sha256="a" * 64,
+            filename="f.pdf",
+            media_type="application/pdf",
+            size_bytes=1,
+            blob_key="a" * 64,
+        )
+        return document.id
+
+
+def status(state: WorkerState, document_id: str) -> tuple[str, str | None]:
+    with state.sessions() as session:
+        document = session.get(Document, document_id)
+        assert document is not None
+        return document.status, document.error_code
+
+
+def test_a_message_delivered_too_often_is_poison(state: WorkerState) -> None:
+    document_id = new_document(state)
+    ran: list[int] = []
+    for _ in range(2):  # delivered, the worker died, delivered again: still run
+        tasks._run(fake_task("t-1"), document_id, lambda s, d: ran.append(1))
+    assert len(ran) == 2 and status(state, document_id) == ("queued", None)
+    tasks._run(fake_task("t-1"), document_id, lambda s, d: ran.append(1))
+    assert len(ran) == 2  # the third delivery does not run
+    assert status(state, document_id) == ("failed", "poison")
+    assert state.sent == [((document_id,),)]  # type: ignore[attr-defined]
+    # a retry is a new message: counted on its own
+    tasks._run(fake_task("t-2", retries=1), document_id, lambda s, d: ran.append(1))
+    assert len(ran) == 2  # the document is failed: nothing left to do
+
+
+def test_bad_input_fails_at_once_without_retry(state: WorkerState) -> None:
+    document_id = new_document(state)
+
+    def body(s: WorkerState, d: Document) -> None:
+        raise CorruptDocument("the PDF is truncated")
+
+    tasks._run(fake_task("t-3"), document_id, body)
+    assert status(state, document_id) == ("failed", "corrupt_document")
+
+
+def test_a_passing_fault_is_retried_with_backoff(state: WorkerState) -> None:
+    document_id = new_document(state)
+
+    def body(s: WorkerState, d: Document) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    with pytest.raises(Retry) as raised:
+        tasks._run(fake_task("t-4", retries=2), document_id, body)
+    assert raised.value.args == (8,)
+    assert status(state, document_id) == ("queued", None)
+    # out of retries: the document fails with the fault, instead of hanging
+    tasks._run(fake_task("t-5", retries=tasks.MAX_RETRIES), document_id, body)
+    assert status(state, document_id)[0] == "failed"
+
+
+def test_page_ranges_cover_the_document() -> None:
+    assert tasks.page_ranges(1, 4) == [(1, 1)]
+    assert tasks.page_ranges(9, 4) == [(1, 4), (5, 8), (9, 9)]
