@@ -45,6 +45,18 @@ class WorkerState:
     def __post_init__(self) -> None:
         self.sessions = session_factory(self.engine)
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkerState:
+        """Open (and migrate) the database; models are not loaded yet."""
+        return cls(
+            settings=settings,
+            engine=open_database(settings),
+            blobs=blob_store(settings),
+            ocr=build_engine(settings),
+            load=load_params(settings),
+            chunk=chunk_params(settings),
+        )
+
     @property
     def embedder(self) -> IndexEmbedder:
         """The text embedder, loaded on first use. (once per process: models.embedder caches it)."""
@@ -61,14 +73,6 @@ def worker_state() -> WorkerState:
     global _state, _state_pid
     with _state_lock:
         if _state is None or _state_pid != os.getpid():
-            settings = get_settings()
-            _state = WorkerState(
-                settings=settings,
-                engine=open_database(settings),
-                blobs=blob_store(settings),
-                ocr=build_engine(settings),
-                load=load_params(settings),
-                chunk=chunk_params(settings),
-            )
+            _state = WorkerState.from_settings(get_settings())
             _state_pid = os.getpid()
         return _state

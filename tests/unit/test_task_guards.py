@@ -17,7 +17,6 @@ from core.errors import CorruptDocument
 from storage import repository as repo
 from storage.tables import Document
 from workers import tasks
-from workers.context import blob_store, build_engine, chunk_params, load_params, open_database
 from workers.state import WorkerState
 
 
@@ -37,14 +36,7 @@ def fake_task(task_id: str, retries: int = 0) -> Any:
 @pytest.fixture()
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerState:
     settings = Settings(home=tmp_path, service={"max_deliveries": 2})  # type: ignore[arg-type]
-    built = WorkerState(
-        settings=settings,
-        engine=open_database(settings),
-        blobs=blob_store(settings),
-        ocr=build_engine(settings),
-        load=load_params(settings),
-        chunk=chunk_params(settings),
-    )
+    built = WorkerState.from_settings(settings)
     monkeypatch.setattr(tasks, "worker_state", lambda: built)
     sent: list[tuple[Any, ...]] = []
     monkeypatch.setattr(tasks.deliver_webhook, "apply_async", lambda *a, **k: sent.append(a))
