@@ -10,7 +10,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from cli import documents_cmd, ingest_cmd, search_cmd, service_cmd
+from cli import documents_cmd, ingest_cmd, reindex_cmd, search_cmd, service_cmd
 from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, fail_line
 from cli.progress import PageBar
 from core.config import get_settings
@@ -122,6 +122,7 @@ app.command()(ingest_cmd.ingest)
 app.command()(search_cmd.search)
 app.command()(documents_cmd.documents)
 app.command()(documents_cmd.show)
+app.command()(reindex_cmd.reindex)
 app.command()(service_cmd.serve)
 app.command()(service_cmd.worker)
 app.command()(service_cmd.up)

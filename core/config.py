@@ -82,6 +82,12 @@ class ServiceSettings(BaseModel):
         default=3, ge=1, description="deliveries of one task before its document is poison"
     )
     max_memory_mb: int = Field(default=3000, ge=100, description="worker child recycled above")
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="CPU priority of worker processes below the API's, where they share a machine",
+    )
     webhook_retries: int = Field(default=8, ge=0)
     webhook_timeout: float = Field(default=10.0, gt=0)
     sweep_interval: float = Field(

@@ -1,10 +1,11 @@
 """Hybrid search over chunks: dense (cosine) and lexical (full text), fused by reciprocal rank.
 
 PostgreSQL: dense by ``embedding <=> q`` on the HNSW index (``hnsw.ef_search`` = 2 x candidates),
-lexical by ``websearch_to_tsquery('english', …)`` on the ``text_tsv`` GIN index, ranked by
-``ts_rank_cd``. SQLite: dense by exact search over the in-memory vectors of
-``storage.vector_cache``, lexical by FTS5 ``MATCH`` ranked by bm25. Both backends match any of the
-query's words (OR), so a long question still finds chunks that share only some of its words.
+lexical on the ``text_tsv`` GIN index, ranked by ``ts_rank_cd`` over every query word but
+matching on the rarer ones only (``storage.lexeme_stats``). SQLite: dense by exact search over
+the in-memory vectors of ``storage.vector_cache``, lexical by FTS5 ``MATCH`` ranked by bm25.
+Both backends match any of the query's (content) words, so a long question still finds chunks
+that share only some of its words.
 Filters (document ids, tenant, metadata key == value) apply inside both legs.
 """
 
@@ -30,10 +31,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from storage.db import backend
+from storage.lexeme_stats import lexeme_stats, matching_lexemes
 from storage.tables import EMBEDDING_DIM, Box, Chunk, Document
 from storage.vector_cache import vector_cache
 
 RRF_K = 60
+PG_LEXICAL_ROW_BUDGET = 3000.0  # rows the PostgreSQL lexical leg may rank, by the planner's stats
 MAX_QUERY_TOKENS = 32
 _TOKEN = re.compile(r"\w+")
 
@@ -311,15 +314,36 @@ def _dense(session: Session, vector: npt.NDArray[np.float32], n: int, filters: _
     return _dense_sqlite(session, vector, n, filters)
 
 
+def _tsquery(lexemes: list[str]) -> ColumnElement[Any]:
+    """An OR of already-normalised lexemes, each quoted (so never tsquery syntax)."""
+    quoted = " | ".join("'" + lexeme.replace("'", "''") + "'" for lexeme in lexemes)
+    return func.to_tsquery("simple", quoted)
+
+
 def _lexical_postgres(session: Session, tokens: list[str], n: int, filters: _Filters) -> Ranked:
-    # websearch_to_tsquery never raises on user text; "or" between words makes it match any.
-    words = " or ".join(t for t in tokens if t != "or")
-    tsquery = func.websearch_to_tsquery("english", words)
+    # The query's lexemes as the column has them (english stemming, stop words dropped).
+    lexemes = list(
+        dict.fromkeys(
+            session.scalars(
+                select(
+                    func.unnest(
+                        func.tsvector_to_array(func.to_tsvector("english", " ".join(tokens)))
+                    )
+                )
+            )
+        )
+    )
+    if not lexemes:
+        return []
+    # ts_rank_cd reads the tsvector of every row matched, so matching on a word held by a
+    # large share of the table costs most of the time; match on the rarer words within a row
+    # budget and let every word count in the ranking.
+    matched = matching_lexemes(lexemes, lexeme_stats(session), PG_LEXICAL_ROW_BUDGET)
     tsv: ColumnElement[Any] = literal_column("chunks.text_tsv")
-    rank = func.ts_rank_cd(tsv, tsquery)
+    rank = func.ts_rank_cd(tsv, _tsquery(lexemes))
     stmt = (
         select(Chunk.id, rank)
-        .where(tsv.op("@@")(tsquery), *filters.chunk_conditions())
+        .where(tsv.op("@@")(_tsquery(matched)), *filters.chunk_conditions())
         .order_by(rank.desc(), Chunk.id)
         .limit(n)
     )

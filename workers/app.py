@@ -82,9 +82,13 @@ def _one_thread_per_process(sender: Any = None, **_: Any) -> None:
 
 
 @worker_process_init.connect
-def _child_logging(**_: Any) -> None:
+def _child_setup(**_: Any) -> None:
+    """Each pool process: logging, and a lower CPU priority than the API (uploads are answered
+    in milliseconds even while the workers keep every core busy on a shared machine)."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    if settings.service.worker_nice:
+        os.nice(settings.service.worker_nice)
 
 
 @worker_ready.connect

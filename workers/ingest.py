@@ -257,6 +257,30 @@ def index_pages(
     return rows, vectors
 
 
+def reindex_document(
+    sessions: sessionmaker[Session],
+    *,
+    document_id: str,
+    params: ChunkParams,
+    embedder: IndexEmbedder,
+    mark_done: bool = False,
+) -> tuple[int, bool]:
+    """Chunk and embed the document's stored pages and replace its chunks (no OCR).
+
+    With ``mark_done`` the document also moves to done in the same transaction. Returns the
+    number of chunks and whether this call marked the document done.
+    """
+    with sessions() as session:
+        stored = repo.document_pages(session, document_id=document_id)
+        results = [PageResult.from_dict(page.layout) for page in stored]
+    rows, vectors = index_pages(results, params, embedder)
+    with sessions.begin() as session:
+        repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
+        repo.replace_chunks(session, document_id=document_id, chunks=rows, embeddings=vectors)
+        changed = mark_done and repo.finish(session, document_id=document_id, status="done")
+    return len(rows), changed
+
+
 def fingerprint(path: Path) -> tuple[str, int, bytes]:
     """(sha256 hex, size in bytes, first 1 KiB) of a file, read in blocks."""
     digest = hashlib.sha256()

@@ -23,12 +23,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from core.errors import Category, ScanragError
 from core.logging import get_logger
 from pipelines.load import open_document
-from pipelines.types import PageResult
 from storage import jobs
 from storage import repository as repo
 from storage.tables import Document
 from workers.app import BATCH, INTERACTIVE, WEBHOOKS, app
-from workers.ingest import PageImageTap, index_pages, record_failure, store_page_image
+from workers.ingest import PageImageTap, record_failure, reindex_document, store_page_image
 from workers.state import WorkerState, worker_state
 
 log = get_logger("worker")
@@ -188,22 +187,23 @@ def finalize(self: Task, document_id: str, queue: str = INTERACTIVE) -> None:
     """Chunk, embed and index the stored pages, and mark the document done (once)."""
 
     def body(state: WorkerState, document: Document) -> None:
-        with state.sessions.begin() as session:
-            pages = repo.document_pages(session, document_id=document_id)
-            results = [PageResult.from_dict(page.layout) for page in pages]
-        if document.page_count is None or len(results) < document.page_count:
+        with state.sessions() as session:
+            stored = repo.stored_page_numbers(session, document_id=document_id)
+        if document.page_count is None or len(stored) < document.page_count:
             # A range was lost (its task expired with a restarted broker): schedule it again.
             prepare.apply_async((document_id, queue), queue=queue)
             return
-        embedder = state.embedder
-        rows, vectors = index_pages(results, state.chunk, embedder)
-        with state.sessions.begin() as session:
-            repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
-            repo.replace_chunks(session, document_id=document_id, chunks=rows, embeddings=vectors)
-            changed = repo.finish(session, document_id=document_id, status="done")
+        chunks, changed = reindex_document(
+            state.sessions,
+            document_id=document_id,
+            params=state.chunk,
+            embedder=state.embedder,
+            mark_done=True,
+        )
         if changed:
-            log.info("document done", extra={"document": document_id, "chunks": len(rows)})
-            deliver_webhook.apply_async((document_id,), queue=WEBHOOKS)
+            log.info("document done", extra={"document": document_id, "chunks": chunks})
+            if document.callback_url:
+                deliver_webhook.apply_async((document_id,), queue=WEBHOOKS)
 
     _run(self, document_id, body)
 

@@ -290,3 +290,27 @@ def test_a_killed_ingest_is_redone_without_duplicates(store: Store, tmp_path: Pa
     # the same rows as the clean run in the module's store: nothing doubled, nothing missing
     assert counts(home, "six.pdf") == counts(store.home, "six.pdf")
     assert counts(home, "six.pdf")[:2] == (1, 6)
+
+
+def test_reindex_rebuilds_chunks_from_stored_pages(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pdf = save_pdf(tmp_path / "book.pdf", six_pages())
+    assert run(home, ["ingest", str(pdf)]).returncode == 0
+    before = rows(home, "SELECT count(*) FROM chunks")[0][0]
+    # a larger budget: several lines per chunk, so fewer chunks, found again by search
+    done = subprocess.run(
+        [*SCANRAG, "reindex"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env=env_for(home, SCANRAG_CHUNK__MAX_TOKENS="160"),
+    )
+    assert done.returncode == 0, done.stderr
+    after = rows(home, "SELECT count(*) FROM chunks")[0][0]
+    assert before == 12 and 0 < after < before, (before, after)
+    assert done.stdout.strip() == f"reindexed 1 documents: {after} chunks"
+    found = json.loads(run(home, ["search", "the lynx crossed the vineyard", "--json"]).stdout)
+    assert found[0]["page"] == 6
+    missing = run(home, ["reindex", "--document", "nope"])
+    assert missing.returncode == 1 and "document_not_found" in missing.stderr

@@ -17,7 +17,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from storage import lexeme_stats as stats_module
 from storage import repository as repo
+from storage import search as search_module
 from storage.blobs import BlobStore
 from storage.db import backend, include_in_autogenerate, make_engine, migrate, session_factory
 from storage.errors import DocumentNotFound, IndexMismatch
@@ -332,6 +334,43 @@ def test_hybrid_search_by_words_and_by_vector(sessions: sessionmaker[Session]) -
         assert lexical_search(s, query="?!") == []
         # Stemming on both backends: "invoices" finds "invoice".
         assert lexical_search(s, query="invoices", k=1)[0].document_id == invoices
+
+
+def test_postgres_lexical_matches_on_rare_words_and_ranks_on_all(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(pg_database)
+    migrate(engine)
+    sessions = session_factory(engine)
+    texts = [f"harbour report number {i}" for i in range(400)]
+    texts += ["harbour zebra crossing report", "zebra stripes"]
+    add_document(sessions, texts, [i % EMBEDDING_DIM for i in range(len(texts))])
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(text("ANALYZE chunks"))
+    # a budget below the 400 rows holding "harbour": only "zebra" is matched on
+    monkeypatch.setattr(search_module, "PG_LEXICAL_ROW_BUDGET", 50.0)
+    stats_module._cache.clear()
+    with sessions() as s:
+        stats = stats_module.lexeme_stats(s)
+        assert stats is not None and stats.expected_rows("harbour") > 300
+        hits = lexical_search(s, query="harbour zebra report", k=5)
+        # only the two zebra chunks match; every query word still counts in the ranking
+        assert [h.text for h in hits] == ["harbour zebra crossing report", "zebra stripes"]
+        # a query of common words alone still matches on its rarest word
+        assert len(lexical_search(s, query="harbour report", k=5)) == 5
+    engine.dispose()
+
+
+def test_matching_lexemes_takes_the_rarest_within_the_budget() -> None:
+    stats = stats_module.LexemeStats(
+        frequency={"the": 0.9, "harbour": 0.2, "report": 0.1}, floor=0.001, rows=10_000
+    )
+    assert stats_module.matching_lexemes(["harbour", "zebra", "report"], stats, 1500) == [
+        "zebra",
+        "report",
+    ]
+    assert stats_module.matching_lexemes(["the", "harbour"], stats, 10) == ["harbour"]
+    assert stats_module.matching_lexemes(["a", "b"], None, 10) == ["a", "b"]
 
 
 def test_search_filters_apply_to_both_legs(sessions: sessionmaker[Session]) -> None:
