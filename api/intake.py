@@ -109,6 +109,20 @@ def accept(
     return results
 
 
+def check_and_accept(
+    state: ApiState,
+    form: UploadForm,
+    *,
+    tenant: str,
+    meta: dict[str, Any],
+    callback_url: str | None,
+    queue: str,
+) -> list[tuple[Document, bool]]:
+    """``check_files`` then ``accept``: one trip to a worker thread per upload."""
+    check_files(state, form)
+    return accept(state, form, tenant=tenant, meta=meta, callback_url=callback_url, queue=queue)
+
+
 def _forget(state: ApiState, document_ids: list[str]) -> None:
     try:
         with state.sessions.begin() as session:

@@ -133,6 +133,7 @@ class Queries:
 
     texts: list[str]
     vectors: npt.NDArray[np.float32]
+    answers: list[list[str]]  # the SQuAD answers of each question (for answer recall)
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -307,19 +308,24 @@ def load_queries(
     """``count`` distinct SQuAD dev questions (seeded sample) and their MiniLM embeddings."""
     with (SQUAD / "questions.jsonl").open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    questions = sorted({str(r["question"]).strip() for r in rows if r.get("split") == "dev"})
+    answers: dict[str, set[str]] = {}
+    for r in rows:
+        if r.get("split") == "dev":
+            answers.setdefault(str(r["question"]).strip(), set()).update(r.get("answers", []))
+    questions = sorted(answers)
     rng = np.random.default_rng(seed + 1)
     picked = [questions[i] for i in rng.permutation(len(questions))[:count]]
+    picked_answers = [sorted(answers[q]) for q in picked]
     digest = hashlib.sha256("\n".join(picked).encode()).hexdigest()[:16]
     path = cache / f"queries-{digest}.npy"
     if path.exists():
         log(f"query embeddings from cache {path}")
-        return Queries(picked, np.load(path))
+        return Queries(picked, np.load(path), picked_answers)
     log(f"embedding {len(picked)} SQuAD questions with MiniLM")
     vectors = _embed_all(embedder(), picked, "questions")
     cache.mkdir(parents=True, exist_ok=True)
     np.save(path, vectors)
-    return Queries(picked, vectors)
+    return Queries(picked, vectors, picked_answers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -628,6 +634,7 @@ def measure(
     latencies: dict[str, list[float]] = {kind: [] for kind in KINDS}
     overlaps: list[float] = []
     lexical_overlaps: list[float] = []
+    answer_found = {"lexical": 0, "all words": 0}
     for j, (q, v) in enumerate(zip(queries.texts, queries.vectors, strict=True)):
         for kind in KINDS:
             with sessions() as s:
@@ -644,15 +651,25 @@ def measure(
                 search_module.PG_LEXICAL_ROW_BUDGET = float("inf")
                 try:
                     with sessions() as s:
-                        every = {h.chunk_id for h in lexical_search(s, query=q, k=k)}
+                        all_words = lexical_search(s, query=q, k=k)
                 finally:
                     search_module.PG_LEXICAL_ROW_BUDGET = budget
+                every = {h.chunk_id for h in all_words}
                 lexical_overlaps.append(len(every & {h.chunk_id for h in hits}) / len(every))
+                # relevance, not just agreement: is a SQuAD answer of the question in a hit?
+                wanted = [a.lower() for a in queries.answers[j]]
+                for name, found_hits in (("lexical", hits), ("all words", all_words)):
+                    texts = [h.text.lower() for h in found_hits]
+                    answer_found[name] += any(a in t for a in wanted for t in texts)
         if (j + 1) % 50 == 0 or j + 1 == len(queries.texts):
             log(f"  {j + 1}/{len(queries.texts)} queries")
     recalls = {
         "dense": {f"dense recall@{k}": float(np.mean(overlaps))},
-        "lexical": {f"lexical recall@{k} vs all words": float(np.mean(lexical_overlaps))},
+        "lexical": {
+            f"lexical recall@{k} vs all words": float(np.mean(lexical_overlaps)),
+            f"answer in top {k}": answer_found["lexical"] / len(queries.texts),
+            f"answer in top {k}, all words matched": answer_found["all words"] / len(queries.texts),
+        },
     }
     return latencies, recalls, warm_s
 
@@ -738,8 +755,12 @@ def main() -> None:
     both = load_queries(
         count=args.queries + args.warmup, seed=args.seed, cache=args.cache, embedder=embedder
     )
-    queries = Queries(both.texts[: args.queries], both.vectors[: args.queries])
-    warmup = Queries(both.texts[args.queries :], both.vectors[args.queries :])
+    queries = Queries(
+        both.texts[: args.queries], both.vectors[: args.queries], both.answers[: args.queries]
+    )
+    warmup = Queries(
+        both.texts[args.queries :], both.vectors[args.queries :], both.answers[args.queries :]
+    )
     exact = exact_top(corpus, queries, args.k)
 
     rows: list[dict[str, Any]] = []
@@ -811,6 +832,8 @@ def main() -> None:
         "meets target",
         f"dense recall@{args.k}",
         f"lexical recall@{args.k} vs all words",
+        f"answer in top {args.k}",
+        f"answer in top {args.k}, all words matched",
     ]
     build_rows = [b.row() for b in builds]
     print(f"## Search latency, {args.chunks} chunks, k={args.k}, {args.queries} SQuAD questions\n")

@@ -19,12 +19,12 @@ How:
    ../shared/data/ocr/{funsd,sroie}/dev, cycled in order; every 10th document has 2-4 pages, the
    rest one. Each page carries a small printed label (document and page number), so every PDF
    is distinct content (the service deduplicates by SHA-256 per tenant). Deterministic.
-2. The service: a fresh SCANRAG_HOME (SQLite) and Redis database (flushed first), one uvicorn
-   API process and one Celery worker with ``-c --workers`` processes (default: cores; each runs
-   its models on one thread), default settings otherwise. Timing starts only after /readyz
-   answers 200 and warm-up documents (another tenant's, not counted; ``--workers`` at a time,
-   up to 3 rounds) are done, until the worker's log shows every pool process has read a page
-   and finalized (embedded) a document, i.e. loaded its models.
+2. The service: a fresh SCANRAG_HOME (SQLite) and Redis database (flushed first), uvicorn with
+   ``--api-workers`` API processes (default: cores) and one Celery worker with ``-c --workers``
+   processes (default: cores; each runs its models on one thread), default settings otherwise.
+   Timing starts only after /readyz answers 200 and warm-up documents (another tenant's, not
+   counted; ``--workers`` at a time, up to 3 rounds) are done, until the worker's log shows
+   every pool process has read a page and finalized (embedded) a document (models loaded).
 3. ``--clients`` threads, each with its own HTTP client, upload their share of the documents
    (document i goes to client i mod clients), all starting together.
 4. The ingest baseline runs ``scanrag ingest WARMUP.pdf DIR``: the warm-up document first loads
@@ -180,6 +180,7 @@ class Service:
     home: Path
     redis_url: str
     concurrency: int
+    api_workers: int = 1
     port: int = field(default_factory=free_port)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
@@ -223,6 +224,7 @@ class Service:
     def start(self, key: str, timeout: float = 180) -> None:
         """Start the API and the worker; return once /readyz answers 200."""
         uvicorn = ["uvicorn", "--factory", "api.app:create_app", "--port", str(self.port)]
+        uvicorn += ["--workers", str(self.api_workers)]
         self._spawn([PYTHON, "-m", *uvicorn, "--log-level", "warning"], "api")
         queues = ["-Q", "interactive,batch,webhooks", "-c", str(self.concurrency)]
         options = ["--without-gossip", "--without-mingle", "-n", "bench@%h", "--loglevel", "INFO"]
@@ -461,11 +463,12 @@ def run_service(
     workers: int,
     clients: int,
     timeout: float,
+    api_workers: int = 1,
 ) -> dict[str, Any]:
     """Start the service, warm it up, upload ``pdfs`` from ``clients`` threads, wait, check."""
     home.mkdir(parents=True)
     redis.Redis.from_url(redis_url).flushdb()
-    service = Service(home, redis_url, workers)
+    service = Service(home, redis_url, workers, api_workers)
     try:
         key = service.new_key(TENANT)
         warm_key = service.new_key(WARMUP_TENANT)
@@ -560,6 +563,12 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=200, help="documents uploaded (default 200)")
     ap.add_argument("--clients", type=int, default=20, help="concurrent upload clients")
     ap.add_argument(
+        "--api-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="API processes (uvicorn --workers; default: cores)",
+    )
+    ap.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="worker concurrency (cores)"
     )
     ap.add_argument("--order", choices=["ingest", "service"], default="ingest", help="run first")
@@ -610,6 +619,7 @@ def main() -> None:
                     args.workers,
                     args.clients,
                     args.timeout,
+                    args.api_workers,
                 )
         report(args, counts, ingest, svc, work)
     finally:
@@ -646,7 +656,8 @@ def report(
     print()
     sides = [
         {
-            "side": f"service (API + 1 worker x {args.workers} processes, {args.clients} clients)",
+            "side": f"service ({args.api_workers} API + 1 worker x {args.workers} processes, "
+            f"{args.clients} clients)",
             "pages": svc["pages"],
             "seconds": svc["seconds"],
             "pages/s": svc["pages_per_s"],

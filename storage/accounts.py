@@ -51,9 +51,12 @@ def create_key(session: Session, *, tenant: str) -> NewKey:
 
 def tenant_of_key(session: Session, *, key: str) -> str | None:
     """The tenant an unrevoked key belongs to, or None."""
-    stmt = select(ApiKey.tenant).where(
-        ApiKey.key_hash == hash_key(key), ApiKey.revoked_at.is_(None)
-    )
+    return tenant_of_key_hash(session, key_hash=hash_key(key))
+
+
+def tenant_of_key_hash(session: Session, *, key_hash: str) -> str | None:
+    """The tenant of the unrevoked key with this ``hash_key`` digest, or None."""
+    stmt = select(ApiKey.tenant).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
     return session.scalars(stmt).first()
 
 
