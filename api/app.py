@@ -2,16 +2,44 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import install_error_handlers
 from api.routes import batches, documents, health, search
 from api.state import ApiState
 from core.config import Settings, get_settings
 from core.logging import configure_logging
+
+
+class ServerTiming:
+    """Adds ``Server-Timing: app;dur=<ms>`` (request received to response started), so clients
+    can tell the app's own time from network and queueing time. Plain ASGI: streams stay
+    streams."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - start) * 1000
+                headers = list(message.get("headers", []))
+                headers.append((b"server-timing", f"app;dur={ms:.1f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed_send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ApiState.build(settings)
+        await run_in_threadpool(state.warm_up)
         app.state.scanrag = state
         try:
             yield
@@ -35,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(ServerTiming)
+
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(search.router)

@@ -10,11 +10,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
+from core.logging import get_logger
 from pipelines.load import LoadParams
 from storage.blobs import BlobStore
 from storage.db import session_factory
 from workers.context import blob_store, load_embedder, load_params, open_database
 from workers.ingest import IndexEmbedder
+
+log = get_logger("api")
 
 
 @dataclass
@@ -43,6 +46,21 @@ class ApiState:
             load=load_params(settings),
             celery=celery_app,
         )
+
+    def warm_up(self) -> None:
+        """Open what the first uploads would otherwise open while a client waits: a database
+        connection, the broker connection of the task producer, the PDF library. A broker
+        that is down is not an error here (readiness reports it)."""
+        import pypdfium2
+
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        pypdfium2.PdfDocument.new().close()
+        try:
+            with self.celery.producer_or_acquire() as producer:
+                producer.connection.ensure_connection(max_retries=1)
+        except Exception as exc:
+            log.warning("broker not reachable at start", extra={"error": str(exc)[:200]})
 
     @property
     def embedder(self) -> IndexEmbedder:

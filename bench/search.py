@@ -647,13 +647,20 @@ def measure(
             if kind == "lexical" and hits:
                 # what matching on the rarer words only (PostgreSQL) loses against matching on
                 # all of them: the overlap of the two top-k lists (outside the timing)
-                budget = search_module.PG_LEXICAL_ROW_BUDGET
+                budgets = (
+                    search_module.PG_LEXICAL_ROW_BUDGET,
+                    search_module.SQLITE_LEXICAL_ROW_BUDGET,
+                )
                 search_module.PG_LEXICAL_ROW_BUDGET = float("inf")
+                search_module.SQLITE_LEXICAL_ROW_BUDGET = float("inf")
                 try:
                     with sessions() as s:
                         all_words = lexical_search(s, query=q, k=k)
                 finally:
-                    search_module.PG_LEXICAL_ROW_BUDGET = budget
+                    (
+                        search_module.PG_LEXICAL_ROW_BUDGET,
+                        search_module.SQLITE_LEXICAL_ROW_BUDGET,
+                    ) = budgets
                 every = {h.chunk_id for h in all_words}
                 lexical_overlaps.append(len(every & {h.chunk_id for h in hits}) / len(every))
                 # relevance, not just agreement: is a SQuAD answer of the question in a hit?

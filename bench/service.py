@@ -6,6 +6,8 @@
 What it measures, in one run on the same files:
   upload accept latency  p50 / p99 of POST /v1/documents, from sending the request to its 202
                          (targets: p50 < 50 ms, p99 < 200 ms);
+  API own p50 / p99      the app's own time per upload (its Server-Timing header: request
+                         received to response started), to tell it from queueing and clients;
   service pages/s        pages done / seconds from the first upload sent to the last document
                          done or failed (its finished_at, seen by polling the list every 0.5 s);
   ingest pages/s         ``scanrag ingest DIR`` (one process, onnxruntime threads = cores) on the
@@ -282,6 +284,7 @@ class Uploads:
     ids: list[str | None]  # per document; None when the upload was not accepted
     created: list[bool]
     errors: list[str]
+    server_ms: list[float] = field(default_factory=list)  # the API's own time (Server-Timing)
 
 
 def upload_all(url: str, key: str, pdfs: list[Path], clients: int) -> Uploads:
@@ -290,6 +293,7 @@ def upload_all(url: str, key: str, pdfs: list[Path], clients: int) -> Uploads:
     latencies: list[float] = [float("nan")] * len(pdfs)
     ids: list[str | None] = [None] * len(pdfs)
     created = [False] * len(pdfs)
+    server_ms: list[float] = []
     errors: list[str] = []
     starts: list[float] = []
     lock = threading.Lock()
@@ -322,6 +326,9 @@ def upload_all(url: str, key: str, pdfs: list[Path], clients: int) -> Uploads:
                         ids[i], created[i] = doc["id"], bool(doc["created"])
                     if r.status_code == 202:
                         latencies[i] = ms
+                        timing = re.search(r"app;dur=([0-9.]+)", r.headers.get("server-timing", ""))
+                        if timing:
+                            server_ms.append(float(timing.group(1)))
 
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
     for t in threads:
@@ -330,7 +337,13 @@ def upload_all(url: str, key: str, pdfs: list[Path], clients: int) -> Uploads:
         t.join()
     answered = [None if math.isnan(x) else x for x in latencies]
     return Uploads(
-        min(starts), [x for x in answered if x is not None], answered, ids, created, errors
+        min(starts),
+        [x for x in answered if x is not None],
+        answered,
+        ids,
+        created,
+        errors,
+        server_ms,
     )
 
 
@@ -529,6 +542,8 @@ def run_service(
             "pages_per_s": pages_done / seconds,
             "p50": float(np.percentile(up.latencies_ms, 50)) if up.latencies_ms else None,
             "p99": float(np.percentile(up.latencies_ms, 99)) if up.latencies_ms else None,
+            "server_p50": float(np.percentile(up.server_ms, 50)) if up.server_ms else None,
+            "server_p99": float(np.percentile(up.server_ms, 99)) if up.server_ms else None,
             "accepted": len(up.latencies_ms),
             "not_created": sum(1 for i, c in zip(up.ids, up.created, strict=True) if i and not c),
             "distinct_ids": len(accepted),
@@ -645,6 +660,8 @@ def report(
         "workers": args.workers,
         "accept p50 ms": svc["p50"],
         "accept p99 ms": svc["p99"],
+        "API own p50 ms": svc["server_p50"],
+        "API own p99 ms": svc["server_p99"],
         "service pages/s": svc["pages_per_s"],
         "ingest pages/s": ingest["pages_per_s"],
         "overhead %": f"{100 * overhead:.1f}",

@@ -1,5 +1,7 @@
-"""How common each word is in PostgreSQL's full-text column, from the planner's own statistics.
+"""How common each query word is in the full-text index, so the lexical leg can match on the
+rarer words only.
 
+PostgreSQL: from the planner's own statistics.
 ``ANALYZE`` (autovacuum runs it) keeps, for a tsvector column, its most common lexemes and the
 fraction of rows holding each (``pg_stats.most_common_elems`` / ``most_common_elem_freqs``; the
 freqs array ends with the minimum and maximum frequency and the null fraction). A lexeme not in
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -66,15 +69,64 @@ def lexeme_stats(session: Session) -> LexemeStats | None:
     return stats
 
 
+class SqliteTermCounts:
+    """How many chunks hold each query word, counted by FTS5 itself (so with its stemming) on
+    first use and remembered a while: counting a word's matches costs far less than ranking
+    them, and a word's count changes slowly."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def expected_rows(self, session: Session, tokens: list[str]) -> dict[str, float]:
+        """Chunks matching each token (a token FTS5 drops entirely counts 0)."""
+        now = time.monotonic()
+        out: dict[str, float] = {}
+        for token in tokens:
+            with self._lock:
+                cached = self._counts.get(token)
+            if cached is not None and now - cached[0] < REFRESH_SECONDS:
+                out[token] = cached[1]
+                continue
+            count = session.execute(
+                text("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH :q"),
+                {"q": '"' + token.replace('"', '""') + '"'},
+            ).scalar_one()
+            with self._lock:
+                if len(self._counts) > 100_000:
+                    self._counts.clear()
+                self._counts[token] = (now, float(count))
+            out[token] = float(count)
+        return out
+
+
+_term_counts: dict[Engine, SqliteTermCounts] = {}
+
+
+def sqlite_term_counts(session: Session) -> SqliteTermCounts:
+    """The term counter of the session's SQLite database."""
+    engine = session.get_bind().engine
+    with _lock:
+        return _term_counts.setdefault(engine, SqliteTermCounts())
+
+
 def matching_lexemes(lexemes: list[str], stats: LexemeStats | None, budget: float) -> list[str]:
     """The query lexemes to match on: rarest first, while the rows they match stay within
     ``budget`` (always at least the rarest one); all of them when there are no statistics."""
     if stats is None or not lexemes:
         return lexemes
+    return within_budget(lexemes, stats.expected_rows, budget)
+
+
+def within_budget(
+    terms: list[str], expected_rows: Callable[[str], float], budget: float
+) -> list[str]:
+    """Rarest first, the terms whose expected matching rows add up to at most ``budget``
+    (always at least the rarest one)."""
     chosen: list[str] = []
     total = 0.0
-    for lexeme in sorted(lexemes, key=stats.expected_rows):
-        rows = stats.expected_rows(lexeme)
+    for lexeme in sorted(terms, key=expected_rows):
+        rows = expected_rows(lexeme)
         if chosen and total + rows > budget:
             break
         chosen.append(lexeme)
