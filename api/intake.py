@@ -75,12 +75,12 @@ def accept(
     callback_url: str | None,
     queue: str,
 ) -> list[tuple[Document, bool]]:
-    """Store the (checked) files as documents of ``tenant`` and queue the new ones.
-
-    Returns each file's document and whether this call created it.
+    """Check every file (``check_files``), store them as documents of ``tenant`` and queue the
+    new ones. Returns each file's document and whether this call created it.
     """
     from workers.tasks import prepare
 
+    check_files(state, form)
     keys = [state.blobs.adopt(upload.path, upload.sha256) for upload in form.files]
     results: list[tuple[Document, bool]] = []
     with state.sessions.begin() as session:
@@ -107,20 +107,6 @@ def accept(
         _forget(state, created_ids)
         raise BrokerUnavailable() from exc
     return results
-
-
-def check_and_accept(
-    state: ApiState,
-    form: UploadForm,
-    *,
-    tenant: str,
-    meta: dict[str, Any],
-    callback_url: str | None,
-    queue: str,
-) -> list[tuple[Document, bool]]:
-    """``check_files`` then ``accept``: one trip to a worker thread per upload."""
-    check_files(state, form)
-    return accept(state, form, tenant=tenant, meta=meta, callback_url=callback_url, queue=queue)
 
 
 def _forget(state: ApiState, document_ids: list[str]) -> None:

@@ -147,17 +147,28 @@ def same_retriever_on_truth(
     return ranked
 
 
-def bm25_on_truth(manifest: list[dict[str, Any]], questions: list[str]) -> list[Ranked]:
-    """BM25 over the ground-truth text of every page (k1 = 1.2, b = 0.75)."""
-    docs = [(Path(a["pdf"]).name, int(p), t) for a in manifest for p, t in a["page_text"].items()]
-    tok = [re.findall(r"[a-z0-9]+", t.lower()) for _, _, t in docs]
+def bm25_rank(
+    keys: list[Any],
+    texts: list[str],
+    questions: list[str],
+    *,
+    n: int = 10,
+    token: str = r"[a-z0-9]+",
+    stop_words: frozenset[str] = frozenset(),
+) -> list[list[Any]]:
+    """BM25 (k1 = 1.2, b = 0.75) over ``texts``: the keys of the top ``n`` per question
+    (positive scores only when ``stop_words`` are given)."""
+    tok = [re.findall(token, t.lower()) for t in texts]
     tf = [Counter(t) for t in tok]
     df: Counter[str] = Counter(w for t in tf for w in t)
-    n, avg = len(docs), sum(len(t) for t in tok) / len(docs)
-    idf = {w: math.log(1 + (n - d + 0.5) / (d + 0.5)) for w, d in df.items()}
+    count, avg = len(texts), sum(len(t) for t in tok) / max(1, len(texts))
+    idf = {w: math.log(1 + (count - d + 0.5) / (d + 0.5)) for w, d in df.items()}
     ranked = []
     for q in questions:
-        terms = [w for w in re.findall(r"[a-z0-9]+", q.lower()) if w in idf]
+        words = re.findall(token, q.lower())
+        if stop_words:
+            words = [w for w in dict.fromkeys(words) if w not in stop_words]
+        terms = [w for w in words if w in idf]
         scores = []
         for i, counts in enumerate(tf):
             s = 0.0
@@ -166,9 +177,15 @@ def bm25_on_truth(manifest: list[dict[str, Any]], questions: list[str]) -> list[
                 if f:
                     s += idf[w] * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * len(tok[i]) / avg))
             scores.append(s)
-        top = sorted(range(n), key=lambda i: -scores[i])[:10]
-        ranked.append([(docs[i][0], docs[i][1]) for i in top])
+        top = sorted(range(count), key=lambda i: -scores[i])[:n]
+        ranked.append([keys[i] for i in top if scores[i] > 0 or not stop_words])
     return ranked
+
+
+def bm25_on_truth(manifest: list[dict[str, Any]], questions: list[str]) -> list[Ranked]:
+    """BM25 over the ground-truth text of every page (k1 = 1.2, b = 0.75)."""
+    docs = [(Path(a["pdf"]).name, int(p), t) for a in manifest for p, t in a["page_text"].items()]
+    return bm25_rank([(d[0], d[1]) for d in docs], [d[2] for d in docs], questions)
 
 
 def pages_of(pdfs: list[Path]) -> int:

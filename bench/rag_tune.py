@@ -15,11 +15,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
-import re
 import sqlite3
 import sys
-from collections import Counter
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -29,7 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import table
-from bench.rag import metrics
+from bench.rag import bm25_rank, metrics
 
 Page = tuple[str, int]
 
@@ -49,33 +46,16 @@ def load_chunks(db: Path) -> tuple[list[int], list[Page], np.ndarray]:
 
 def page_bm25(db: Path, questions: list[str], n: int) -> list[list[Page]]:
     """BM25 over each stored page's OCR text: the top ``n`` pages per question."""
+    from storage.search import STOP_WORDS
+
     with closing(sqlite3.connect(db)) as c:
         rows = c.execute(
             "SELECT d.filename, p.number, p.text FROM pages p "
             "JOIN documents d ON d.id = p.document_id"
         ).fetchall()
-    from storage.search import STOP_WORDS
-
     keys = [(str(f), int(p)) for f, p, _ in rows]
-    tok = [re.findall(r"\w+", str(t).lower()) for _, _, t in rows]
-    tf = [Counter(t) for t in tok]
-    df: Counter[str] = Counter(w for t in tf for w in t)
-    count, avg = len(rows), sum(map(len, tok)) / max(1, len(rows))
-    idf = {w: math.log(1 + (count - d + 0.5) / (d + 0.5)) for w, d in df.items()}
-    out = []
-    for q in questions:
-        terms = [w for w in dict.fromkeys(re.findall(r"\w+", q.lower())) if w not in STOP_WORDS]
-        scores = np.zeros(count)
-        for i, counts in enumerate(tf):
-            s = 0.0
-            for w in terms:
-                f = counts.get(w, 0)
-                if f:
-                    s += idf[w] * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * len(tok[i]) / avg))
-            scores[i] = s
-        top = np.argsort(-scores, kind="stable")[:n]
-        out.append([keys[i] for i in top if scores[i] > 0])
-    return out
+    texts = [str(t) for _, _, t in rows]
+    return bm25_rank(keys, texts, questions, n=n, token=r"\w+", stop_words=STOP_WORDS)
 
 
 def pages_of(chunk_ranking: list[int], page_of: dict[int, Page]) -> list[Page]:

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Str
 
 from api.deps import SessionDep, StateDep, TenantDep
 from api.errors import ApiError, not_found
-from api.intake import check_and_accept, parse_callback_url, parse_metadata
+from api.intake import accept, parse_callback_url, parse_metadata
 from api.schemas import DocumentPublic, DocumentsPage, UploadedDocument, UploadResponse
 from api.state import ApiState
 from api.uploads import UploadForm, receive_upload
@@ -59,7 +59,7 @@ async def upload_files(
         meta = parse_metadata(form.fields.get("metadata"))
         callback_url = parse_callback_url(form.fields.get("callback_url"))
         accepted = await run_in_threadpool(
-            check_and_accept,
+            accept,
             state,
             form,
             tenant=tenant,
