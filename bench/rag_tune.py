@@ -115,13 +115,13 @@ def main() -> None:
     score("dense only", [pages_of(d, page_of) for d in dense])
     score("chunk lexical only", [pages_of(x, page_of) for x in lexical])
     score("page BM25 only", page_leg)
-    for k, wl in itertools.product((10, 30, 60), (0.5, 1.0, 1.5, 2.0)):
+    for k, wl in itertools.product((5, 10, 20, 30, 60), (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0)):
         fused = [
             pages_of(fuse([(d, 1.0), (x, wl)], k), page_of)
             for d, x in zip(dense, lexical, strict=True)
         ]
         score(f"RRF k={k} dense 1 lexical {wl}", fused)
-    for k, wl, wp in itertools.product((10, 30, 60), (0.0, 0.5, 1.0), (0.5, 1.0, 2.0)):
+    for k, wl, wp in itertools.product((10, 30), (0.0, 1.0, 2.0), (1.0, 2.0)):
         fused = []
         for d, x, p in zip(dense, lexical, page_leg, strict=True):
             chunk_rank = pages_of(fuse([(d, 1.0), (x, wl)], k), page_of)

@@ -18,7 +18,7 @@ from storage.blobs import BlobStore
 from storage.db import session_factory
 from storage.page_images import crop_png
 from storage.search import SearchHit, hybrid_search
-from workers.context import blob_store, load_embedder, open_database
+from workers.context import blob_store, load_embedder, open_database, search_options
 
 
 def _read_queries(path: Path) -> list[dict[str, Any]]:
@@ -109,6 +109,7 @@ def search(
                     k=k,
                     document_ids=document or None,
                     tenant=tenant,
+                    **search_options(settings),
                 )
                 found = [hit_dict(hit) for hit in hits]
                 if crops is not None:

@@ -54,6 +54,16 @@ class ChunkSettings(BaseModel):
     )
 
 
+class SearchSettings(BaseModel):
+    """How the hybrid search fuses its legs (defaults tuned on the dev split of bench/rag.py)."""
+
+    rrf_k: float = Field(default=10.0, gt=0, description="reciprocal rank fusion constant")
+    lexical_weight: float = Field(
+        default=3.0, ge=0, description="weight of the full-text leg (the dense leg has 1)"
+    )
+    candidates: int = Field(default=50, ge=1, le=1000, description="hits each leg contributes")
+
+
 class EmbedSettings(BaseModel):
     """The text embedder."""
 
@@ -113,6 +123,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     chunk: ChunkSettings = ChunkSettings()
     embed: EmbedSettings = EmbedSettings()
+    search: SearchSettings = SearchSettings()
     service: ServiceSettings = ServiceSettings()
 
     def resolved_database_url(self) -> str:

@@ -4,7 +4,7 @@ so a setting means the same everywhere (the pipeline itself never sees the setti
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -40,6 +40,22 @@ def chunk_params(settings: Settings) -> ChunkParams:
     max_tokens = settings.chunk.max_tokens
     # ChunkParams' defaults are 160 and 24: keep that ratio when the budget is configured
     return ChunkParams(max_tokens=max_tokens, min_tokens=max_tokens * 3 // 20)
+
+
+class SearchOptions(TypedDict):
+    """Keyword arguments of ``storage.search.hybrid_search`` that come from the settings."""
+
+    rrf_k: float
+    lexical_weight: float
+    candidates: int
+
+
+def search_options(settings: Settings) -> SearchOptions:
+    """The fusion options of ``storage.search.hybrid_search`` from the settings."""
+    search = settings.search
+    return SearchOptions(
+        rrf_k=search.rrf_k, lexical_weight=search.lexical_weight, candidates=search.candidates
+    )
 
 
 def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:

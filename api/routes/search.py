@@ -11,6 +11,7 @@ from api.schemas import DocumentRef, SearchHitPublic, SearchRequest, SearchRespo
 from pipelines.embed import embed_query
 from storage import repository as repo
 from storage.search import hybrid_search
+from workers.context import search_options
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
@@ -32,6 +33,7 @@ def search(
         document_ids=body.filters.document_ids,
         metadata=body.filters.metadata,
         tenant=tenant,
+        **search_options(state.settings),
     )
     return SearchResponse(
         query=body.query,
