@@ -9,10 +9,9 @@ from core.errors import ScanragError
 from core.logging import get_logger
 from pipelines.load import expand_inputs
 from storage import jobs
-from storage import repository as repo
 from storage.tables import Batch
 from workers.app import BATCH
-from workers.ingest import fingerprint, media_type_of
+from workers.ingest import document_for_file, fingerprint
 from workers.state import WorkerState
 
 log = get_logger("batches")
@@ -64,15 +63,8 @@ def _add_file(
             )
         return
     with state.sessions.begin() as session:
-        document, created = repo.get_or_create_document(
-            session,
-            tenant=tenant,
-            sha256=sha256,
-            filename=path.name,
-            media_type=media_type_of(head),
-            size_bytes=size,
-            blob_key=sha256,
-            queue=BATCH,
+        document, created = document_for_file(
+            session, path, sha256=sha256, size=size, head=head, tenant=tenant, queue=BATCH
         )
         jobs.add_batch_item(session, batch_id=batch_id, path=str(path), document_id=document.id)
         document_id = document.id

@@ -176,15 +176,8 @@ def ingest_file(
     try:
         sha256, size, head = fingerprint(path)
         with ctx.sessions.begin() as session:
-            document, _ = repo.get_or_create_document(
-                session,
-                tenant=tenant,
-                sha256=sha256,
-                filename=path.name,
-                media_type=media_type_of(head),
-                size_bytes=size,
-                blob_key=sha256,  # BlobStore keys originals by their sha256
-                meta=meta,
+            document, _ = document_for_file(
+                session, path, sha256=sha256, size=size, head=head, tenant=tenant, meta=meta
             )
             document_id, status, page_count = document.id, document.status, document.page_count
         if status == "done":
@@ -279,6 +272,32 @@ def reindex_document(
         repo.replace_chunks(session, document_id=document_id, chunks=rows, embeddings=vectors)
         changed = mark_done and repo.finish(session, document_id=document_id, status="done")
     return len(rows), changed
+
+
+def document_for_file(
+    session: Session,
+    path: Path,
+    *,
+    sha256: str,
+    size: int,
+    head: bytes,
+    tenant: str,
+    meta: dict[str, Any] | None = None,
+    queue: str | None = None,
+) -> tuple[repo.Document, bool]:
+    """The tenant's document for a fingerprinted file (created "queued" if new), and whether
+    this call created it."""
+    return repo.get_or_create_document(
+        session,
+        tenant=tenant,
+        sha256=sha256,
+        filename=path.name,
+        media_type=media_type_of(head),
+        size_bytes=size,
+        blob_key=sha256,  # BlobStore keys originals by their sha256
+        meta=meta,
+        queue=queue,
+    )
 
 
 def fingerprint(path: Path) -> tuple[str, int, bytes]:
