@@ -4,7 +4,8 @@
 
 Every engine runs in its own subprocess (so peak RSS is its own) over the same page images,
 after one warm-up page, using the whole machine:
-  scanrag    one process, onnxruntime threads = cores, our pipeline (pages read in order)
+  scanrag    one process, as `scanrag ocr DIR`: one reading thread per core (onnxruntime
+             one thread each), pages of consecutive files in flight together
   rapidocr   RapidOCR 3.10.0 packaged pipeline, PP-OCRv6 small det+rec, line classifier off,
              onnxruntime threads = cores, one image at a time; lines put in rows like the
              ground truth (as in shared/tools/run_rapidocr_baseline.py)
@@ -44,15 +45,18 @@ def _rows_text(items: list[tuple[float, float, float, float, str]]) -> str:
 def run_scanrag(images: list[Path], threads: int) -> list[dict]:
     from pipelines.engine import EngineParams, OcrEngine
 
-    engine = OcrEngine(EngineParams(device="cpu", threads=threads))
+    # as `scanrag ocr DIR` runs: one worker thread per core, pages of consecutive files in flight
+    engine = OcrEngine(EngineParams(device="cpu", workers=threads))
     list(engine.read_path(images[0]))  # warm-up
     out = []
-    for path in images:
-        for page in engine.read_path(path):
-            d = page.to_dict()
+    for event in engine.read_paths(images):
+        if event.kind == "failed":
+            raise SystemExit(f"{event.source}: {event.error}")
+        if event.page is not None:
+            d = event.page.to_dict()
             out.append(
                 {
-                    "image": path.name,
+                    "image": Path(event.source).name,
                     "text": d["text"],
                     "lines": d["lines"],
                     "words": d["words"],

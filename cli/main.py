@@ -16,8 +16,9 @@ from cli.progress import PageBar
 from core.config import get_settings
 from core.errors import BadInput, ScanragError
 from core.logging import configure_logging, get_logger
-from pipelines.hocr import write_hocr
-from pipelines.load import expand_inputs, open_document
+from pipelines.hocr import hocr_head, hocr_tail, page_hocr
+from pipelines.load import expand_inputs
+from pipelines.types import PageResult
 from workers.context import build_engine, load_params
 
 log = get_logger("cli")
@@ -74,40 +75,65 @@ def ocr(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     failed = internal = 0
-    files = expand_inputs(paths)
+    writer: _OutFile | None = None
     with PageBar(enabled=sys.stderr.isatty()) as bar:
-        for path in files:
-            try:
-                document = open_document(path, params)
-                bar.add_total(document.page_count)
-                pages = engine.read(document, source=str(path), progress=bar)
-                if out is None:
-                    for page in pages:
-                        _emit(page.to_dict(), fmt, sys.stdout)
-                    continue
-                suffix = {"jsonl": ".jsonl", "text": ".txt", "hocr": ".hocr"}[fmt.value]
-                target = out / (path.name + suffix)
-                partial = target.with_name(target.name + ".part")
-                with partial.open("w", encoding="utf-8") as f:
-                    if fmt is Format.hocr:
-                        write_hocr(pages, f, title=path.name)
-                    else:
-                        for page in pages:
-                            _emit(page.to_dict(), fmt, f)
-                partial.replace(target)  # a file in --out is always complete
-            except ScanragError as exc:
-                if not isinstance(exc, BadInput):
+        for event in engine.read_paths(expand_inputs(paths), params, progress=bar):
+            if event.kind == "opened":
+                bar.add_total(event.total or 0)
+                if out is not None:
+                    writer = _OutFile(out, Path(event.source), fmt)
+            elif event.kind == "page" and event.page is not None:
+                if writer is not None:
+                    writer.add(event.page)
+                else:
+                    _emit(event.page.to_dict(), fmt, sys.stdout)
+            elif event.kind == "done" and writer is not None:
+                writer.commit()
+                writer = None
+            elif event.kind == "failed":
+                if writer is not None:
+                    writer.discard()
+                    writer = None
+                failed += 1
+                error = event.error
+                if not isinstance(error, ScanragError):  # a bug must not stop the other files
+                    log.error("ocr failed", extra={"document": event.source}, exc_info=error)
+                    error = ScanragError(f"internal error: {error}")
+                if not isinstance(error, BadInput):
                     internal += 1
-                failed += 1
-                fail_line(path, exc)
-            except Exception as exc:  # a bug must not stop the other files
-                internal += 1
-                failed += 1
-                log.exception("ocr failed", extra={"document": str(path)})
-                fail_line(path, ScanragError(f"internal error: {exc}"))
+                fail_line(Path(event.source), error)
     if internal:
         raise typer.Exit(EXIT_INTERNAL)
     raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+
+
+class _OutFile:
+    """One input's output file in ``--out``: written as ``.part``, renamed when complete."""
+
+    def __init__(self, out: Path, source: Path, fmt: Format) -> None:
+        suffix = {"jsonl": ".jsonl", "text": ".txt", "hocr": ".hocr"}[fmt.value]
+        self.target = out / (source.name + suffix)
+        self.partial = self.target.with_name(self.target.name + ".part")
+        self.fmt = fmt
+        self.file = self.partial.open("w", encoding="utf-8")
+        if fmt is Format.hocr:
+            self.file.write(hocr_head(source.name))
+
+    def add(self, page: PageResult) -> None:
+        if self.fmt is Format.hocr:
+            self.file.write(page_hocr(page))
+        else:
+            _emit(page.to_dict(), self.fmt, self.file)
+
+    def commit(self) -> None:
+        if self.fmt is Format.hocr:
+            self.file.write(hocr_tail())
+        self.file.close()
+        self.partial.replace(self.target)  # a file in --out is always complete
+
+    def discard(self) -> None:
+        self.file.close()
+        self.partial.unlink(missing_ok=True)
 
 
 def _emit(page: dict[str, object], fmt: Format, stream: TextIO) -> None:

@@ -33,12 +33,20 @@ class OcrSettings(BaseModel):
     dpi: int = Field(default=200, ge=50, le=600, description="PDF rasterisation resolution")
     renderer: Renderer = "pdfium"
     device: Device = "auto"
-    threads: int = Field(default=0, ge=0, description="onnxruntime intra-op threads; 0 = cores")
-    page_batch: int = Field(default=4, ge=1, le=64, description="pages read together")
+    threads: int = Field(
+        default=0, ge=0, description="onnxruntime threads per model; 0 = cores / workers"
+    )
+    workers: int = Field(
+        default=0, ge=0, le=256, description="page batches read at once; 0 = cores (GPU: 1)"
+    )
+    page_batch: int = Field(default=1, ge=1, le=64, description="pages read together")
     det_batch: int = Field(
         default=1, ge=1, le=64, description="pages per detector run (1 on CPU keeps memory low)"
     )
     rec_batch: int = Field(default=32, ge=1, le=512, description="text lines per recognizer run")
+    rec_columns: int = Field(
+        default=0, ge=0, description="widest recognizer run (lines x pixels); 0 = 1024 (GPU: any)"
+    )
     det_long_side: int = Field(default=1344, ge=320, le=4096, description="detector input size")
     min_confidence: float = Field(
         default=0.7, ge=0, le=1, description="lines read less surely are dropped"

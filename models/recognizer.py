@@ -54,18 +54,25 @@ def _normalise(crops: list[np.ndarray], width: int) -> np.ndarray:
     return batch
 
 
-def plan_batches(widths: list[int], max_batch: int, overhead: int = 512) -> list[tuple[int, int]]:
+def plan_batches(
+    widths: list[int], max_batch: int, overhead: int = 512, max_columns: int = 0
+) -> list[tuple[int, int]]:
     """Split sorted crop widths into batches ``[start, end)`` with the least padded work.
 
     A batch costs its size times its widest crop (every crop is padded to it) plus a fixed
     ``overhead`` (pixels' worth of per-run cost); a dynamic programme finds the cheapest split.
+    ``max_columns`` (0: no cap) bounds a batch's padded width summed over its crops: a crop
+    wider than that runs alone.
     """
     n = len(widths)
     best = [0.0] + [float("inf")] * n
     cut = [0] * (n + 1)
     for end in range(1, n + 1):
-        for start in range(max(0, end - max_batch), end):
-            cost = best[start] + (end - start) * widths[end - 1] + overhead
+        for start in range(end - 1, max(0, end - max_batch) - 1, -1):
+            size = (end - start) * widths[end - 1]
+            if max_columns and size > max_columns and start < end - 1:
+                break  # widths are sorted: a larger batch ending here is wider still
+            cost = best[start] + size + overhead
             if cost < best[end]:
                 best[end], cut[end] = cost, start
     spans = []
@@ -79,28 +86,31 @@ def plan_batches(widths: list[int], max_batch: int, overhead: int = 512) -> list
 class TextRecognizer:
     """Reads line crops. The session is built once; ``recognize`` batches by width."""
 
-    def __init__(self, session: ort.InferenceSession, charset: list[str], batch: int) -> None:
+    def __init__(
+        self, session: ort.InferenceSession, charset: list[str], batch: int, max_columns: int = 0
+    ) -> None:
         self.session = session
         self.charset = charset
         self.batch = batch
+        self.max_columns = max_columns
         self.input_name = session.get_inputs()[0].name
 
     @classmethod
-    def load(cls, *, device: str, threads: int, batch: int) -> TextRecognizer:
+    def load(cls, *, device: str, threads: int, batch: int, max_columns: int = 0) -> TextRecognizer:
         """Load the checksummed PP-OCRv6 small recognizer; its charset comes from the metadata."""
         session = make_session(verified_path(PPOCR_V6_REC), device=device, threads=threads)
         meta = session.get_modelmeta().custom_metadata_map
         if "character" not in meta:
             raise ModelError("recognizer has no 'character' metadata: not a PP-OCRv6 rec model")
         charset = meta["character"].splitlines()
-        return cls(session, charset, batch)
+        return cls(session, charset, batch, max_columns)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Recognition]:
         """Decode every crop (REC_HEIGHT-high RGB uint8); results in input order."""
         results: list[Recognition | None] = [None] * len(crops)
         order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
         widths = [max(MIN_WIDTH, -(-crops[i].shape[1] // STRIDE) * STRIDE) for i in order]
-        for start, end in plan_batches(widths, self.batch):
+        for start, end in plan_batches(widths, self.batch, max_columns=self.max_columns):
             idx = order[start:end]
             probs = self.session.run(
                 None, {self.input_name: _normalise([crops[i] for i in idx], widths[end - 1])}
@@ -113,14 +123,18 @@ class TextRecognizer:
         return [r for r in results if r is not None]
 
 
-_cache: dict[tuple[str, int, int], TextRecognizer] = {}
+_cache: dict[tuple[str, int, int, int], TextRecognizer] = {}
 _cache_lock = threading.Lock()
 
 
-def get_recognizer(*, device: str, threads: int, batch: int) -> TextRecognizer:
+def get_recognizer(
+    *, device: str, threads: int, batch: int, max_columns: int = 0
+) -> TextRecognizer:
     """The process-wide recognizer for these settings, loaded on first use."""
-    key = (device, threads, batch)
+    key = (device, threads, batch, max_columns)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = TextRecognizer.load(device=device, threads=threads, batch=batch)
+            _cache[key] = TextRecognizer.load(
+                device=device, threads=threads, batch=batch, max_columns=max_columns
+            )
         return _cache[key]

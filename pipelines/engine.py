@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from models.detector import DetectorParams, get_detector
 from models.recognizer import get_recognizer
-from models.runtime import resolve_device
+from models.runtime import cpu_count, resolve_device
 from pipelines.load import Document, LoadParams, open_document
-from pipelines.ocr import NoProgress, OcrParams, ProgressReporter, ocr_pages
+from pipelines.ocr import (
+    DocumentEvent,
+    NoProgress,
+    OcrParams,
+    ProgressReporter,
+    ocr_documents,
+    ocr_pages,
+)
 from pipelines.types import PageResult
+
+# On a CPU a recognizer run this wide (crops x padded width, in pixels) or narrower costs the
+# least per pixel: wider batches spill the caches and allocate more (bench: rec batches).
+CPU_REC_COLUMNS = 1024
 
 
 @dataclass(frozen=True)
 class EngineParams:
-    """Where and how the models run, and the pipeline's parameters."""
+    """Where and how the models run, and the pipeline's parameters.
+
+    ``workers`` (0: one per core on a CPU, one on a GPU) batches of pages are read at once;
+    ``threads`` (0: the cores shared out among the workers) are each model's onnxruntime
+    threads; ``rec_columns`` (0: CPU_REC_COLUMNS on a CPU, no cap on a GPU) caps a recognizer
+    batch's width.
+    """
 
     device: str = "auto"
     threads: int = 0
+    workers: int = 0
     rec_batch: int = 32
+    rec_columns: int = 0
     detector: DetectorParams = field(default_factory=DetectorParams)
     ocr: OcrParams = field(default_factory=OcrParams)
 
@@ -30,8 +50,16 @@ class OcrEngine:
     """A detector and recognizer on one device; models load on first use, behind a lock."""
 
     def __init__(self, params: EngineParams) -> None:
-        self.params = params
         self.device = resolve_device(params.device)
+        cpu = self.device == "cpu"
+        workers = params.workers or (cpu_count() if cpu else 1)
+        self.params = replace(
+            params,
+            workers=workers,
+            threads=params.threads or max(1, cpu_count() // workers),
+            rec_columns=params.rec_columns or (CPU_REC_COLUMNS if cpu else 0),
+            ocr=replace(params.ocr, workers=workers),
+        )
         self._lock = threading.Lock()
         self._models: tuple[object, object] | None = None
 
@@ -42,7 +70,12 @@ class OcrEngine:
                 p = self.params
                 self._models = (
                     get_detector(device=self.device, threads=p.threads, params=p.detector),
-                    get_recognizer(device=self.device, threads=p.threads, batch=p.rec_batch),
+                    get_recognizer(
+                        device=self.device,
+                        threads=p.threads,
+                        batch=p.rec_batch,
+                        max_columns=p.rec_columns,
+                    ),
                 )
             return self._models
 
@@ -71,3 +104,21 @@ class OcrEngine:
     def read_path(self, path: str | Path, load: LoadParams = LoadParams()) -> Iterator[PageResult]:
         """Open and read a file (raises a core.errors.BadInput subclass for bad input)."""
         yield from self.read(open_document(path, load), source=str(path))
+
+    def read_paths(
+        self,
+        paths: Iterable[Path],
+        load: LoadParams = LoadParams(),
+        *,
+        progress: ProgressReporter = NoProgress(),
+    ) -> Iterator[DocumentEvent]:
+        """Open and read many files, pages of consecutive files in flight together; events
+        (``opened``, each ``page``, ``done`` or ``failed``) in file and page order."""
+        detector, recognizer = self.models()
+        yield from ocr_documents(
+            ((str(path), partial(open_document, path, load)) for path in paths),
+            detector=detector,  # type: ignore[arg-type]
+            recognizer=recognizer,  # type: ignore[arg-type]
+            params=self.params.ocr,
+            progress=progress,
+        )

@@ -59,12 +59,22 @@ def page_hocr(page: PageResult) -> str:
     return "\n".join(out) + "\n"
 
 
+def hocr_head(title: str = "") -> str:
+    """The start of an hOCR document, up to its first page."""
+    return _HEAD.format(title=escape(title, quote=False))
+
+
+def hocr_tail() -> str:
+    """The end of an hOCR document, after its last page."""
+    return _TAIL
+
+
 def write_hocr(pages: Iterable[PageResult], out: TextIO, title: str = "") -> int:
     """Write a complete hOCR document for ``pages``; returns the number of pages written."""
-    out.write(_HEAD.format(title=escape(title, quote=False)))
+    out.write(hocr_head(title))
     count = 0
     for page in pages:
         out.write(page_hocr(page))
         count += 1
-    out.write(_TAIL)
+    out.write(hocr_tail())
     return count

@@ -1,7 +1,10 @@
 """The OCR pipeline, top to bottom: pages -> orient -> detect -> recognize -> layout -> results.
 
-Pages stream through in small batches (lines of all pages of a batch are recognised together);
-the next batch is rasterised in a background thread while the current one is read.
+Pages stream through in small batches (lines of all pages of a batch are recognised together).
+Pages are rasterised in a background thread, and ``workers`` batches are read at once, each on
+its own thread: onnxruntime releases the GIL, and on a CPU one single-threaded inference per
+core keeps every core busier than one inference spread over all of them (small convolutions
+parallelise poorly). Results always come out in page order, whatever finishes first.
 """
 
 from __future__ import annotations
@@ -9,16 +12,18 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 import numpy as np
 
 from core.logging import get_logger
 from models.detector import DetectionResult
 from pipelines.layout import LayoutParams, build_layout
-from pipelines.load import RasterPage
+from pipelines.load import Document, RasterPage
 from pipelines.read import (
     Detector,
     PageReading,
@@ -40,7 +45,8 @@ log = get_logger("ocr")
 class OcrParams:
     """Plain parameters of the OCR pipeline (built from the settings by the caller)."""
 
-    page_batch: int = 4
+    page_batch: int = 1
+    workers: int = 1  # batches read at once, one thread each
     orientation: bool = True
     read: ReadParams = field(default_factory=ReadParams)
     layout: LayoutParams = field(default_factory=LayoutParams)
@@ -70,24 +76,135 @@ def ocr_pages(
     progress: ProgressReporter = NoProgress(),
 ) -> Iterator[PageResult]:
     """Read ``pages`` of one document; yields one PageResult per page, in page order."""
-    batch: list[RasterPage] = []
-    for page in prefetch(pages, 2 * params.page_batch):
-        batch.append(page)
-        if len(batch) == params.page_batch:
-            yield from _report(
-                ocr_batch(batch, source, detector, recognizer, params), progress, total
-            )
-            batch = []
-    if batch:
-        yield from _report(ocr_batch(batch, source, detector, recognizer, params), progress, total)
 
+    def read(batch: list[RasterPage]) -> Callable[[], list[PageResult]]:
+        return lambda: ocr_batch(batch, source, detector, recognizer, params)
 
-def _report(
-    results: list[PageResult], progress: ProgressReporter, total: int | None
-) -> Iterator[PageResult]:
-    for result in results:
+    tasks = (read(batch) for batch in _batches(pages, params))
+    for result in run_ordered(tasks, params.workers):
         progress.page_done(result.source, result.page, total)
         yield result
+
+
+def _batches(pages: Iterable[RasterPage], params: OcrParams) -> Iterator[list[RasterPage]]:
+    """Runs of ``page_batch`` pages, rasterised ahead in a background thread."""
+    batch: list[RasterPage] = []
+    for page in prefetch(pages, max(2, params.workers) * params.page_batch):
+        batch.append(page)
+        if len(batch) == params.page_batch:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass(frozen=True)
+class DocumentEvent:
+    """What ``ocr_documents`` reports, in input order: a document ``opened`` (with its page
+    count), each ``page`` read, then the document ``done`` or ``failed`` (with the error)."""
+
+    kind: Literal["opened", "page", "done", "failed"]
+    index: int
+    source: str
+    total: int | None = None
+    page: PageResult | None = None
+    error: Exception | None = None
+
+
+def ocr_documents(
+    documents: Iterable[tuple[str, Callable[[], Document]]],
+    *,
+    detector: Detector,
+    recognizer: Recognizer,
+    params: OcrParams = OcrParams(),
+    progress: ProgressReporter = NoProgress(),
+) -> Iterator[DocumentEvent]:
+    """Read many documents, ``(source, open)`` each, with pages of consecutive documents in
+    flight together (a folder of one-page scans keeps every worker busy).
+
+    A document that cannot be opened or rasterised, or whose reading fails, ends with a
+    ``failed`` event and the next one goes on; its pages read before the failure were reported.
+    """
+
+    Task = Callable[[], list[DocumentEvent]] | list[DocumentEvent]
+
+    def read(source: str, index: int, batch: list[RasterPage]) -> Task:
+        def run() -> list[DocumentEvent]:
+            try:
+                results = ocr_batch(batch, source, detector, recognizer, params)
+            except Exception as exc:  # this document's failure, not the run's
+                return [DocumentEvent("failed", index, source, error=exc)]
+            return [DocumentEvent("page", index, source, page=r) for r in results]
+
+        return run
+
+    def feed() -> Iterator[Task]:
+        for index, (source, open_document) in enumerate(documents):
+            try:
+                document = open_document()
+                yield [DocumentEvent("opened", index, source, total=document.page_count)]
+                for batch in _batches(document.pages(), params):
+                    yield read(source, index, batch)
+            except Exception as exc:  # bad input (or a rasteriser bug): this document fails
+                yield [DocumentEvent("failed", index, source, error=exc)]
+                continue
+            yield [DocumentEvent("done", index, source)]
+
+    failed: set[int] = set()
+    totals: dict[int, int | None] = {}
+    for event in run_ordered(feed(), params.workers):
+        if event.index in failed:
+            continue  # pages and the end of a document that already failed
+        if event.kind == "failed":
+            failed.add(event.index)
+        elif event.kind == "opened":
+            totals[event.index] = event.total
+        elif event.kind == "page" and event.page is not None:
+            progress.page_done(event.source, event.page.page, totals.get(event.index))
+        yield event
+
+
+R = TypeVar("R")
+
+
+def run_ordered(tasks: Iterable[Callable[[], list[R]] | list[R]], workers: int) -> Iterator[R]:
+    """Run the callables among ``tasks`` on ``workers`` threads and yield their results (lists)
+    item by item in task order; plain lists pass through in their place.
+
+    At most ``workers + 1`` tasks are submitted ahead of the one being yielded, so memory stays
+    bounded; a task's exception is raised when its turn comes. With one worker everything runs
+    on the caller's thread.
+    """
+    if workers <= 1:
+        for task in tasks:
+            yield from task() if callable(task) else task
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scanrag-ocr")
+    pending: deque[Future[list[R]] | list[R]] = deque()
+    running = 0  # futures among pending
+    try:
+        for task in tasks:
+            if callable(task):
+                pending.append(pool.submit(task))
+                running += 1
+            else:
+                pending.append(task)
+            while running > workers or (pending and _settled(pending[0])):
+                head = pending.popleft()
+                running -= isinstance(head, Future)
+                yield from _outcome(head)
+        while pending:
+            yield from _outcome(pending.popleft())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _settled(item: Future[list[R]] | list[R]) -> bool:
+    return not isinstance(item, Future) or item.done()
+
+
+def _outcome(item: Future[list[R]] | list[R]) -> list[R]:
+    return item.result() if isinstance(item, Future) else item
 
 
 def ocr_batch(

@@ -75,6 +75,7 @@ def _one_thread_per_process(sender: Any = None, **_: Any) -> None:
     concurrency = getattr(sender, "concurrency", 1) or 1
     if concurrency > 1:
         os.environ.setdefault("SCANRAG_OCR__THREADS", "1")
+        os.environ.setdefault("SCANRAG_OCR__WORKERS", "1")
         os.environ.setdefault("SCANRAG_EMBED__THREADS", "1")
         get_settings.cache_clear()
     settings = get_settings()

@@ -65,7 +65,9 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
         EngineParams(
             device=device or ocr.device,
             threads=ocr.threads,
+            workers=ocr.workers,
             rec_batch=ocr.rec_batch,
+            rec_columns=ocr.rec_columns,
             detector=DetectorParams(long_side=ocr.det_long_side, batch=ocr.det_batch),
             ocr=OcrParams(
                 page_batch=ocr.page_batch,

@@ -49,3 +49,11 @@ def test_plan_batches_splits_where_padding_would_cost_more() -> None:
     assert spans == [(0, 4), (4, 7)]
     assert plan_batches([], 8) == []
     assert all(e - s <= 2 for s, e in plan_batches([64] * 7, 2))
+
+
+def test_plan_batches_caps_a_batch_width_by_columns() -> None:
+    widths = [64] * 10 + [300, 320, 2000]
+    spans = plan_batches(widths, max_batch=32, overhead=0, max_columns=256)
+    assert all((e - s) * widths[e - 1] <= 256 or e - s == 1 for s, e in spans)
+    assert spans[-1] == (12, 13)  # wider than the cap: alone
+    assert sum(e - s for s, e in spans) == len(widths)

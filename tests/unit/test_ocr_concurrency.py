@@ -1,0 +1,141 @@
+"""The concurrent page scheduler: results in order, bounded look-ahead, failures per document."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from core.errors import CorruptDocument
+from models.detector import DetectionResult
+from models.recognizer import Recognition
+from pipelines.load import Document, RasterPage
+from pipelines.ocr import OcrParams, ocr_documents, ocr_pages, run_ordered
+
+
+def test_run_ordered_yields_in_task_order_whatever_finishes_first() -> None:
+    def task(k: int) -> object:
+        def run() -> list[int]:
+            time.sleep(0.02 * (5 - k))  # early tasks finish last
+            return [k, k]
+
+        return run
+
+    tasks = [task(k) for k in range(5)] + [[99]]
+    assert list(run_ordered(tasks, workers=3)) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 99]  # type: ignore[arg-type]
+
+
+def test_run_ordered_keeps_at_most_workers_plus_one_tasks_ahead() -> None:
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def task(k: int) -> object:
+        def run() -> list[int]:
+            with lock:
+                started.append(k)
+            return [k]
+
+        return run
+
+    seen = []
+    for k in run_ordered((task(k) for k in range(20)), workers=2):  # type: ignore[arg-type]
+        with lock:
+            seen.append((k, len(started)))
+    assert [k for k, _ in seen] == list(range(20))
+    assert all(n <= k + 1 + 3 for k, n in seen)
+
+
+def test_run_ordered_raises_a_task_error_in_its_turn() -> None:
+    def boom() -> list[int]:
+        raise RuntimeError("boom")
+
+    out = []
+    with pytest.raises(RuntimeError, match="boom"):
+        for k in run_ordered([lambda: [1], boom, lambda: [3]], workers=2):
+            out.append(k)
+    assert out == [1]
+
+
+class _Detector:
+    """One line box in the middle of every page."""
+
+    def detect(self, images: list[np.ndarray]) -> list[DetectionResult]:
+        quad = np.array([[[10, 10], [90, 10], [90, 30], [10, 30]]], dtype=np.float32)
+        return [DetectionResult(quad, np.ones(1, np.float32)) for _ in images]
+
+
+class _Recognizer:
+    """Reads each crop as the page's grey level (pages are told apart by their colour)."""
+
+    def recognize(self, crops: list[np.ndarray]) -> list[Recognition]:
+        from models.ctc import ctc_greedy_decode
+
+        out = []
+        for crop in crops:
+            level = int(crop.mean())
+            charset = list(f"p{level}")
+            probs = np.zeros((1, len(charset) * 2, len(charset) + 2), np.float32)
+            for t, c in enumerate(range(1, len(charset) + 1)):
+                probs[0, 2 * t, c] = 1.0
+                probs[0, 2 * t + 1, 0] = 1.0
+            out.append(Recognition(ctc_greedy_decode(probs, charset)[0], float(crop.shape[1])))
+        return out
+
+
+class _Doc(Document):
+    def __init__(self, levels: list[int], fail_at: int | None = None) -> None:
+        self.levels, self.fail_at = levels, fail_at
+        self.page_count = len(levels)
+
+    def pages(self, start: int = 1, stop: int | None = None):  # type: ignore[no-untyped-def]
+        for n, level in enumerate(self.levels, start=1):
+            if n == self.fail_at:
+                raise CorruptDocument("page cannot be decoded")
+            yield RasterPage(n, np.full((100, 100, 3), level, np.uint8), None)
+
+
+PARAMS = OcrParams(workers=2, orientation=False)
+
+
+def test_pages_of_one_document_come_back_in_order() -> None:
+    levels = [10 * k for k in range(1, 10)]
+    results = list(
+        ocr_pages(
+            _Doc(levels).pages(),
+            source="d",
+            detector=_Detector(),
+            recognizer=_Recognizer(),
+            params=PARAMS,
+        )
+    )
+    assert [r.page for r in results] == list(range(1, 10))
+    assert [r.text for r in results] == [f"p{v}" for v in levels]
+
+
+def test_a_failing_document_fails_alone_and_the_next_is_read() -> None:
+    docs = [
+        ("a", lambda: _Doc([11, 12])),
+        ("bad", lambda: _Doc([21, 22, 23], fail_at=2)),
+        ("unopenable", lambda: (_ for _ in ()).throw(CorruptDocument("not a PDF"))),
+        ("c", lambda: _Doc([31])),
+    ]
+    events = list(
+        ocr_documents(docs, detector=_Detector(), recognizer=_Recognizer(), params=PARAMS)  # type: ignore[arg-type]
+    )
+    summary = [(e.source, e.kind, e.page.text if e.page else None) for e in events]
+    assert summary == [
+        ("a", "opened", None),
+        ("a", "page", "p11"),
+        ("a", "page", "p12"),
+        ("a", "done", None),
+        ("bad", "opened", None),
+        ("bad", "page", "p21"),
+        ("bad", "failed", None),
+        ("unopenable", "failed", None),
+        ("c", "opened", None),
+        ("c", "page", "p31"),
+        ("c", "done", None),
+    ]
+    assert isinstance(events[6].error, CorruptDocument)
