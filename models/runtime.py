@@ -43,9 +43,11 @@ def make_session(path: Path, *, device: str, threads: int = 0) -> ort.InferenceS
     opts.intra_op_num_threads = threads or cpu_count()
     opts.inter_op_num_threads = 1
     opts.log_severity_level = 3
-    # the arena keeps the peak of every input shape it has seen: with pages and line batches of
-    # ever-changing sizes it grows to gigabytes, so memory is returned after each run instead
-    opts.enable_cpu_mem_arena = False
+    # onnxruntime's arena keeps freed activation memory for the next run. Without it every run
+    # maps fresh pages and faults them in (20-40% slower on a CPU); with it, memory stays bounded
+    # because the detector reads one page at a time and recognizer runs are capped in width
+    # (300-page PDF: peak RSS 1.33 GB, see docs/BENCHMARKS.md).
+    opts.enable_cpu_mem_arena = True
     providers: list[str | tuple[str, dict[str, str]]] = ["CPUExecutionProvider"]
     if device == "cuda":
         providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))

@@ -32,6 +32,7 @@ class ReadParams:
 
     min_confidence: float = 0.7  # mean character confidence of a kept line (tuned on dev)
     upright_confidence: float = 0.88  # pages read this well are not checked for 180 degrees
+    vertical_confidence: float = 0.9  # a vertical run of characters read as one line this surely
     orientation_samples: int = 8
     sample_width: int = 320
 
@@ -83,6 +84,62 @@ class PageReading:
     confidence: float  # character-weighted mean over every line read, kept or not
 
 
+def vertical_runs(quads: np.ndarray, min_run: int = 3) -> list[list[int]]:
+    """Chains of small boxes stacked one right under the other on one vertical axis.
+
+    A line of text that runs vertically (a Bates number printed up a form's margin) is often
+    found one character at a time, each character a small box of its own: these chains are
+    candidates to be read again as one turned line. Returns index lists, top to bottom.
+    """
+    boxes = [(q[:, 0].min(), q[:, 1].min(), q[:, 0].max(), q[:, 1].max()) for q in quads]
+    small = [
+        0.7 * (b[3] - b[1]) <= (b[2] - b[0]) <= 2.5 * (b[3] - b[1]) and b[3] > b[1] for b in boxes
+    ]
+    below: dict[int, int] = {}
+    above: set[int] = set()
+    for i in sorted((k for k in range(len(boxes)) if small[k]), key=lambda k: boxes[k][1]):
+        bi = boxes[i]
+        wi, hi, cx = bi[2] - bi[0], bi[3] - bi[1], (bi[0] + bi[2]) / 2
+        best, best_gap = -1, float("inf")
+        for j, bj in enumerate(boxes):
+            if j == i or not small[j] or j in above:
+                continue
+            wj, hj = bj[2] - bj[0], bj[3] - bj[1]
+            gap = bj[1] - bi[3]
+            if (
+                abs((bj[0] + bj[2]) / 2 - cx) <= 0.25 * max(wi, wj)
+                and 0.6 <= wj / wi <= 1 / 0.6
+                and -0.6 * min(hi, hj) <= gap <= 0.5 * max(hi, hj)
+                and bj[1] > bi[1]
+                and gap < best_gap
+            ):
+                best, best_gap = j, gap
+        if best >= 0:
+            below[i] = best
+            above.add(best)
+    runs = []
+    for start in below:
+        if start in above:
+            continue
+        run = [start]
+        while run[-1] in below:
+            run.append(below[run[-1]])
+        # characters lying on their side are wider than tall (upright digits: taller than wide)
+        aspect = np.median([(boxes[k][2] - boxes[k][0]) / (boxes[k][3] - boxes[k][1]) for k in run])
+        if len(run) >= min_run and aspect >= 1.0:
+            runs.append(run)
+    return runs
+
+
+def _run_quads(quads: np.ndarray, run: list[int]) -> list[np.ndarray]:
+    """The box around a run's pieces as a quad read top to bottom and as one read bottom up."""
+    pts = quads[run].reshape(-1, 2)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    box = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+    return [np.roll(box, s, axis=0) for s in (-1, 1)]
+
+
 def read_lines(
     images: list[np.ndarray],
     detections: list[DetectionResult],
@@ -115,14 +172,57 @@ def read_lines(
                 ):
                     recs[k] = cand
                     owners[k] = (owners[k][0], turned[2 * n + m])
+    dropped = _merge_vertical_runs(images, detections, recognizer, params, owners, recs)
     kept: list[list[TextLine]] = [[] for _ in images]
     read: list[list[Recognition]] = [[] for _ in images]
-    for (p, quad), rec in zip(owners, recs, strict=True):
+    for k, ((p, quad), rec) in enumerate(zip(owners, recs, strict=True)):
+        if k in dropped:
+            continue
         read[p].append(rec)
         if not rec.line.text.strip() or rec.line.confidence < params.min_confidence:
             continue
         kept[p].append(line_from_recognition(quad, rec))
     return [PageReading(k, _mean_confidence(r)) for k, r in zip(kept, read, strict=True)]
+
+
+def _merge_vertical_runs(
+    images: list[np.ndarray],
+    detections: list[DetectionResult],
+    recognizer: Recognizer,
+    params: ReadParams,
+    owners: list[tuple[int, np.ndarray]],
+    recs: list[Recognition],
+) -> set[int]:
+    """Read each page's vertical runs of one-character boxes as one turned line; where that
+    reads surely, the line replaces its pieces (appended to ``owners``/``recs``). Returns the
+    indices of the pieces it replaced."""
+    runs: list[tuple[int, list[int]]] = []
+    offset = 0
+    for p, det in enumerate(detections):
+        runs += [(p, [offset + k for k in run]) for run in vertical_runs(det.quads)]
+        offset += len(det.quads)
+    if not runs:
+        return set()
+    quads = np.stack([q for _, q in owners])
+    candidates = [(p, q) for p, run in runs for q in _run_quads(quads, run)]
+    alt = recognizer.recognize([crop_quad(images[p], q) for p, q in candidates])
+    dropped: set[int] = set()
+    for n, (_, run) in enumerate(runs):
+        best = max((2 * n, 2 * n + 1), key=lambda k: alt[k].line.confidence)
+        line = alt[best].line
+        # pieces read upright as a character or two each, the run turned as at least one
+        # character a piece, surely: otherwise the pieces were separate lines (a receipt's
+        # stacked quantities)
+        pieces_short = all(len(recs[k].line.text.strip()) <= 2 for k in run)
+        if (
+            pieces_short
+            and line.confidence >= params.vertical_confidence
+            and len(line.text.strip()) >= len(run)
+        ):
+            dropped.update(run)
+            owners.append(candidates[best])
+            recs.append(alt[best])
+    return dropped
 
 
 # --- orientation ------------------------------------------------------------------------------

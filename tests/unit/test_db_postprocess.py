@@ -48,3 +48,20 @@ def test_unclip_rect_keeps_centre_and_angle() -> None:
 def test_rejects_wrong_rank() -> None:
     with pytest.raises(ValueError):
         db_boxes(np.zeros((1, 4, 4), dtype=np.float32))
+
+
+def _q(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+
+
+def test_vertical_runs_chain_characters_lying_on_their_side() -> None:
+    from pipelines.read import vertical_runs
+
+    # a Bates number up the margin, found one character at a time (boxes wider than tall,
+    # touching), beside an ordinary line and a receipt's column of upright digits
+    bates = [_q(580, 780 + 13 * k, 601, 795 + 13 * k) for k in range(6)]
+    line = [_q(100, 780, 400, 795)]
+    upright_digits = [_q(300, 500 + 24 * k, 317, 523 + 24 * k) for k in range(4)]
+    quads = np.stack(bates + line + upright_digits)
+    assert vertical_runs(quads) == [[0, 1, 2, 3, 4, 5]]
+    assert vertical_runs(np.stack(bates[:2] + line)) == []  # two pieces are not a run
