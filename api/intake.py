@@ -83,7 +83,7 @@ def accept(
     check_files(state, form)
     keys = [state.blobs.adopt(upload.path, upload.sha256) for upload in form.files]
     results: list[tuple[Document, bool]] = []
-    with state.sessions.begin() as session:
+    with state.writing(), state.sessions.begin() as session:
         for upload, key in zip(form.files, keys, strict=True):
             document, created = repo.get_or_create_document(
                 session,
@@ -111,7 +111,7 @@ def accept(
 
 def _forget(state: ApiState, document_ids: list[str]) -> None:
     try:
-        with state.sessions.begin() as session:
+        with state.writing(), state.sessions.begin() as session:
             unused: list[str] = []
             for document_id in document_ids:
                 unused += repo.delete_document(session, document_id=document_id)

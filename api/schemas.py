@@ -38,6 +38,11 @@ class DocumentPublic(BaseModel):
     @classmethod
     def of(cls, document: Document) -> DocumentPublic:
         """The public view of a document row."""
+        return cls(**cls.fields_of(document))
+
+    @staticmethod
+    def fields_of(document: Document) -> dict[str, Any]:
+        """The fields of ``of(document)``, for models extending this one."""
         base = f"/v1/documents/{document.id}"
         queued = processing = None
         if document.started_at is not None:
@@ -47,7 +52,7 @@ class DocumentPublic(BaseModel):
         error = None
         if document.error_code is not None:
             error = ErrorInfo(code=document.error_code, message=document.error_message or "")
-        return cls(
+        return dict(
             id=document.id,
             filename=document.filename,
             media_type=document.media_type,

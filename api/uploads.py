@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from io import BufferedWriter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
@@ -64,7 +63,7 @@ class _Receiver:
         self._header_field = b""
         self._header_value = b""
         self._file: UploadedFile | None = None
-        self._out: BufferedWriter | None = None
+        self._out: BinaryIO | None = None
         self._name = ""
         self._value = bytearray()
 
@@ -108,12 +107,12 @@ class _Receiver:
                     "bad_request", f"too many files in one request (at most {MAX_FILES})"
                 )
             filename = Path(options[b"filename"].decode("utf-8", "replace")).name or "upload"
-            self._file = UploadedFile(self._name, filename[:512], self.blobs.temp_file())
+            path, self._out = self.blobs.open_temp()
+            self._file = UploadedFile(self._name, filename[:512], path)
             self.form.files.append(self._file)
-            self._out = self._file.path.open("wb")
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
+        chunk = memoryview(data)[start:end]  # no copy: hashed and written as it is
         if self._file is None:
             self._value += chunk
             if len(self._value) > MAX_FIELD_BYTES:
@@ -127,7 +126,7 @@ class _Receiver:
                 f"{upload.filename} is over the size limit of {self.max_bytes / 1e6:.1f} MB"
             )
         if len(upload.head) < 1024:
-            upload.head += chunk[: 1024 - len(upload.head)]
+            upload.head += bytes(chunk[: 1024 - len(upload.head)])
         upload.digest.update(chunk)
         out.write(chunk)
 

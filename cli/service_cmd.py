@@ -32,15 +32,56 @@ def serve(
 
     with exit_on_error():
         open_database(get_settings()).dispose()  # migrate once, before the processes start
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        timeout_graceful_shutdown=5,
-    )
+    if workers == 1:
+        uvicorn.run(_API, factory=True, host=host, port=port, **_UVICORN_OPTIONS)  # type: ignore[arg-type]
+        return
+    _serve_processes(host, port, workers)
+
+
+_API = "api.app:create_app"
+_UVICORN_OPTIONS = {"log_level": "warning", "timeout_graceful_shutdown": 5}
+
+
+def _serve_processes(host: str, port: int, workers: int) -> None:
+    """``workers`` API processes, each listening on its own socket bound to the same port
+    (SO_REUSEPORT), so the kernel spreads new connections over them evenly. With one shared
+    socket (uvicorn's ``--workers``) whichever process wakes first takes a whole burst of
+    connections, and keep-alive keeps them there: one process works while the others idle."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    procs = [spawn.Process(target=_api_process, args=(host, port)) for _ in range(workers)]
+
+    def stop(signum: int, _frame: object) -> None:
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, signal.SIGTERM)  # uvicorn's graceful shutdown
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join()
+    if any(proc.exitcode for proc in procs):
+        raise typer.Exit(1)
+
+
+def _api_process(host: str, port: int) -> None:
+    """One API process on its own SO_REUSEPORT socket."""
+    import socket
+
+    import uvicorn
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    config = uvicorn.Config(_API, factory=True, **_UVICORN_OPTIONS)  # type: ignore[arg-type]
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def worker(

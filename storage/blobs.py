@@ -68,10 +68,21 @@ class BlobStore:
         os.close(fd)
         return Path(name)
 
+    def open_temp(self) -> tuple[Path, BinaryIO]:
+        """``temp_file()`` already opened for writing (one open instead of two)."""
+        fd, name = tempfile.mkstemp(dir=self._tmp)
+        try:
+            return Path(name), os.fdopen(fd, "wb")
+        except BaseException:
+            os.close(fd)
+            Path(name).unlink(missing_ok=True)
+            raise
+
     def adopt(self, tmp_path: Path, sha256: str, suffix: str = "") -> str:
-        """Move a file from ``temp_file()`` into the store under its (caller-computed) hash."""
+        """Move a file from ``temp_file()`` (or ``open_temp()``) into the store under its
+        (caller-computed) hash."""
         if tmp_path.parent != self._tmp:
-            raise ValueError("adopt takes files made by temp_file() only")
+            raise ValueError("adopt takes files made by temp_file() or open_temp() only")
         key = sha256 + _check_suffix(suffix)
         self.path(key)  # validates the key
         self._settle(tmp_path, key)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,21 +40,33 @@ class ChunkRow:
     line_boxes: tuple[Box, ...] = ()
 
 
+# Statements built once and run with parameters: building one per call (values, where clauses,
+# their cache keys) cost more than running it. Keyed by dialect name and table.
+_INSERT_IGNORING: dict[tuple[str, str], Any] = {}
+_DOCUMENT_BY_HASH = select(Document).where(
+    Document.tenant == bindparam("tenant"), Document.sha256 == bindparam("sha256")
+)
+
+
 def _insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
     dialect = session.get_bind().dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        raise ValueError(f"unsupported database {dialect!r}")
+    stmt = _INSERT_IGNORING.get((dialect, table.name))
+    if stmt is None:
+        if dialect == "postgresql":
+            built: Any = postgresql.insert(table)
+        elif dialect == "sqlite":
+            built = sqlite.insert(table)
+        else:
+            raise ValueError(f"unsupported database {dialect!r}")
+        # RETURNING says whether a row was written (rowcount is -1 under psycopg 3).
+        stmt = built.on_conflict_do_nothing().returning(*table.primary_key.columns)
+        _INSERT_IGNORING[(dialect, table.name)] = stmt
     # Starting with the write matters on SQLite: it takes the write lock before reading, so a
     # concurrent insert of the same row is seen (no stale snapshot), and on PostgreSQL the
     # conflict check waits for the other transaction; neither side ever raises IntegrityError.
-    # RETURNING says whether a row was written (rowcount is -1 under psycopg 3).
-    return session.execute(stmt.returning(*table.primary_key.columns)).first() is not None
+    # The columns inserted are the keys of ``values`` (the others get their defaults).
+    return session.execute(stmt, values).first() is not None
 
 
 def get_or_create_document(
@@ -96,9 +108,7 @@ def get_or_create_document(
             "updated_at": now,
         },
     )
-    document = session.scalars(
-        select(Document).where(Document.tenant == tenant, Document.sha256 == sha256)
-    ).one()
+    document = session.scalars(_DOCUMENT_BY_HASH, {"tenant": tenant, "sha256": sha256}).one()
     return document, created
 
 

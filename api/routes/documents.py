@@ -23,7 +23,7 @@ from pipelines.types import PageResult
 from storage import jobs
 from storage import repository as repo
 from storage.page_images import crop_png
-from storage.tables import STATUSES, Document
+from storage.tables import STATUSES, Document, IdempotentRequest
 from workers.app import INTERACTIVE
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -50,6 +50,32 @@ def _done(document: Document) -> None:
         )
 
 
+def _accept_and_answer(
+    state: ApiState,
+    form: UploadForm,
+    *,
+    tenant: str,
+    meta: dict[str, Any],
+    callback_url: str | None,
+    queue: str,
+    idempotency_key: str | None,
+) -> tuple[int, dict[str, Any]]:
+    """``accept`` the form, build the response and keep it for ``idempotency_key``: the
+    blocking part of an upload, run in one thread hop."""
+    accepted = accept(state, form, tenant=tenant, meta=meta, callback_url=callback_url, queue=queue)
+    documents = [
+        UploadedDocument(**DocumentPublic.fields_of(d), created=created) for d, created in accepted
+    ]
+    status = 202 if any(created for _, created in accepted) else 200
+    body = UploadResponse(documents=documents).model_dump(mode="json")
+    if idempotency_key:
+        with state.writing(), state.sessions.begin() as session:
+            jobs.save_response(
+                session, tenant=tenant, key=idempotency_key, status_code=status, response=body
+            )
+    return status, body
+
+
 async def upload_files(
     request: Request, state: ApiState, tenant: str, idempotency_key: str | None, queue: str
 ) -> tuple[int, dict[str, Any], UploadForm]:
@@ -58,29 +84,19 @@ async def upload_files(
     try:
         meta = parse_metadata(form.fields.get("metadata"))
         callback_url = parse_callback_url(form.fields.get("callback_url"))
-        accepted = await run_in_threadpool(
-            accept,
+        status, body = await run_in_threadpool(
+            _accept_and_answer,
             state,
             form,
             tenant=tenant,
             meta=meta,
             callback_url=callback_url,
             queue=queue,
+            idempotency_key=idempotency_key,
         )
     except BaseException:
         form.discard()
         raise
-    documents = [
-        UploadedDocument(**DocumentPublic.of(d).model_dump(), created=created)
-        for d, created in accepted
-    ]
-    status = 202 if any(created for _, created in accepted) else 200
-    body = UploadResponse(documents=documents).model_dump(mode="json")
-    if idempotency_key:
-        with state.sessions.begin() as session:
-            jobs.save_response(
-                session, tenant=tenant, key=idempotency_key, status_code=status, response=body
-            )
     return status, body, form
 
 
@@ -102,8 +118,12 @@ async def upload(
     nothing new was queued). A repeated ``Idempotency-Key`` replays the first response.
     """
     if idempotency_key:
-        with state.sessions() as session:
-            saved = jobs.saved_response(session, tenant=tenant, key=idempotency_key)
+
+        def lookup() -> IdempotentRequest | None:
+            with state.sessions() as session:
+                return jobs.saved_response(session, tenant=tenant, key=idempotency_key)
+
+        saved = await run_in_threadpool(lookup)  # off the event loop: it may wait on a lock
         if saved is not None:
             return JSONResponse(
                 saved.response,

@@ -3,6 +3,7 @@ pgvector (started from the pgserver wheel, a fresh database per test)."""
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -420,6 +421,25 @@ def test_index_model_mismatch_raises(sessions: sessionmaker[Session]) -> None:
     assert info.value.code == "index_model_mismatch" and "all-MiniLM-L6-v2" in info.value.message
     with sessions() as s, pytest.raises(IndexMismatch):
         repo.check_index_model(s, name="all-MiniLM-L6-v2", dim=768)
+
+
+def test_blob_store_open_temp_then_adopt(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    payload = b"%PDF-1.7\n" + bytes(range(256)) * 1_000
+    path, out = store.open_temp()
+    with out:
+        out.write(payload)
+    assert path.parent == tmp_path / "blobs" / "tmp" and path.read_bytes() == payload
+    key = store.adopt(path, hashlib.sha256(payload).hexdigest())
+    assert not path.exists() and store.path(key).read_bytes() == payload
+    again, out = store.open_temp()
+    with out:
+        out.write(payload)
+    assert store.adopt(again, key) == key and not again.exists()  # stored once
+    stray = tmp_path / "stray"
+    stray.write_bytes(payload)
+    with pytest.raises(ValueError):
+        store.adopt(stray, key)
 
 
 def test_blob_store_round_trip_and_dedupe(tmp_path: Path) -> None:
