@@ -13,6 +13,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -28,7 +29,7 @@ from pipelines.chunk import ChunkParams, chunk_document
 from pipelines.embed import Embedder, embed_chunks
 from pipelines.engine import OcrEngine
 from pipelines.load import Document, LoadParams, RasterPage, expand_inputs, open_document, sniff
-from pipelines.ocr import NoProgress, ProgressReporter
+from pipelines.ocr import NoProgress, ProgressReporter, run_ordered
 from pipelines.types import PageResult
 from storage import repository as repo
 from storage.blobs import BlobStore
@@ -130,17 +131,38 @@ def ingest_paths(
     progress: IngestProgress = NoIngestProgress(),
     on_outcome: Callable[[IngestOutcome], None] | None = None,
 ) -> list[IngestOutcome]:
-    """Ingest files, and every file under folders (recursively, sorted), one after another.
+    """Ingest files, and every file under folders (recursively, sorted); outcomes in order.
 
-    ``on_outcome`` is told each outcome as soon as it is known.
+    As many files are in flight as the OCR engine has workers (a folder of one-page scans
+    keeps every core busy); two files of the same content are taken one after the other, so
+    the second is a duplicate. ``on_outcome`` is told each outcome as soon as it is known.
     """
+    turns = _ContentTurns()
+
+    def task(path: Path) -> Callable[[], list[IngestOutcome]]:
+        return lambda: [
+            ingest_file(path, ctx=ctx, tenant=tenant, meta=meta, progress=progress, turns=turns)
+        ]
+
     outcomes = []
-    for path in expand_inputs(paths):
-        outcome = ingest_file(path, ctx=ctx, tenant=tenant, meta=meta, progress=progress)
+    files = (task(path) for path in expand_inputs(paths))
+    for outcome in run_ordered(files, ctx.ocr.params.workers):
         if on_outcome is not None:
             on_outcome(outcome)
         outcomes.append(outcome)
     return outcomes
+
+
+class _ContentTurns:
+    """A lock per content hash, for files of one run ingested at the same time."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def __call__(self, sha256: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(sha256, threading.Lock())
 
 
 def ingest_file(
@@ -150,6 +172,7 @@ def ingest_file(
     tenant: str = "default",
     meta: dict[str, Any] | None = None,
     progress: IngestProgress = NoIngestProgress(),
+    turns: Callable[[str], AbstractContextManager[object]] = lambda _: nullcontext(),
 ) -> IngestOutcome:
     """Store one file as a searchable document of ``tenant``; never raises for a failure.
 
@@ -175,15 +198,18 @@ def ingest_file(
     document_id: str | None = None
     try:
         sha256, size, head = fingerprint(path)
-        with ctx.sessions.begin() as session:
-            document, _ = document_for_file(
-                session, path, sha256=sha256, size=size, head=head, tenant=tenant, meta=meta
+        with turns(sha256):  # the same content in flight twice: the second waits, a duplicate
+            with ctx.sessions.begin() as session:
+                document, _ = document_for_file(
+                    session, path, sha256=sha256, size=size, head=head, tenant=tenant, meta=meta
+                )
+                document_id, status, pages = document.id, document.status, document.page_count
+            if status == "done":
+                seconds = time.perf_counter() - start
+                return IngestOutcome(path, document_id, "duplicate", pages or 0, seconds=seconds)
+            pages = _process(
+                path, document_id=document_id, sha256=sha256, ctx=ctx, progress=progress
             )
-            document_id, status, page_count = document.id, document.status, document.page_count
-        if status == "done":
-            seconds = time.perf_counter() - start
-            return IngestOutcome(path, document_id, "duplicate", page_count or 0, seconds=seconds)
-        pages = _process(path, document_id=document_id, sha256=sha256, ctx=ctx, progress=progress)
     except ScanragError as exc:
         if exc.category is not Category.BAD_INPUT:
             log.warning("ingest failed", extra={"document": document_id, "code": exc.code})

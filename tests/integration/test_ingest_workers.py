@@ -125,3 +125,27 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: IngestContext, tmp_path: Pat
         "corrupt_document",
     )
     assert rows(ctx, Page) == 1 and rows(ctx, Chunk) == 2
+
+
+def test_a_folder_is_read_files_at_once_with_copies_as_duplicates(
+    ctx: IngestContext, tmp_path: Path
+) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for name, lines in [("a.png", LINES[:1]), ("b.png", LINES[:1]), ("c.png", LINES[1:])]:
+        text_page(lines).save(folder / name)  # a and b: the same content
+    outcomes = ingest_paths([folder], ctx=ctx)
+    assert [(o.path.name, o.status) for o in outcomes] == [
+        ("a.png", "done"),
+        ("b.png", "duplicate"),
+        ("c.png", "done"),
+    ]
+    assert outcomes[0].document_id == outcomes[1].document_id
+    assert rows(ctx, Page) == 2
+    with ctx.sessions() as session:
+        texts = [
+            p.text
+            for o in (outcomes[0], outcomes[2])
+            for p in repo.document_pages(session, document_id=o.document_id)
+        ]
+    assert texts == [LINES[0], LINES[1]]
