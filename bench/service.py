@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import math
 import os
 import re
@@ -57,10 +58,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
@@ -298,22 +302,79 @@ def encode_upload(name: str, data: bytes) -> tuple[str, bytes]:
     return request.headers["content-type"], request.read()
 
 
-def upload_all(url: str, key: str, pdfs: list[Path], clients: int) -> Uploads:
+def upload_all(url: str, key: str, pdfs: list[Path], clients: int, client: str = "raw") -> Uploads:
     """Upload ``pdfs`` from ``clients`` concurrent clients (document i by client i mod clients),
-    each sending its documents back to back over its own connection, all starting together.
+    each sending its documents back to back over its own keep-alive connection, all starting
+    together.
 
-    The clients are tasks of one asyncio event loop in this process (httpx.AsyncClient), not
-    threads: 20 threads of one process spent much of their time waiting for each other's GIL,
-    which the latencies counted. Request bodies are encoded before timing (as the files are
-    read before timing); each latency is from sending the request to its response read.
+    The clients are tasks of one asyncio event loop in this process. ``client="httpx"`` (the
+    default) uses httpx.AsyncClient; ``client="raw"`` writes each request's bytes, built before
+    timing, to the socket and reads the response with a minimal HTTP/1.1 reader, as a load
+    generator (wrk, hey) does, to see how much of the latency is the clients' own CPU on the
+    cores they share with the service. Either way a latency runs from sending the request to
+    having read its whole response.
     """
     # read and encoded before timing: no disk and no multipart encoding in the latency
     bodies = [encode_upload(p.name, p.read_bytes()) for p in pdfs]
-    return asyncio.run(_upload_all(url, key, pdfs, bodies, clients))
+    send = _raw_sender if client == "raw" else _httpx_sender
+    return asyncio.run(_upload_all(url, key, pdfs, bodies, clients, send))
+
+
+Answer = tuple[int, dict[str, str], bytes]  # status, headers (lower-case names), body
+Post = Callable[[str, bytes], Awaitable[Answer]]  # (content type, body) -> answer
+Sender = Callable[[str, str], AbstractAsyncContextManager[Post]]
+
+
+@asynccontextmanager
+async def _raw_sender(url: str, key: str) -> AsyncIterator[Post]:
+    """One keep-alive connection; ``post(content_type, body)`` -> (status, headers, body)."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    head = f"POST /v1/documents HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {key}\r\n"
+
+    async def post(content_type: str, body: bytes) -> Answer:
+        request = (
+            f"{head}Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        writer.write(request)
+        status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode().split("\r\n")
+        headers = {}
+        for line in lines:
+            if ":" in line:
+                name, value = line.split(":", 1)
+                headers[name.strip().lower()] = value.strip()
+        answer = await reader.readexactly(int(headers.get("content-length", "0")))
+        return int(status_line.split()[1]), headers, answer
+
+    try:
+        yield post
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
+@asynccontextmanager
+async def _httpx_sender(url: str, key: str) -> AsyncIterator[Post]:
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120
+    ) as http:
+
+        async def post(content_type: str, body: bytes) -> Answer:
+            r = await http.post(
+                "/v1/documents", content=body, headers={"content-type": content_type}
+            )
+            return r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content
+
+        yield post
 
 
 async def _upload_all(
-    url: str, key: str, pdfs: list[Path], bodies: list[tuple[str, bytes]], clients: int
+    url: str,
+    key: str,
+    pdfs: list[Path],
+    bodies: list[tuple[str, bytes]],
+    clients: int,
+    sender: Sender,
 ) -> Uploads:
     latencies: list[float] = [float("nan")] * len(pdfs)
     ids: list[str | None] = [None] * len(pdfs)
@@ -325,30 +386,28 @@ async def _upload_all(
 
     async def client(k: int) -> None:
         mine = range(k, len(pdfs), clients)
-        async with httpx.AsyncClient(
-            base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=120
-        ) as http:
+        async with sender(url, key) as post:
             await barrier.wait()  # all start together
             for i in mine:
                 content_type, body = bodies[i]
                 starts.append(time.time())
                 t = time.perf_counter()
                 try:
-                    r = await http.post(
-                        "/v1/documents", content=body, headers={"content-type": content_type}
+                    status, headers, answer = await asyncio.wait_for(
+                        post(content_type, body), timeout=120
                     )
                     ms = (time.perf_counter() - t) * 1000
-                    doc = r.json()["documents"][0] if r.status_code in (200, 202) else None
+                    doc = json.loads(answer)["documents"][0] if status in (200, 202) else None
                 except Exception as exc:  # any failure is this document's, not the run's
                     errors.append(f"{pdfs[i].name}: {type(exc).__name__}: {exc}")
                     continue
-                if r.status_code != 202:
-                    errors.append(f"{pdfs[i].name}: HTTP {r.status_code} {r.text[:200]}")
+                if status != 202:
+                    errors.append(f"{pdfs[i].name}: HTTP {status} {answer[:200]!r}")
                 if doc is not None:
                     ids[i], created[i] = doc["id"], bool(doc["created"])
-                if r.status_code == 202:
+                if status == 202:
                     latencies[i] = ms
-                    timing = re.search(r"app;dur=([0-9.]+)", r.headers.get("server-timing", ""))
+                    timing = re.search(r"app;dur=([0-9.]+)", headers.get("server-timing", ""))
                     if timing:
                         server_ms.append(float(timing.group(1)))
 
@@ -507,6 +566,7 @@ def run_service(
     clients: int,
     timeout: float,
     api_workers: int = 1,
+    client: str = "httpx",
 ) -> dict[str, Any]:
     """Start the service, warm it up, upload ``pdfs`` from ``clients`` clients, wait, check."""
     home.mkdir(parents=True)
@@ -539,7 +599,7 @@ def run_service(
             flush=True,
         )
 
-        up = upload_all(service.url, key, pdfs, clients)
+        up = upload_all(service.url, key, pdfs, clients, client)
         accepted = {i for i in up.ids if i}
         write_jsonl(
             home / "uploads.jsonl",
@@ -618,6 +678,12 @@ def main() -> None:
     )
     ap.add_argument("--order", choices=["ingest", "service"], default="ingest", help="run first")
     ap.add_argument(
+        "--client",
+        choices=["httpx", "raw"],
+        default="httpx",
+        help="upload client: raw HTTP/1.1 on asyncio streams (a load generator), or httpx",
+    )
+    ap.add_argument(
         "--redis-url",
         default="redis://127.0.0.1:6379/9",
         help="a Redis database the service may own (it is flushed first)",
@@ -665,6 +731,7 @@ def main() -> None:
                     args.clients,
                     args.timeout,
                     args.api_workers,
+                    args.client,
                 )
         report(args, counts, ingest, svc, work)
     finally:
@@ -704,7 +771,7 @@ def report(
     sides = [
         {
             "side": f"service ({args.api_workers} API + 1 worker x {args.workers} processes, "
-            f"{args.clients} clients)",
+            f"{args.clients} {args.client} clients)",
             "pages": svc["pages"],
             "seconds": svc["seconds"],
             "pages/s": svc["pages_per_s"],
