@@ -47,7 +47,9 @@ class OcrSettings(BaseModel):
     rec_columns: int = Field(
         default=0, ge=0, description="widest recognizer run (lines x pixels); 0 = 1024 (GPU: any)"
     )
-    det_long_side: int = Field(default=1344, ge=320, le=4096, description="detector input size")
+    det_pixels: int = Field(
+        default=1_360_000, ge=100_000, le=16_000_000, description="detector input size (pixels)"
+    )
     min_confidence: float = Field(
         default=0.7, ge=0, le=1, description="lines read less surely are dropped"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 
@@ -29,19 +30,20 @@ class DetectionResult:
 class DetectorParams:
     """How pages are sized for the detector and what its output must reach to count."""
 
-    long_side: int = 1344  # pages are resized so their longest side is this (up or down)
+    pixels: int = 1_360_000  # pages are resized (up or down) to about this many pixels
     batch: int = 1  # pages per run: more helps a GPU; on a CPU it only costs memory
     db: DBParams = field(default_factory=DBParams)
 
 
 def detector_scale(h: int, w: int, params: DetectorParams) -> float:
-    """The resize factor that gives the page's longest side ``params.long_side`` pixels.
+    """The resize factor that gives the page ``params.pixels`` pixels, whatever its shape.
 
-    One size for every page: low-resolution scans (faxes, 100 dpi forms) are enlarged so their
-    small print is found, large renders are shrunk so detection costs the same on every page
-    (tuned on the dev splits, see docs/BENCHMARKS.md).
+    One area for every page: low-resolution scans (faxes, 100 dpi forms) are enlarged so their
+    small print is found, large renders are shrunk so detection costs the same on every page.
+    By area rather than by the long side, so a long, narrow receipt is not shrunk until its
+    print is too small to find (tuned on the dev splits, see docs/BENCHMARKS.md).
     """
-    return params.long_side / max(h, w, 1)
+    return math.sqrt(params.pixels / max(h * w, 1))
 
 
 def preprocess(image: np.ndarray, scale: float) -> np.ndarray:
