@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Device = Literal["auto", "cpu", "cuda"]
 Renderer = Literal["pdfium", "pdf2image"]
+Alphabet = Literal["western", "all"]
 
 
 class LimitSettings(BaseModel):
@@ -49,6 +50,10 @@ class OcrSettings(BaseModel):
     )
     det_pixels: int = Field(
         default=1_360_000, ge=100_000, le=16_000_000, description="detector input size (pixels)"
+    )
+    alphabet: Alphabet = Field(
+        default="western",
+        description="characters read: western (Latin, Greek, symbols) or all (adds CJK, kana)",
     )
     min_confidence: float = Field(
         default=0.7, ge=0, le=1, description="lines read less surely are dropped"

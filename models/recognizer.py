@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from core.errors import ModelError
 from models.ctc import DecodedLine, ctc_greedy_decode
+from models.rec_head import Alphabet, narrowed_model
 from models.runtime import make_session
 from models.weights import PPOCR_V6_REC, verified_path
 
@@ -96,13 +96,20 @@ class TextRecognizer:
         self.input_name = session.get_inputs()[0].name
 
     @classmethod
-    def load(cls, *, device: str, threads: int, batch: int, max_columns: int = 0) -> TextRecognizer:
-        """Load the checksummed PP-OCRv6 small recognizer; its charset comes from the metadata."""
-        session = make_session(verified_path(PPOCR_V6_REC), device=device, threads=threads)
-        meta = session.get_modelmeta().custom_metadata_map
-        if "character" not in meta:
-            raise ModelError("recognizer has no 'character' metadata: not a PP-OCRv6 rec model")
-        charset = meta["character"].splitlines()
+    def load(
+        cls,
+        *,
+        device: str,
+        threads: int,
+        batch: int,
+        max_columns: int = 0,
+        alphabet: Alphabet = "western",
+    ) -> TextRecognizer:
+        """Load the checksummed PP-OCRv6 small recognizer, its output layer narrowed to
+        ``alphabet``; its charset comes from the model's metadata."""
+        path = verified_path(PPOCR_V6_REC)
+        model, charset = narrowed_model(path, alphabet)
+        session = make_session(path, device=device, threads=threads, model=model)
         return cls(session, charset, batch, max_columns)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Recognition]:
@@ -123,18 +130,22 @@ class TextRecognizer:
         return [r for r in results if r is not None]
 
 
-_cache: dict[tuple[str, int, int, int], TextRecognizer] = {}
+_cache: dict[tuple[str, int, int, int, str], TextRecognizer] = {}
 _cache_lock = threading.Lock()
 
 
 def get_recognizer(
-    *, device: str, threads: int, batch: int, max_columns: int = 0
+    *, device: str, threads: int, batch: int, max_columns: int = 0, alphabet: Alphabet = "western"
 ) -> TextRecognizer:
     """The process-wide recognizer for these settings, loaded on first use."""
-    key = (device, threads, batch, max_columns)
+    key = (device, threads, batch, max_columns, alphabet)
     with _cache_lock:
         if key not in _cache:
             _cache[key] = TextRecognizer.load(
-                device=device, threads=threads, batch=batch, max_columns=max_columns
+                device=device,
+                threads=threads,
+                batch=batch,
+                max_columns=max_columns,
+                alphabet=alphabet,
             )
         return _cache[key]

@@ -36,8 +36,11 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def make_session(path: Path, *, device: str, threads: int = 0) -> ort.InferenceSession:
-    """An inference session for ``path`` on ``device`` (cpu/cuda) with ``threads`` (0 = cores)."""
+def make_session(
+    path: Path, *, device: str, threads: int = 0, model: bytes | None = None
+) -> ort.InferenceSession:
+    """An inference session for ``path`` (or ``model``, that file changed in memory) on
+    ``device`` (cpu/cuda) with ``threads`` (0 = cores)."""
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = threads or cpu_count()
@@ -52,6 +55,7 @@ def make_session(path: Path, *, device: str, threads: int = 0) -> ort.InferenceS
     if device == "cuda":
         providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
     try:
-        return ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+        source = model if model is not None else str(path)
+        return ort.InferenceSession(source, sess_options=opts, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelError(f"cannot load {path.name} on {device}: {exc}") from exc

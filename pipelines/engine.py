@@ -9,6 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from models.detector import DetectorParams, get_detector
+from models.rec_head import Alphabet
 from models.recognizer import get_recognizer
 from models.runtime import cpu_count, resolve_device
 from pipelines.load import Document, LoadParams, open_document
@@ -34,7 +35,7 @@ class EngineParams:
     ``workers`` (0: one per core on a CPU, one on a GPU) batches of pages are read at once;
     ``threads`` (0: the cores shared out among the workers) are each model's onnxruntime
     threads; ``rec_columns`` (0: CPU_REC_COLUMNS on a CPU, no cap on a GPU) caps a recognizer
-    batch's width.
+    batch's width; ``alphabet`` (``western`` or ``all``) is what the recognizer may answer.
     """
 
     device: str = "auto"
@@ -42,6 +43,7 @@ class EngineParams:
     workers: int = 0
     rec_batch: int = 32
     rec_columns: int = 0
+    alphabet: Alphabet = "western"
     detector: DetectorParams = field(default_factory=DetectorParams)
     ocr: OcrParams = field(default_factory=OcrParams)
 
@@ -75,6 +77,7 @@ class OcrEngine:
                         threads=p.threads,
                         batch=p.rec_batch,
                         max_columns=p.rec_columns,
+                        alphabet=p.alphabet,
                     ),
                 )
             return self._models

@@ -68,6 +68,7 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
             workers=ocr.workers,
             rec_batch=ocr.rec_batch,
             rec_columns=ocr.rec_columns,
+            alphabet=ocr.alphabet,
             detector=DetectorParams(pixels=ocr.det_pixels, batch=ocr.det_batch),
             ocr=OcrParams(
                 page_batch=ocr.page_batch,
