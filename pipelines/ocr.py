@@ -138,19 +138,22 @@ def ocr_documents(
 
         return run
 
+    failed: set[int] = set()
+
     def feed() -> Iterator[Task]:
         for index, (source, open_document) in enumerate(documents):
             try:
                 document = open_document()
                 yield [DocumentEvent("opened", index, source, total=document.page_count)]
                 for batch in _batches(document.pages(), params):
+                    if index in failed:
+                        break  # a page of it failed: read no more of it
                     yield read(source, index, batch)
             except Exception as exc:  # bad input (or a rasteriser bug): this document fails
                 yield [DocumentEvent("failed", index, source, error=exc)]
                 continue
             yield [DocumentEvent("done", index, source)]
 
-    failed: set[int] = set()
     totals: dict[int, int | None] = {}
     for event in run_ordered(feed(), params.workers):
         if event.index in failed:
