@@ -8,6 +8,8 @@
    bands at full-width gaps (read top to bottom); a band that cannot be cut across is split at
    vertical gutters into columns (read left to right). Multi-column text, whose paragraphs stagger
    between the columns, is read column by column; a form's rows are read row by row.
+4. Lines standing on their side (a file number up the margin) take no part in the cut: each is
+   read at the row of its middle.
 """
 
 from __future__ import annotations
@@ -100,19 +102,22 @@ def _line_above(boxes: list[BBox], j: int) -> int:
     return best
 
 
-def _paragraphs(boxes: list[BBox], unit: float, params: LayoutParams) -> list[list[int]]:
+def _paragraphs(
+    boxes: list[BBox], labels: list[bool], unit: float, params: LayoutParams
+) -> list[list[int]]:
     """Units of reading: multi-line paragraphs of prose, and every other line on its own.
 
     Only wide lines (prose) whose row neighbours are wide too may form a paragraph: a form's
     stacked labels or a receipt's item names beside their prices stay single lines, so they are
-    read row by row, while columns of prose are read column by column.
+    read row by row, while columns of prose are read column by column. A label (``labels[i]``, a
+    line ending in a colon) does not run on into the line below: its row does, beside it.
     """
     n = len(boxes)
     wide = [b[2] - b[0] >= params.prose_width * unit for b in boxes]
     neighbours = [
         [j for j in range(n) if j != i and _same_row(boxes[i], boxes[j])] for i in range(n)
     ]
-    prose = [wide[i] and all(wide[j] for j in neighbours[i]) for i in range(n)]
+    prose = [wide[i] and not labels[i] and all(wide[j] for j in neighbours[i]) for i in range(n)]
     # a paragraph's short last line: alone on its row, aligned with the line above
     alone = [not neighbours[i] for i in range(n)]
     parent = list(range(n))
@@ -207,6 +212,38 @@ def _rows(boxes: list[BBox], idx: list[int]) -> list[int]:
     return [i for row in rows for i in sorted(row, key=lambda k: boxes[k][0])]
 
 
+def _on_its_side(box: BBox, unit: float) -> bool:
+    """A single line standing on its side: far taller than wide (a number up the margin)."""
+    return (box[3] - box[1]) > 2 * max(box[2] - box[0], unit)
+
+
+def _print_height(box: BBox, turned: bool) -> float:
+    return box[2] - box[0] if turned else box[3] - box[1]
+
+
+def _insert_sideways(order: list[int], sideways: list[int], boxes: list[BBox]) -> list[int]:
+    """``order`` with the lines on their side put in, each before the first line below its middle.
+
+    Such lines are kept out of the XY-cut: spanning many rows, they would hold the rows beside
+    them together and split them into columns. Side-by-side ones (overlapping vertically) are
+    read together, left to right.
+    """
+    if not sideways:
+        return order
+    groups: list[list[int]] = []
+    for k in sorted(sideways, key=lambda k: boxes[k][1]):
+        if groups and boxes[k][1] < max(boxes[g][3] for g in groups[-1]):
+            groups[-1].append(k)
+        else:
+            groups.append([k])
+    out = list(order)
+    for group in reversed(groups):
+        middle = sum((boxes[k][1] + boxes[k][3]) / 2 for k in group) / len(group)
+        at = next((i for i, k in enumerate(out) if boxes[k][1] > middle), len(out))
+        out[at:at] = sorted(group, key=lambda k: boxes[k][0])
+    return out
+
+
 def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -> list[Block]:
     """Blocks of ``lines`` in reading order; each block's lines in reading order."""
     if not lines:
@@ -216,10 +253,16 @@ def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -
         angle = 0.0
     boxes = [_deskewed_box(line, angle) for line in lines]
     unit = float(np.median([b[3] - b[1] for b in boxes])) or 1.0
-    units = _paragraphs(boxes, unit, params)
+    labels = [line.text.rstrip().endswith(":") for line in lines]
+    units = _paragraphs(boxes, labels, unit, params)
     paragraph_lines = {i for u in units if len(u) > 1 for i in u}
     unit_boxes = [union_box([boxes[i] for i in g]) for g in units]
-    ordered = [_rows(boxes, units[u]) for u in xy_cut(unit_boxes, [len(u) > 1 for u in units])]
+    sideways = [k for k, g in enumerate(units) if len(g) == 1 and _on_its_side(boxes[g[0]], unit)]
+    flat = [k for k in range(len(units)) if k not in sideways]
+    cut = xy_cut([unit_boxes[k] for k in flat], [len(units[k]) > 1 for k in flat])
+    order = _insert_sideways([flat[k] for k in cut], sideways, unit_boxes)
+    ordered = [_rows(boxes, units[u]) for u in order]
+    turned = {units[k][0] for k in sideways}
     # consecutive single lines that stack (an address, a list) read as one block
     groups: list[list[int]] = []
     for members in ordered:
@@ -236,7 +279,8 @@ def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -
     blocks: list[Block] = []
     for members in groups:
         block_lines = tuple(lines[i] for i in members)
-        height = float(np.median([boxes[i][3] - boxes[i][1] for i in members]))
+        # a line on its side is as high as its box is wide
+        height = float(np.median([_print_height(boxes[i], i in turned) for i in members]))
         kind = "title" if height >= params.title_height * unit and len(members) <= 3 else "text"
         blocks.append(Block(kind, union_box([line.bbox for line in block_lines]), block_lines))
     return blocks

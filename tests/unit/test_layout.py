@@ -53,3 +53,40 @@ def test_skew_is_measured_from_quads() -> None:
 def test_xy_cut_handles_empty_and_single() -> None:
     assert xy_cut([]) == []
     assert xy_cut([(0, 0, 1, 1)]) == [0]
+
+
+def test_line_on_its_side_is_read_at_its_middle_without_splitting_rows() -> None:
+    # a form row whose value runs over two lines, a row below it, and a file number up the
+    # right margin spanning both: the rows stay rows, the number comes at the row of its middle
+    lines = [
+        line("Note:", 50, 100, 120, 122),
+        line("first line of a long note " + "x" * 20, 200, 100, 650, 122),
+        line("its end", 200, 130, 500, 152),
+        line("Date:", 50, 170, 120, 192),
+        line("1987", 200, 170, 300, 192),
+        line("82253245", 700, 90, 722, 200),
+    ]
+    assert reading(lines[::-1]) == [
+        "Note:",
+        "first line of a long note " + "x" * 20,
+        "its end",
+        "82253245",
+        "Date:",
+        "1987",
+    ]
+    number = next(b for b in build_layout(lines) if b.text == "82253245")
+    assert number.kind == "text"  # its print is as high as the box is wide, not a title
+
+
+def test_label_does_not_run_on_into_the_line_below() -> None:
+    # "LABEL: text" rows whose text wraps back to the margin, under the label
+    lines = [
+        line("$7.00 CARTON COUPON/BUYDOWN:", 38, 352, 230, 365),
+        line("Effective in those retail calls that we could not exchange.", 248, 351, 591, 367),
+        line("Those situations were limited.", 38, 367, 182, 380),
+    ]
+    assert reading(lines) == [
+        "$7.00 CARTON COUPON/BUYDOWN:",
+        "Effective in those retail calls that we could not exchange.",
+        "Those situations were limited.",
+    ]
