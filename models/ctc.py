@@ -37,16 +37,30 @@ class WordSpan:
     confidence: float
 
 
+# A space is read between two characters when the space class reaches this probability in the
+# blank steps between them, even where blank wins every step: the model often loses the narrow
+# word gaps of small print ("NEWPORTK.S."). Tuned on the dev splits (docs/BENCHMARKS.md).
+SPACE_PROBABILITY = 0.1
+
+
 def ctc_greedy_decode(
-    probs: np.ndarray, charset: list[str], lengths: np.ndarray | None = None
+    probs: np.ndarray,
+    charset: list[str],
+    lengths: np.ndarray | None = None,
+    space_probability: float = SPACE_PROBABILITY,
 ) -> list[DecodedLine]:
-    """Decode ``probs [N, T, C]``; ``lengths`` (time steps holding content) cut off padding."""
+    """Decode ``probs [N, T, C]``; ``lengths`` (time steps holding content) cut off padding.
+
+    Greedy (best class per step), except that a gap between two characters whose space
+    probability reaches ``space_probability`` (0 turns this off) is read as a space.
+    """
     if probs.ndim != 3:
         raise ValueError(f"expected [N, T, C] probabilities, got shape {probs.shape}")
     n, t_max, c = probs.shape
     if c != len(charset) + 2:
         raise ValueError(f"{c} classes do not fit a charset of {len(charset)} (+blank +space)")
     symbols = ["", *charset, " "]
+    space = c - 1
     best = probs.argmax(axis=2)
     best_p = probs.max(axis=2)
     out: list[DecodedLine] = []
@@ -64,6 +78,19 @@ def ctc_greedy_decode(
             k = int(idx[s])
             if k == 0:
                 continue
+            if (
+                space_probability
+                and chars
+                and chars[-1] != " "
+                and k != space
+                and s > steps[-1][1] + 1
+            ):
+                gap = probs[i, steps[-1][1] + 1 : s, space]
+                g = int(gap.argmax())
+                if gap[g] >= space_probability:
+                    chars.append(" ")
+                    confs.append(float(gap[g]))
+                    steps.append((steps[-1][1] + 1 + g,) * 2)
             chars.append(symbols[k])
             confs.append(float(conf[s : e + 1].max()))
             steps.append((int(s), int(e)))

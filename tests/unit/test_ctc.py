@@ -57,3 +57,17 @@ def test_plan_batches_caps_a_batch_width_by_columns() -> None:
     assert all((e - s) * widths[e - 1] <= 256 or e - s == 1 for s, e in spans)
     assert spans[-1] == (12, 13)  # wider than the cap: alone
     assert sum(e - s for s, e in spans) == len(widths)
+
+
+def test_a_likely_space_in_a_blank_gap_is_read() -> None:
+    # a _ _ b: blank wins both gap steps, but the space class reaches 0.3 in the second
+    p = probs_for([1, 0, 0, 2])
+    p[0, 2, 4] = 0.3
+    p[0, 2, 0] = 0.6
+    line = ctc_greedy_decode(p, CHARSET)[0]
+    assert line.text == "a b"
+    assert line.char_steps[1] == (2, 2)  # the space sits where it was most likely
+    assert ctc_greedy_decode(p, CHARSET, space_probability=0)[0].text == "ab"
+    # a faint space (below the threshold) is not a word gap
+    p[0, 2, 4] = 0.05
+    assert ctc_greedy_decode(p, CHARSET)[0].text == "ab"
