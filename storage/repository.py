@@ -416,6 +416,11 @@ def delete_document(session: Session, *, document_id: str) -> list[str]:
         if key is not None
     )
     session.execute(delete(Document).where(Document.id == document_id))
+    return unused_blob_keys(session, keys)
+
+
+def unused_blob_keys(session: Session, keys: set[str]) -> list[str]:
+    """Those of ``keys`` that no document (original) or page (image) refers to."""
     still_used = set(session.scalars(select(Document.blob_key).where(Document.blob_key.in_(keys))))
     still_used.update(
         key

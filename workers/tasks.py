@@ -167,9 +167,18 @@ def read_pages(
             for result in state.ocr.read(tap, source=document_id, start=start, stop=stop):
                 image_key = store_page_image(state.blobs, tap.take(result.page), result)
                 page = {**result.to_dict(), "image_key": image_key}
-                with state.sessions.begin() as session:
-                    repo.replace_pages(session, document_id=document_id, pages=[page])
-                    repo.update_pages_done(session, document_id=document_id)
+                try:
+                    with state.sessions.begin() as session:
+                        repo.replace_pages(session, document_id=document_id, pages=[page])
+                        repo.update_pages_done(session, document_id=document_id)
+                except DocumentNotFound:
+                    # deleted while its pages were being read: the image just written is
+                    # nobody's (unless an identical page of another document shares it)
+                    with state.sessions.begin() as session:
+                        for key in repo.unused_blob_keys(session, {image_key}):
+                            state.blobs.delete(key)
+                    log.info("document deleted while read", extra={"document": document_id})
+                    return
                 log.info(
                     "page read",
                     extra={"document": document_id, "page": result.page, "s": result.seconds},

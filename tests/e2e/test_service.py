@@ -323,6 +323,35 @@ def test_delete_removes_rows_and_blobs(service: Service, tmp_path: Path) -> None
     assert _blob_files(service) == before
 
 
+def test_delete_while_pages_are_read_leaves_no_page_images(
+    service: Service, tmp_path: Path
+) -> None:
+    key, _ = service.new_key("hasty")
+    client = service.client(key)
+    pdf = make_pdf(
+        tmp_path / "long.pdf", [[f"Page {n} of the minutes, item {n}."] for n in range(1, 25)]
+    )
+    before = _blob_files(service)
+    doc_id = client.post(
+        "/v1/documents", files={"files": ("long.pdf", pdf.read_bytes(), "application/pdf")}
+    ).json()["documents"][0]["id"]
+    deadline = time.monotonic() + 120
+    while client.get(f"/v1/documents/{doc_id}").json()["pages_done"] < 1:
+        assert time.monotonic() < deadline, "no page was read"
+        time.sleep(0.05)
+    assert client.delete(f"/v1/documents/{doc_id}").status_code == 204
+    # the workers still reading its pages store nothing more, and remove what they wrote:
+    # once the blob files have settled (no change for 3 s) they are as before the upload
+    files, settled, deadline = _blob_files(service), time.monotonic(), time.monotonic() + 90
+    while time.monotonic() - settled < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = _blob_files(service)
+        if now != files:
+            files, settled = now, time.monotonic()
+    assert files == before
+    assert client.get(f"/v1/documents/{doc_id}").status_code == 404
+
+
 def test_folder_batch(service: Service, import_root: Path, tmp_path: Path) -> None:
     key, _ = service.new_key("archive")
     client = service.client(key)
