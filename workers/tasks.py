@@ -25,6 +25,7 @@ from core.logging import get_logger
 from pipelines.load import open_document
 from storage import jobs
 from storage import repository as repo
+from storage.errors import DocumentNotFound
 from storage.tables import Document
 from workers.app import BATCH, INTERACTIVE, WEBHOOKS, app
 from workers.ingest import PageImageTap, record_failure, reindex_document, store_page_image
