@@ -3,6 +3,7 @@ attempts and small shared facts. Keyword-only functions taking a Session; caller
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -141,6 +142,32 @@ def webhook_attempts(session: Session, *, document_id: str) -> list[WebhookDeliv
         select(WebhookDelivery)
         .where(WebhookDelivery.document_id == document_id)
         .order_by(WebhookDelivery.id)
+    )
+    return list(session.scalars(stmt))
+
+
+def undelivered_webhooks(session: Session, *, max_attempts: int, since: datetime) -> list[str]:
+    """Documents finished since ``since`` whose callback no attempt has delivered yet, with
+    attempts left (fewer than ``max_attempts``), oldest first.
+
+    What a broker that lost its queued webhook tasks must send again.
+    """
+    delivered = select(WebhookDelivery.document_id).where(WebhookDelivery.error.is_(None))
+    attempts = (
+        select(func.count(WebhookDelivery.id))
+        .where(WebhookDelivery.document_id == Document.id)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(Document.id)
+        .where(
+            Document.status.in_(("done", "failed")),
+            Document.callback_url.is_not(None),
+            Document.finished_at >= since,
+            Document.id.not_in(delivered),
+            attempts < max_attempts,
+        )
+        .order_by(Document.finished_at)
     )
     return list(session.scalars(stmt))
 

@@ -4,12 +4,15 @@ Redis as configured here keeps nothing on disk: when it restarts, queued tasks a
 database is the record of what is unfinished, so each worker's main process watches the
 broker's ``run_id``; when it changes, it sends every unfinished document (and batch still being
 listed) to the queues again; the first worker ever started does the same. Tasks are idempotent,
-so a document queued twice is processed once.
+so a document queued twice is processed once. Webhooks of the last day's finished documents
+that no attempt delivered are sent again too (at least once: a receiver may see one twice, with
+different ``X-Scanrag-Delivery`` ids, and should key on the document id and status).
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any, cast
 
 import redis
@@ -19,18 +22,19 @@ from core.config import Settings
 from core.logging import get_logger
 from storage import jobs
 from storage import repository as repo
-from storage.tables import Batch
+from storage.tables import Batch, utcnow
 
 log = get_logger("recovery")
 
 RUN_ID = "broker_run_id"
+WEBHOOK_RESEND_WINDOW = timedelta(days=1)  # older undelivered webhooks are left as they are
 
 
 def check_broker(settings: Settings) -> int:
     """Requeue unfinished work if the broker restarted since the last check; returns how many."""
-    from workers.app import INTERACTIVE
+    from workers.app import INTERACTIVE, WEBHOOKS
     from workers.state import worker_state
-    from workers.tasks import list_batch, prepare
+    from workers.tasks import deliver_webhook, list_batch, prepare
 
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     try:
@@ -48,17 +52,24 @@ def check_broker(settings: Settings) -> int:
         jobs.set_state(session, name=RUN_ID, value=run_id)
         documents = repo.unfinished_documents(session)
         batches = list(session.scalars(select(Batch.id).where(Batch.status == "listing")))
+        webhooks = jobs.undelivered_webhooks(
+            session,
+            max_attempts=state.settings.service.webhook_retries + 1,
+            since=utcnow() - WEBHOOK_RESEND_WINDOW,
+        )
     for document_id, queue in documents:
         prepare.apply_async((document_id, queue or INTERACTIVE), queue=queue or INTERACTIVE)
     for batch_id in batches:
         list_batch.apply_async((batch_id,), queue="batch")
-    if seen is not None or documents or batches:
+    for document_id in webhooks:
+        deliver_webhook.apply_async((document_id,), queue=WEBHOOKS)
+    if seen is not None or documents or batches or webhooks:
         what = "broker restarted" if seen is not None else "first broker check"
         log.warning(
             f"{what}: unfinished work sent again",
-            extra={"documents": len(documents), "batches": len(batches)},
+            extra={"documents": len(documents), "batches": len(batches), "webhooks": len(webhooks)},
         )
-    return len(documents) + len(batches)
+    return len(documents) + len(batches) + len(webhooks)
 
 
 def start_broker_watch(settings: Settings) -> threading.Thread:

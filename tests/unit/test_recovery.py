@@ -1,0 +1,102 @@
+"""What a restarted broker forgot is sent again: unfinished documents and undelivered webhooks.
+
+A real SQLite database; the broker's ``run_id`` comes from a stand-in Redis client and the
+tasks sent are recorded instead of going to a broker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from core.config import Settings
+from storage import jobs
+from storage import repository as repo
+from storage.tables import Document, utcnow
+from workers import recovery, tasks
+from workers.state import WorkerState
+
+
+@pytest.fixture()
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerState:
+    settings = Settings(home=tmp_path, service={"webhook_retries": 2})  # type: ignore[arg-type]
+    built = WorkerState.from_settings(settings)
+    monkeypatch.setattr("workers.state.worker_state", lambda: built)
+    sent: list[tuple[str, Any]] = []
+    for name in ("prepare", "list_batch", "deliver_webhook"):
+        task = getattr(tasks, name)
+        monkeypatch.setattr(
+            task, "apply_async", lambda args, queue, _n=name: sent.append((_n, args[0]))
+        )
+    built.sent = sent  # type: ignore[attr-defined]
+    return built
+
+
+def broker(monkeypatch: pytest.MonkeyPatch, run_id: str) -> None:
+    client = SimpleNamespace(info=lambda section: {"run_id": run_id}, close=lambda: None)
+    monkeypatch.setattr(recovery.redis.Redis, "from_url", lambda *a, **k: client)
+
+
+def document(
+    state: WorkerState,
+    name: str,
+    *,
+    status: str = "done",
+    callback: bool = True,
+    attempts: tuple[str | None, ...] = (),
+    age: timedelta = timedelta(minutes=5),
+) -> str:
+    """A document finished ``age`` ago with these webhook attempts (their errors)."""
+    with state.sessions.begin() as session:
+        doc, _ = repo.get_or_create_document(
+            session,
+            tenant="t",
+            sha256=name.encode().hex().ljust(64, "0"),
+            filename=f"{name}.pdf",
+            media_type="application/pdf",
+            size_bytes=1,
+            blob_key="a" * 64,
+        )
+        row = session.get(Document, doc.id)
+        assert row is not None
+        row.status = status
+        row.callback_url = "http://127.0.0.1:9/hook" if callback else None
+        row.finished_at = utcnow() - age if status in ("done", "failed") else None
+        for k, error in enumerate(attempts, start=1):
+            jobs.record_webhook_attempt(
+                session,
+                document_id=doc.id,
+                url="http://127.0.0.1:9/hook",
+                attempt=k,
+                status_code=None if error else 200,
+                error=error,
+            )
+        return doc.id
+
+
+def test_undelivered_webhooks_are_sent_again_when_the_broker_restarted(
+    state: WorkerState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    never = document(state, "never")  # its webhook task was lost before any attempt
+    failing = document(state, "failing", status="failed", attempts=("refused",))
+    document(state, "delivered", attempts=("refused", None))
+    document(state, "no-callback", callback=False)
+    document(state, "gave-up", attempts=("refused",) * 3)  # 1 + webhook_retries attempts
+    document(state, "old", age=timedelta(days=2))
+    unfinished = document(state, "unfinished", status="processing")
+    sent: list[tuple[str, Any]] = state.sent  # type: ignore[attr-defined]
+
+    broker(monkeypatch, "run-1")
+    assert recovery.check_broker(state.settings) == 3  # the first check ever
+    assert sorted(sent) == sorted(
+        [("prepare", unfinished), ("deliver_webhook", never), ("deliver_webhook", failing)]
+    )
+    sent.clear()
+    assert recovery.check_broker(state.settings) == 0  # same broker: nothing was lost
+    assert sent == []
+    broker(monkeypatch, "run-2")  # restarted
+    assert recovery.check_broker(state.settings) == 3
+    assert ("deliver_webhook", never) in sent and ("deliver_webhook", failing) in sent
