@@ -13,7 +13,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -134,18 +134,32 @@ def ingest_paths(
     """Ingest files, and every file under folders (recursively, sorted); outcomes in order.
 
     As many files are in flight as the OCR engine has workers (a folder of one-page scans
-    keeps every core busy); two files of the same content are taken one after the other, so
-    the second is a duplicate. ``on_outcome`` is told each outcome as soon as it is known.
+    keeps every core busy); files of the same content are taken one after the other in listing
+    order, so the first listed is read and the later copies are duplicates. ``on_outcome`` is
+    told each outcome as soon as it is known.
     """
     turns = _ContentTurns()
 
-    def task(path: Path) -> Callable[[], list[IngestOutcome]]:
-        return lambda: [
-            ingest_file(path, ctx=ctx, tenant=tenant, meta=meta, progress=progress, turns=turns)
-        ]
+    def task(position: int, path: Path) -> Callable[[], list[IngestOutcome]]:
+        def run() -> list[IngestOutcome]:
+            try:
+                return [
+                    ingest_file(
+                        path,
+                        ctx=ctx,
+                        tenant=tenant,
+                        meta=meta,
+                        progress=progress,
+                        turns=lambda sha256: turns.turn(position, sha256),
+                    )
+                ]
+            finally:
+                turns.finished(position)
+
+        return run
 
     outcomes = []
-    files = (task(path) for path in expand_inputs(paths))
+    files = (task(k, path) for k, path in enumerate(expand_inputs(paths)))
     for outcome in run_ordered(files, ctx.ocr.params.workers):
         if on_outcome is not None:
             on_outcome(outcome)
@@ -154,15 +168,42 @@ def ingest_paths(
 
 
 class _ContentTurns:
-    """A lock per content hash, for files of one run ingested at the same time."""
+    """Turns for the files of one run (numbered in listing order) that share their content.
+
+    A file that has hashed its content waits until every file listed before it has hashed
+    its own (or ended) and none of those with the same content is still unfinished. Files are
+    started in listing order, so the earlier ones always get there: nobody waits forever.
+    """
 
     def __init__(self) -> None:
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._cond = threading.Condition()
+        self._hashed: dict[int, str | None] = {}  # position -> content (None: ended unhashed)
+        self._unfinished: dict[str, set[int]] = {}  # content -> positions not yet finished
+        self._prefix = 0  # every position below this one has hashed or ended
 
-    def __call__(self, sha256: str) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(sha256, threading.Lock())
+    def _hashed_at(self, position: int, sha256: str | None) -> None:
+        self._hashed.setdefault(position, sha256)
+        while self._prefix in self._hashed:
+            self._prefix += 1
+        self._cond.notify_all()
+
+    @contextmanager
+    def turn(self, position: int, sha256: str) -> Iterator[None]:
+        with self._cond:
+            self._unfinished.setdefault(sha256, set()).add(position)
+            self._hashed_at(position, sha256)
+            self._cond.wait_for(
+                lambda: self._prefix > position and min(self._unfinished[sha256]) == position
+            )
+        yield
+
+    def finished(self, position: int) -> None:
+        with self._cond:
+            self._hashed_at(position, None)
+            sha256 = self._hashed[position]
+            if sha256 is not None:
+                self._unfinished[sha256].discard(position)
+            self._cond.notify_all()
 
 
 def ingest_file(
