@@ -90,3 +90,21 @@ def test_label_does_not_run_on_into_the_line_below() -> None:
         "Effective in those retail calls that we could not exchange.",
         "Those situations were limited.",
     ]
+
+
+def test_a_cell_centred_on_a_two_line_header_reads_after_its_first_row() -> None:
+    # "Account" (one line, centred on the header) is lower than the first header row by 0.47
+    # of that row's height: its box overlaps the row, but its print sits between the two rows
+    header = [
+        line("Account", 88, 464.5, 176, 482.5),
+        line("Ind/Lor", 203, 458, 246, 474),
+        line("Number of", 268, 458, 325, 474),
+        line("Volume", 203, 477, 246, 493),
+        line("Stores", 268, 477, 325, 493),
+    ]
+    assert reading(header) == ["Ind/Lor", "Number of", "Account", "Volume", "Stores"]
+    # while a value printed a little lower than its label is still read beside it
+    assert reading([line("Total:", 50, 100, 130, 118), line("12", 200, 104, 240, 122)]) == [
+        "Total:",
+        "12",
+    ]
