@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,10 +26,12 @@ import onnx
 import onnxruntime as ort
 
 from core.errors import ModelError
+from core.logging import get_logger
 from models.weights import WeightFile, verified_path
 
 RECIPE = "qdq-u8s8-per-channel-percentile-opset17-v1"  # change it when the steps below change
 DATA = Path(__file__).resolve().parent / "data"
+log = get_logger("models")
 
 
 def ranges_path(weight: WeightFile) -> Path:
@@ -109,6 +112,7 @@ def int8_model(weight: WeightFile, cache_dir: Path) -> Path:
         with _locked(cache_dir):
             if out.is_file() and sidecar.is_file() and sidecar.read_text().strip() == _sha256(out):
                 return out
+            start = time.perf_counter()
             with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as tmp:
                 prepared, built = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
                 prepare_fp32(src, prepared)
@@ -116,6 +120,10 @@ def int8_model(weight: WeightFile, cache_dir: Path) -> Path:
                 digest = _sha256(built)
                 os.replace(built, out)
                 sidecar.write_text(digest + "\n")
+            log.info(
+                "int8 model built (once per machine)",
+                extra={"model": out.name, "seconds": round(time.perf_counter() - start, 1)},
+            )
     except ModelError:
         raise
     except Exception as exc:  # onnx / onnxruntime / OS errors, all of one meaning here
