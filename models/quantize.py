@@ -107,10 +107,16 @@ def int8_model(weight: WeightFile, cache_dir: Path) -> Path:
     ).hexdigest()[:16]
     out = cache_dir / f"{src.stem}.int8.{key}.onnx"
     sidecar = out.with_name(out.name + ".sha256")
+
+    def intact() -> bool:
+        return out.is_file() and sidecar.is_file() and sidecar.read_text().strip() == _sha256(out)
+
     try:
+        if intact():  # before the lock: a read-only cache (a built image) still serves its model
+            return out
         cache_dir.mkdir(parents=True, exist_ok=True)
         with _locked(cache_dir):
-            if out.is_file() and sidecar.is_file() and sidecar.read_text().strip() == _sha256(out):
+            if intact():  # another process built it while this one waited
                 return out
             start = time.perf_counter()
             with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as tmp:

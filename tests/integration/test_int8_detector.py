@@ -63,6 +63,18 @@ def test_the_cached_model_is_reused(built: Path) -> None:
     assert built.stat().st_mtime_ns == before
 
 
+@pytest.mark.slow
+def test_an_intact_model_is_served_from_a_cache_that_cannot_be_written(
+    built: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a read-only cache (an image's): taking the build lock would fail, and is not needed
+    def read_only(directory: Path) -> None:
+        raise PermissionError(f"read-only file system: {directory}")
+
+    monkeypatch.setattr(quantize, "_locked", read_only)
+    assert int8_model(PPOCR_V6_DET, built.parent) == built
+
+
 def test_without_ranges_the_detector_runs_fp32_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
