@@ -9,7 +9,7 @@
    vertical gutters into columns (read left to right). Multi-column text, whose paragraphs stagger
    between the columns, is read column by column; a form's rows are read row by row.
 4. Lines standing on their side (a file number up the margin) take no part in the cut: each is
-   read at the row of its middle.
+   read at the end of the row its middle falls in.
 """
 
 from __future__ import annotations
@@ -220,6 +220,11 @@ def _rows(boxes: list[BBox], idx: list[int]) -> list[int]:
     return [i for row in rows for i in sorted(row, key=lambda k: boxes[k][0])]
 
 
+def _row_top(box: BBox) -> float:
+    """The highest centre a line may have and still share this box's row."""
+    return (box[1] + box[3]) / 2 - ROW_TOLERANCE * (box[3] - box[1])
+
+
 def _on_its_side(box: BBox, unit: float) -> bool:
     """A single line standing on its side: far taller than wide (a number up the margin)."""
     return (box[3] - box[1]) > 2 * max(box[2] - box[0], unit)
@@ -230,7 +235,8 @@ def _print_height(box: BBox, turned: bool) -> float:
 
 
 def _insert_sideways(order: list[int], sideways: list[int], boxes: list[BBox]) -> list[int]:
-    """``order`` with the lines on their side put in, each before the first line below its middle.
+    """``order`` with the lines on their side put in, each at the end of the row its middle
+    falls in.
 
     Such lines are kept out of the XY-cut: spanning many rows, they would hold the rows beside
     them together and split them into columns. Side-by-side ones (overlapping vertically) are
@@ -247,7 +253,9 @@ def _insert_sideways(order: list[int], sideways: list[int], boxes: list[BBox]) -
     out = list(order)
     for group in reversed(groups):
         middle = sum((boxes[k][1] + boxes[k][3]) / 2 for k in group) / len(group)
-        at = next((i for i, k in enumerate(out) if boxes[k][1] > middle), len(out))
+        # it joins the row its middle falls in, by the tolerance of any row, and is read last
+        # in it (it stands in the margin); else it comes before the first line below its middle
+        at = next((i for i, k in enumerate(out) if _row_top(boxes[k]) > middle), len(out))
         out[at:at] = sorted(group, key=lambda k: boxes[k][0])
     return out
 

@@ -108,3 +108,18 @@ def test_a_cell_centred_on_a_two_line_header_reads_after_its_first_row() -> None
         "Total:",
         "12",
     ]
+
+
+def test_a_margin_number_is_read_before_a_row_whose_print_is_below_its_middle() -> None:
+    # the number's middle (y 101) is inside the next row's box (100-120) but above its print
+    # (the box's middle 40%): it belongs to the gap between the rows, so it is read before it
+    lines = [
+        line("Invoice for March", 50, 60, 300, 80),
+        line("Total: 12.00", 50, 100, 300, 120),
+        line("82254765", 650, 40, 670, 162),
+        line("Signed", 50, 140, 200, 160),
+    ]
+    assert reading(lines) == ["Invoice for March", "82254765", "Total: 12.00", "Signed"]
+    # whereas a middle inside a row's print puts the number at the end of that row
+    lines[2] = line("82254765", 650, 50, 670, 172)
+    assert reading(lines) == ["Invoice for March", "Total: 12.00", "82254765", "Signed"]
