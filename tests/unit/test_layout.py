@@ -111,8 +111,9 @@ def test_a_cell_centred_on_a_two_line_header_reads_after_its_first_row() -> None
 
 
 def test_a_margin_number_is_read_before_a_row_whose_print_is_below_its_middle() -> None:
-    # the number's middle (y 101) is inside the next row's box (100-120) but above its print
-    # (the box's middle 40%): it belongs to the gap between the rows, so it is read before it
+    # the number's middle (y 101) is inside the next row's box (100-120) but above the band a
+    # row is joined in (102-118, ROW_TOLERANCE of the height round its centre): it belongs to
+    # the gap between the rows, so it is read before that row
     lines = [
         line("Invoice for March", 50, 60, 300, 80),
         line("Total: 12.00", 50, 100, 300, 120),
