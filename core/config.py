@@ -28,6 +28,9 @@ class LimitSettings(BaseModel):
     )
 
 
+DetPrecision = Literal["auto", "int8", "fp32"]
+
+
 def default_model_cache() -> Path:
     """``$XDG_CACHE_HOME/scanrag`` (default ``~/.cache/scanrag``): models built on this machine."""
     return Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")) / "scanrag"
@@ -64,7 +67,7 @@ class OcrSettings(BaseModel):
         default=0.7, ge=0, le=1, description="lines read less surely are dropped"
     )
     orientation: bool = Field(default=True, description="detect and undo 90/180/270 rotations")
-    det_precision: Literal["auto", "int8", "fp32"] = Field(
+    det_precision: DetPrecision = Field(
         default="auto", description="detector arithmetic; auto = int8 on a CPU, fp32 on a GPU"
     )
 

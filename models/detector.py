@@ -6,13 +6,12 @@ import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 
-from core.config import default_model_cache
+from core.config import DetPrecision, default_model_cache
 from core.errors import ModelError
 from core.logging import get_logger
 from models.db_postprocess import DBParams, db_boxes
@@ -20,7 +19,6 @@ from models.quantize import int8_model
 from models.runtime import make_session
 from models.weights import PPOCR_V6_DET, verified_path
 
-Precision = Literal["auto", "int8", "fp32"]
 log = get_logger("detector")
 
 _MEAN = 0.5
@@ -42,7 +40,7 @@ class DetectorParams:
     pixels: int = 1_360_000  # pages are resized (up or down) to about this many pixels
     batch: int = 1  # pages per run: more helps a GPU; on a CPU it only costs memory
     db: DBParams = field(default_factory=DBParams)
-    precision: Precision = "auto"  # auto: int8 on a CPU, fp32 on a GPU
+    precision: DetPrecision = "auto"  # auto: int8 on a CPU, fp32 on a GPU
     cache_dir: Path | None = None  # where the int8 model is kept (None: default_model_cache())
 
 
@@ -87,7 +85,7 @@ class TextDetector:
         path = verified_path(PPOCR_V6_DET)
         precision = params.precision
         if precision == "auto":
-            # int8 convolutions are what a CPU runs fastest; a GPU runs fp32 faster still
+            # int8 is measured on CPUs only (docs/BENCHMARKS.md): a GPU keeps fp32
             precision = "int8" if device == "cpu" else "fp32"
         if precision == "int8":
             try:
