@@ -27,7 +27,7 @@ import onnxruntime as ort
 
 from core.errors import ModelError
 from core.logging import get_logger
-from models.weights import WeightFile, verified_path
+from models.weights import WeightFile, file_sha256, verified_path
 
 RECIPE = "qdq-u8s8-per-channel-percentile-opset17-v1"  # change it when the steps below change
 DATA = Path(__file__).resolve().parent / "data"
@@ -73,14 +73,6 @@ def quantize(prepared: Path, dst: Path, ranges: Path, reader: object | None = No
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     # processes starting together (a worker pool) build the file once, not once each
@@ -103,13 +95,15 @@ def int8_model(weight: WeightFile, cache_dir: Path) -> Path:
     if not ranges.is_file():
         raise ModelError(f"no int8 ranges shipped for {src.name} ({ranges} is missing)")
     key = hashlib.sha256(
-        "|".join([weight.sha256, _sha256(ranges), ort.__version__, RECIPE]).encode()
+        "|".join([weight.sha256, file_sha256(ranges), ort.__version__, RECIPE]).encode()
     ).hexdigest()[:16]
     out = cache_dir / f"{src.stem}.int8.{key}.onnx"
     sidecar = out.with_name(out.name + ".sha256")
 
     def intact() -> bool:
-        return out.is_file() and sidecar.is_file() and sidecar.read_text().strip() == _sha256(out)
+        if not (out.is_file() and sidecar.is_file()):
+            return False
+        return sidecar.read_text().strip() == file_sha256(out)
 
     try:
         if intact():  # before the lock: a read-only cache (a built image) still serves its model
@@ -123,7 +117,7 @@ def int8_model(weight: WeightFile, cache_dir: Path) -> Path:
                 prepared, built = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
                 prepare_fp32(src, prepared)
                 quantize(prepared, built, ranges)
-                digest = _sha256(built)
+                digest = file_sha256(built)
                 os.replace(built, out)
                 sidecar.write_text(digest + "\n")
             log.info(

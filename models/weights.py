@@ -48,6 +48,15 @@ _verified: set[Path] = set()
 _lock = threading.Lock()
 
 
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MB pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def verified_path(weight: WeightFile) -> Path:
     """The file's path after its sha256 was checked (once per process)."""
     path = weight.path()
@@ -56,13 +65,10 @@ def verified_path(weight: WeightFile) -> Path:
             return path
         if not path.is_file():
             raise ModelError(f"model file missing: {path}")
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        if digest.hexdigest() != weight.sha256:
+        digest = file_sha256(path)
+        if digest != weight.sha256:
             raise ModelError(
-                f"model file {path} has sha256 {digest.hexdigest()}, expected {weight.sha256};"
+                f"model file {path} has sha256 {digest}, expected {weight.sha256};"
                 " reinstall the package that ships it"
             )
         _verified.add(path)
