@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipelines.text import block_text, join_lines
 from pipelines.types import BBox, Block, PageResult, TextLine, union_box
 
 TokenCounter = Callable[[str], int]
@@ -119,20 +120,6 @@ class _Section:
     body: list[Block]
 
 
-def _join_lines(left: str, right: str) -> str:
-    """Two consecutive lines of a block as one text, de-hyphenated."""
-    if len(left) >= 2 and left[-1] == "-" and left[-2].isalpha():
-        return left[:-1] + right if right[:1].islower() else left + right
-    return f"{left} {right}"
-
-
-def _block_text(lines: Iterable[str]) -> str:
-    text = ""
-    for line in lines:
-        text = _join_lines(text, line) if text else line
-    return text
-
-
 def _body(pieces: Sequence[_Piece]) -> str:
     """The text of pieces: spans of one block joined as lines, blocks joined with newlines."""
     parts: list[str] = []
@@ -140,7 +127,7 @@ def _body(pieces: Sequence[_Piece]) -> str:
     for piece in pieces:
         for span in piece.spans:
             if piece.block == last_block:
-                parts[-1] = _join_lines(parts[-1], span.text)
+                parts[-1] = join_lines(parts[-1], span.text)
             else:
                 parts.append(span.text)
                 last_block = piece.block
@@ -184,7 +171,7 @@ def _pieces(index: int, block: Block, budget: int, count: TokenCounter) -> list[
         return []
     title = block.kind == "title"
     whole = tuple(_Span(text, line.bbox) for line, text in lines)
-    tokens = count(_block_text(text for _, text in lines))
+    tokens = count(block_text(text for _, text in lines))
     if tokens <= budget:
         return [_Piece(index, title, whole, tokens)]
     units: list[tuple[_Span, int]] = []
@@ -222,7 +209,7 @@ def _sections(blocks: Iterable[Block]) -> list[_Section]:
 def _heading_text(blocks: Sequence[Block]) -> str:
     """A heading's text as it reads in a chunk: lines joined with spaces, blocks with newlines."""
     return "\n".join(
-        _block_text(ln.text.strip() for ln in b.lines if ln.text.strip()) for b in blocks
+        block_text(ln.text.strip() for ln in b.lines if ln.text.strip()) for b in blocks
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.types import BBox, Block, TextLine, union_box
+from pipelines.types import BBox, Block, BlockKind, TextLine, union_box
 
 
 @dataclass(frozen=True)
@@ -297,6 +297,6 @@ def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -
         block_lines = tuple(lines[i] for i in members)
         # a line on its side is as high as its box is wide
         height = float(np.median([_print_height(boxes[i], i in turned) for i in members]))
-        kind = "title" if height >= params.title_height * unit and len(members) <= 3 else "text"
+        kind: BlockKind = "title" if height >= params.title_height * unit and len(members) <= 3 else "text"
         blocks.append(Block(kind, union_box([line.bbox for line in block_lines]), block_lines))
     return blocks

@@ -8,9 +8,32 @@ in the JSON shape of ``scanrag ocr --format jsonl``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 BBox = tuple[float, float, float, float]
+
+# What a block is. ``header`` and ``footer`` are running heads and page furniture (kept in the
+# page text, left out of chunks and Markdown); a ``figure`` or ``table`` block has its region's
+# box even when it holds no text.
+BlockKind = Literal[
+    "title",
+    "text",
+    "figure",
+    "figure_caption",
+    "table",
+    "table_caption",
+    "header",
+    "footer",
+    "equation",
+]
+BLOCK_KINDS: tuple[BlockKind, ...] = get_args(BlockKind)
+
+
+def block_kind(value: str) -> BlockKind:
+    """``value`` as a BlockKind (ValueError for anything else)."""
+    if value not in BLOCK_KINDS:
+        raise ValueError(f"unknown block kind {value!r}; one of {', '.join(BLOCK_KINDS)}")
+    return value
 
 
 def _box(values: Any) -> BBox:
@@ -73,9 +96,9 @@ class TextLine:
 
 @dataclass(frozen=True)
 class Block:
-    """Lines that belong together (a paragraph, a title, a cell of a column)."""
+    """Lines that belong together (a paragraph, a title, a caption, a table, a figure's text)."""
 
-    kind: str  # "text" | "title"
+    kind: BlockKind
     bbox: BBox
     lines: tuple[TextLine, ...]
 
@@ -96,7 +119,7 @@ class Block:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Block:
         return cls(
-            kind=d["kind"],
+            kind=block_kind(d["kind"]),
             bbox=_box(d["bbox"]),
             lines=tuple(TextLine.from_dict(line) for line in d["lines"]),
         )
