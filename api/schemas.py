@@ -117,6 +117,8 @@ class SearchHitPublic(BaseModel):
     text: str
     score: float
     line_boxes: list[list[float]]
+    kind: str = Field(description="text, table or figure")
+    title: str | None = Field(default=None, description="the heading of the hit's section")
     crop_url: str
 
 

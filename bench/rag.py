@@ -13,7 +13,9 @@
    (b) BM25 (k1 = 1.2, b = 0.75) over the ground-truth text of each page.
 5. Ingest speed: ``scanrag ocr`` alone vs ``scanrag ingest`` on the same first
    ``--speed-articles`` PDFs, in the same run (embedding + storage overhead).
-Prints Recall@1/5/10 and MRR@10 per retriever.
+Prints Recall@1/5/10 and MRR@10 per retriever, and for the two retrievers that return passages
+the intact-passage rate (bench/passages.py): the share of questions whose answer sentence(s), from
+the gold paragraph, appear whole in one of the first 5 hits.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, SHARED, table
-from bench.squad_corpus import build_corpus, load_manifest
+from bench.passages import answer_passage, intact_rate
+from bench.squad_corpus import build_corpus, load_manifest, load_squad
 
 Ranked = list[tuple[str, int]]  # (pdf file name, page) best first
 KS = (1, 5, 10)
@@ -90,8 +93,9 @@ def page_pieces(manifest: list[dict[str, Any]]) -> list[tuple[str, int, str]]:
 
 def same_retriever_on_truth(
     pieces: list[tuple[str, int, str]], questions: list[str], work: Path
-) -> list[Ranked]:
-    """Our hybrid retriever (MiniLM + full text, RRF) over the ground-truth paragraph pieces."""
+) -> tuple[list[Ranked], list[list[str]]]:
+    """Our hybrid retriever (MiniLM + full text, RRF) over the ground-truth paragraph pieces:
+    the ranked pages and the hits' texts per question."""
     import numpy as np
 
     from models.embedder import get_embedder
@@ -139,12 +143,13 @@ def same_retriever_on_truth(
             replace_document_content(
                 s, document_id=doc.id, pages=pages, chunks=rows, embeddings=np.asarray(vectors)
             )
-    ranked = []
+    ranked, texts = [], []
     with sessions() as s:
         for q in questions:
             hits = hybrid_search(s, query=q, query_vector=embed_query(q, embedder), k=10)
             ranked.append([(h.filename, h.page_number) for h in hits])
-    return ranked
+            texts.append([h.text for h in hits])
+    return ranked, texts
 
 
 def bm25_rank(
@@ -252,19 +257,30 @@ def main() -> None:
     search_s = time.perf_counter() - t
     answers = [json.loads(x) for x in res.stdout.splitlines() if x.strip()]
     ours = [[(h["document"]["filename"], int(h["page"])) for h in a["hits"]] for a in answers]
+    ours_texts = [[h["text"] for h in a["hits"]] for a in answers]
     gold = [{(q["pdf"], p) for p in q["gold_pages"]} for q in qs]
     questions = [q["question"] for q in qs]
-    truth = same_retriever_on_truth(page_pieces(manifest), questions, work)
+    truth, truth_texts = same_retriever_on_truth(page_pieces(manifest), questions, work)
     bm25 = bm25_on_truth(manifest, questions)
+    contexts = load_squad(SHARED)[0]
+    passages = [answer_passage(contexts[q["title"]][q["para_index"]], q["answers"]) for q in qs]
 
     rows = []
-    for name, ranked in (
-        ("scanrag (OCR of the scans, hybrid)", ours),
-        ("same retriever on ground-truth text", truth),
-        ("BM25 on ground-truth page text", bm25),
+    skipped = 0
+    for name, ranked, texts in (
+        ("scanrag (OCR of the scans, hybrid)", ours, ours_texts),
+        ("same retriever on ground-truth text", truth, truth_texts),
+        ("BM25 on ground-truth page text", bm25, None),  # whole pages: no passages to judge
     ):
-        rows.append({"retriever": name, "questions": len(qs), **metrics(ranked, gold)})
-    print(table(rows, ["retriever", "questions", "R@1", "R@5", "R@10", "MRR@10"]))
+        row: dict[str, Any] = {"retriever": name, "questions": len(qs), **metrics(ranked, gold)}
+        if texts is not None:
+            row["intact@5"], skipped = intact_rate(passages, texts, k=5)
+        rows.append(row)
+    print(table(rows, ["retriever", "questions", "R@1", "R@5", "R@10", "MRR@10", "intact@5"]))
+    print(
+        f"intact@5: the gold paragraph's answer sentence(s) whole in one of the first 5 hits "
+        f"(bench/passages.py); {skipped} questions skipped (no answer found in the paragraph)"
+    )
     print()
     speed = [
         {

@@ -11,6 +11,8 @@ import typer
 from cli.errors import EXIT_BAD_INPUT, exit_on_error, refusal_line
 from cli.tables import one_line, print_table
 from core.config import get_settings
+from pipelines.markdown import document_markdown, page_markdown
+from pipelines.types import PageResult
 from storage import repository as repo
 from storage.db import session_factory
 from storage.errors import DocumentNotFound, PageNotFound
@@ -96,8 +98,12 @@ def _file(document: Document) -> str:
 def show(
     document_id: Annotated[str, typer.Argument(metavar="DOC", help="a document id")],
     page: Annotated[int | None, typer.Option(min=1, help="only this page (1-based)")] = None,
+    markdown: Annotated[
+        bool, typer.Option("--markdown", help="as Markdown (headings, tables, captions)")
+    ] = False,
 ) -> None:
-    """Print the text of a stored document (pages ended by a form feed line), or of one page."""
+    """Print the text of a stored document (pages ended by a form feed line), or of one page;
+    with ``--markdown`` as Markdown."""
     settings = get_settings()
     with exit_on_error():
         engine = open_database(settings)
@@ -107,7 +113,10 @@ def show(
                 _refuse(document_id, DocumentNotFound().message, DocumentNotFound.code)
             if document.status != "done":
                 _refuse_unfinished(document)
-            if page is None:
+            if page is None and markdown:
+                stored_pages = repo.document_pages(session, document_id=document_id)
+                print(document_markdown(PageResult.from_dict(p.layout) for p in stored_pages))
+            elif page is None:
                 for stored in repo.document_pages(session, document_id=document_id):
                     print(stored.text + "\n\f", flush=True)  # as `scanrag ocr --format text`
             else:
@@ -117,7 +126,10 @@ def show(
                     _refuse(
                         document_id, f"no page {page}: the document has {pages}", PageNotFound.code
                     )
-                print(found.text, flush=True)
+                if markdown:
+                    print(page_markdown(PageResult.from_dict(found.layout)), flush=True)
+                else:
+                    print(found.text, flush=True)
     engine.dispose()
 
 

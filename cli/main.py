@@ -18,6 +18,7 @@ from core.errors import BadInput, ScanragError
 from core.logging import configure_logging, get_logger
 from pipelines.hocr import hocr_head, hocr_tail, page_hocr
 from pipelines.load import expand_inputs
+from pipelines.markdown import document_markdown
 from pipelines.types import PageResult
 from workers.context import build_engine, load_params
 
@@ -36,6 +37,7 @@ class Format(str, Enum):
     jsonl = "jsonl"
     text = "text"
     hocr = "hocr"
+    markdown = "markdown"
 
 
 class DeviceChoice(str, Enum):
@@ -61,7 +63,8 @@ def ocr(
         Path | None, typer.Option(help="write one file per input here instead of stdout")
     ] = None,
 ) -> None:
-    """Read scanned documents: one JSON object per page (jsonl), plain text, or hOCR files."""
+    """Read scanned documents: one JSON object per page (jsonl), plain text, hOCR files or
+    Markdown (one document after another)."""
     settings = get_settings()
     params = load_params(settings, dpi)
     try:
@@ -76,20 +79,27 @@ def ocr(
         out.mkdir(parents=True, exist_ok=True)
     failed = internal = 0
     writer: _OutFile | None = None
+    pages: list[PageResult] = []  # Markdown is written a whole document at a time
     with PageBar(enabled=sys.stderr.isatty()) as bar:
         for event in engine.read_paths(expand_inputs(paths), params, progress=bar):
             if event.kind == "opened":
                 bar.add_total(event.total or 0)
+                pages = []
                 if out is not None:
                     writer = _OutFile(out, Path(event.source), fmt)
             elif event.kind == "page" and event.page is not None:
                 if writer is not None:
                     writer.add(event.page)
+                elif fmt is Format.markdown:
+                    pages.append(event.page)
                 else:
                     _emit(event.page.to_dict(), fmt, sys.stdout)
             elif event.kind == "done" and writer is not None:
                 writer.commit()
                 writer = None
+            elif event.kind == "done" and fmt is Format.markdown:
+                sys.stdout.write(document_markdown(pages) + "\n")
+                sys.stdout.flush()
             elif event.kind == "failed":
                 if writer is not None:
                     writer.discard()
@@ -111,10 +121,11 @@ class _OutFile:
     """One input's output file in ``--out``: written as ``.part``, renamed when complete."""
 
     def __init__(self, out: Path, source: Path, fmt: Format) -> None:
-        suffix = {"jsonl": ".jsonl", "text": ".txt", "hocr": ".hocr"}[fmt.value]
+        suffix = {"jsonl": ".jsonl", "text": ".txt", "hocr": ".hocr", "markdown": ".md"}[fmt.value]
         self.target = out / (source.name + suffix)
         self.partial = self.target.with_name(self.target.name + ".part")
         self.fmt = fmt
+        self.pages: list[PageResult] = []
         self.file = self.partial.open("w", encoding="utf-8")
         if fmt is Format.hocr:
             self.file.write(hocr_head(source.name))
@@ -122,12 +133,16 @@ class _OutFile:
     def add(self, page: PageResult) -> None:
         if self.fmt is Format.hocr:
             self.file.write(page_hocr(page))
+        elif self.fmt is Format.markdown:
+            self.pages.append(page)
         else:
             _emit(page.to_dict(), self.fmt, self.file)
 
     def commit(self) -> None:
         if self.fmt is Format.hocr:
             self.file.write(hocr_tail())
+        elif self.fmt is Format.markdown:
+            self.file.write(document_markdown(self.pages))
         self.file.close()
         self.partial.replace(self.target)  # a file in --out is always complete
 

@@ -53,6 +53,8 @@ def hit_dict(hit: SearchHit) -> dict[str, Any]:
         "text": hit.text,
         "score": round(hit.score, 6),
         "line_boxes": [list(box) for box in hit.line_boxes],
+        "kind": hit.kind,
+        "title": hit.title,
     }
 
 

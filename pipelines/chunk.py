@@ -16,6 +16,12 @@ The rules, in order:
 5. A section's last chunk shorter than ``min_tokens`` takes whole pieces from the end of the chunk
    before it (same page, same heading), so a section does not end in a scrap.
 
+6. Structure: running headers and footers are left out (they stay in the page data). A chunk never
+   joins text across a region of another kind: a table (with its caption) is a chunk of its own,
+   rows in order, split between rows only when over the budget; a figure's caption and any text
+   inside it make a chunk of kind ``figure`` whose box is the figure's region. Each chunk knows
+   its ``kind`` (text, table or figure) and the ``title`` of the section it sits in.
+
 Text: the lines of a block are joined with " ", and a line ending in a letter and "-" is joined
 without the space; the hyphen is dropped when the next line starts in lower case ("exam-" +
 "ple" -> "example") and kept otherwise ("Anglo-" + "Saxon"). Blocks are joined with "\\n".
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pipelines.text import block_text, join_lines
 from pipelines.types import BBox, Block, PageResult, TextLine, union_box
@@ -47,6 +53,21 @@ def _as_box(values: Sequence[Any]) -> BBox:
     return (x0, y0, x1, y1)
 
 
+ChunkKind = Literal["text", "table", "figure"]
+
+# the chunk kind of each block kind (headers and footers make no chunk)
+_CHUNK_KIND: dict[str, ChunkKind] = {
+    "title": "text",
+    "text": "text",
+    "equation": "text",
+    "table": "table",
+    "table_caption": "table",
+    "figure": "figure",
+    "figure_caption": "figure",
+}
+_CAPTION_OF = {"table_caption": "table", "figure_caption": "figure"}
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A retrievable passage: its page, place in the document, text and page-pixel boxes."""
@@ -54,8 +75,10 @@ class Chunk:
     page: int  # 1-based
     ordinal: int  # 0-based position in the document, consecutive across pages
     text: str
-    bbox: BBox  # union of line_boxes
+    bbox: BBox  # union of line_boxes (and of the figure's region, for a figure)
     line_boxes: tuple[BBox, ...]  # one per line (or part of a line) the chunk holds
+    kind: ChunkKind = "text"
+    title: str | None = None  # the heading of the section the chunk sits in
 
     def to_dict(self) -> dict[str, Any]:
         """The chunk as JSON-ready values."""
@@ -65,6 +88,8 @@ class Chunk:
             "text": self.text,
             "bbox": list(self.bbox),
             "line_boxes": [list(b) for b in self.line_boxes],
+            "kind": self.kind,
+            "title": self.title,
         }
 
     @classmethod
@@ -76,6 +101,8 @@ class Chunk:
             text=d["text"],
             bbox=_as_box(d["bbox"]),
             line_boxes=tuple(_as_box(b) for b in d["line_boxes"]),
+            kind=d.get("kind", "text"),
+            title=d.get("title"),
         )
 
 
@@ -192,7 +219,9 @@ def _sections(blocks: Iterable[Block]) -> list[_Section]:
     """Blocks with text grouped under their headings, in reading order."""
     sections: list[_Section] = []
     for block in blocks:
-        if not any(line.text.strip() for line in block.lines):
+        if block.kind not in _CHUNK_KIND:
+            continue  # running headers and footers: page data, not passages
+        if block.kind != "figure" and not any(line.text.strip() for line in block.lines):
             continue
         if block.kind == "title":
             if sections and sections[-1].heading and not sections[-1].body:
@@ -243,27 +272,77 @@ def _balance_tail(
         tail.insert(0, prev.pop())
 
 
-def _section_chunks(
-    section: _Section, context: str | None, params: ChunkParams, count: TokenCounter
+def _segments(body: Sequence[Block]) -> list[tuple[ChunkKind, list[Block]]]:
+    """A section's body cut where the kind changes: runs of text blocks, and each table or
+    figure with its caption (the caption next to it, before or after), never joined."""
+    out: list[tuple[ChunkKind, list[Block]]] = []
+    for block in body:
+        kind = _CHUNK_KIND[block.kind]
+        last = out[-1] if out else None
+        if kind == "text" and last is not None and last[0] == "text":
+            last[1].append(block)
+            continue
+        caption = block.kind in _CAPTION_OF
+        if last is not None and last[0] == kind != "text":
+            kinds = [b.kind for b in last[1]]
+            # a caption joins its figure/table (and a figure/table its lone caption) once
+            if caption and _CAPTION_OF[block.kind] in kinds and block.kind not in kinds:
+                last[1].append(block)
+                continue
+            if not caption and kinds == [f"{block.kind}_caption"]:
+                last[1].append(block)
+                continue
+        out.append((kind, [block]))
+    return out
+
+
+def _packed(
+    heading: list[Block],
+    body: list[Block],
+    context: str | None,
+    params: ChunkParams,
+    count: TokenCounter,
 ) -> list[tuple[str, tuple[BBox, ...]]]:
-    """(text, line boxes) of the chunks of one section."""
+    """(text, line boxes) of the chunks of a heading (possibly none) and the blocks under it."""
     context, context_tokens = _context(context, params, count)
     budget = params.max_tokens - context_tokens
-    blocks = [*section.heading, *section.body]
+    blocks = [*heading, *body]
     pieces = [p for i, b in enumerate(blocks) for p in _pieces(i, b, budget, count)]
     if not pieces:
         return []
     # the first chunk of a titled section starts with its heading: no context, the full budget
-    first_budget = params.max_tokens if section.heading else budget
+    first_budget = params.max_tokens if heading else budget
     groups = _pack([p.tokens for p in pieces], budget, first_budget=first_budget)
     _balance_tail(groups, pieces, budget, params.min_tokens)
     out = []
     for g, group in enumerate(groups):
         members = [pieces[i] for i in group]
-        body = _body(members)
-        starts_with_heading = g == 0 and bool(section.heading)
-        text = f"{context}\n{body}" if context and not starts_with_heading else body
+        body_text = _body(members)
+        starts_with_heading = g == 0 and bool(heading)
+        text = f"{context}\n{body_text}" if context and not starts_with_heading else body_text
         out.append((text, tuple(s.bbox for p in members for s in p.spans)))
+    return out
+
+
+def _section_chunks(
+    section: _Section, context: str | None, params: ChunkParams, count: TokenCounter
+) -> list[tuple[ChunkKind, str, tuple[BBox, ...], BBox]]:
+    """(kind, text, line boxes, box) of the chunks of one section, segment by segment: the
+    heading opens the first text segment and is the context of the others."""
+    segments = _segments(section.body) or [("text", [])]
+    out = []
+    heading = section.heading
+    for kind, blocks in segments:
+        opens = kind == "text" and bool(heading)
+        for text, boxes in _packed(heading if opens else [], blocks, context, params, count):
+            regions = [b.bbox for b in blocks if b.kind == "figure"]
+            out.append((kind, text, boxes, union_box([*boxes, *regions])))
+        if opens:
+            heading = []
+    if heading and not any(k == "text" for k, _ in segments):
+        # a heading over tables or figures only: its own chunk, so it stays findable
+        for text, boxes in _packed(heading, [], context, params, count):
+            out.insert(0, ("text", text, boxes, union_box(list(boxes))))
     return out
 
 
@@ -285,6 +364,6 @@ def chunk_document(
         for section in _sections(page.blocks):
             if section.heading:
                 carried = _heading_text(section.heading)
-            for text, boxes in _section_chunks(section, carried, params, count_tokens):
-                chunks.append(Chunk(page.page, len(chunks), text, union_box(list(boxes)), boxes))
+            for kind, text, boxes, bbox in _section_chunks(section, carried, params, count_tokens):
+                chunks.append(Chunk(page.page, len(chunks), text, bbox, boxes, kind, carried))
     return chunks

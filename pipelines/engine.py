@@ -7,10 +7,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
-from models.detector import DetectorParams, get_detector
+from models.detector import DetectorParams, TextDetector, get_detector
+from models.layout_detector import RegionDetector, RegionParams, get_region_detector
 from models.rec_head import Alphabet
-from models.recognizer import get_recognizer
+from models.recognizer import TextRecognizer, get_recognizer
 from models.runtime import cpu_count, resolve_device
 from pipelines.load import Document, LoadParams, open_document
 from pipelines.ocr import (
@@ -35,7 +37,9 @@ class EngineParams:
     ``workers`` (0: one per core on a CPU, one on a GPU) batches of pages are read at once;
     ``threads`` (0: the cores shared out among the workers) are each model's onnxruntime
     threads; ``rec_columns`` (0: CPU_REC_COLUMNS on a CPU, no cap on a GPU) caps a recognizer
-    batch's width; ``alphabet`` (``western`` or ``all``) is what the recognizer may answer.
+    batch's width; ``alphabet`` (``western`` or ``all``) is what the recognizer may answer;
+    ``regions`` configures the layout region model (None: no model, the row rules order every
+    page).
     """
 
     device: str = "auto"
@@ -45,7 +49,16 @@ class EngineParams:
     rec_columns: int = 0
     alphabet: Alphabet = "western"
     detector: DetectorParams = field(default_factory=DetectorParams)
+    regions: RegionParams | None = field(default_factory=RegionParams)
     ocr: OcrParams = field(default_factory=OcrParams)
+
+
+class Models(NamedTuple):
+    """The networks one engine runs."""
+
+    detector: TextDetector
+    recognizer: TextRecognizer
+    regions: RegionDetector | None
 
 
 class OcrEngine:
@@ -63,14 +76,15 @@ class OcrEngine:
             ocr=replace(params.ocr, workers=workers),
         )
         self._lock = threading.Lock()
-        self._models: tuple[object, object] | None = None
+        self._models: Models | None = None
 
-    def models(self) -> tuple[object, object]:
-        """(detector, recognizer), loaded once."""
+    def models(self) -> Models:
+        """The text detector, recognizer and layout model, loaded once (a missing or corrupt
+        model file raises core.errors.ModelError)."""
         with self._lock:
             if self._models is None:
                 p = self.params
-                self._models = (
+                self._models = Models(
                     get_detector(device=self.device, threads=p.threads, params=p.detector),
                     get_recognizer(
                         device=self.device,
@@ -78,6 +92,11 @@ class OcrEngine:
                         batch=p.rec_batch,
                         max_columns=p.rec_columns,
                         alphabet=p.alphabet,
+                    ),
+                    None
+                    if p.regions is None
+                    else get_region_detector(
+                        device=self.device, threads=p.threads, params=p.regions
                     ),
                 )
             return self._models
@@ -93,15 +112,16 @@ class OcrEngine:
     ) -> Iterator[PageResult]:
         """Pages ``start..stop`` (1-based, inclusive; default all) of an opened document, read,
         in page order."""
-        detector, recognizer = self.models()
+        models = self.models()
         yield from ocr_pages(
             document.pages(start, stop),
             source=source or str(document.path),
-            detector=detector,  # type: ignore[arg-type]
-            recognizer=recognizer,  # type: ignore[arg-type]
+            detector=models.detector,
+            recognizer=models.recognizer,
             params=self.params.ocr,
             total=document.page_count,
             progress=progress,
+            regions=models.regions,
         )
 
     def read_path(self, path: str | Path, load: LoadParams = LoadParams()) -> Iterator[PageResult]:
@@ -117,11 +137,12 @@ class OcrEngine:
     ) -> Iterator[DocumentEvent]:
         """Open and read many files, pages of consecutive files in flight together; events
         (``opened``, each ``page``, ``done`` or ``failed``) in file and page order."""
-        detector, recognizer = self.models()
+        models = self.models()
         yield from ocr_documents(
             ((str(path), partial(open_document, path, load)) for path in paths),
-            detector=detector,  # type: ignore[arg-type]
-            recognizer=recognizer,  # type: ignore[arg-type]
+            detector=models.detector,
+            recognizer=models.recognizer,
             params=self.params.ocr,
             progress=progress,
+            regions=models.regions,
         )

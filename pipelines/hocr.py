@@ -16,11 +16,22 @@ _HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <title>{title}</title>
 <meta http-equiv="Content-Type" content="text/html;charset=utf-8"/>
 <meta name="ocr-system" content="scanrag"/>
-<meta name="ocr-capabilities" content="ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf"/>
+<meta name="ocr-capabilities" content="{capabilities}"/>
 </head>
 <body>
 """
 _TAIL = "</body>\n</html>\n"
+
+
+# hOCR 1.2's float classes for the block kinds that have one; prose kinds are ``ocr_carea``
+_AREA_CLASS = {
+    "header": "ocr_header",
+    "footer": "ocr_footer",
+    "table": "ocr_table",
+    "figure": "ocr_image",
+    "figure_caption": "ocr_caption",
+    "table_caption": "ocr_caption",
+}
 
 
 def _bbox(b: BBox) -> str:
@@ -37,8 +48,14 @@ def page_hocr(page: PageResult) -> str:
     out = [f'<div class="ocr_page" id="page_{n}" title="{title}">']
     line_no = word_no = 0
     for b, block in enumerate(page.blocks, 1):
-        out.append(f' <div class="ocr_carea" id="block_{n}_{b}" title="{_bbox(block.bbox)}">')
-        out.append(f'  <p class="ocr_par" id="par_{n}_{b}" title="{_bbox(block.bbox)}">')
+        area = _AREA_CLASS.get(block.kind, "ocr_carea")
+        # the exact kind rides along as an x_ property (hOCR's extension mechanism)
+        props = f"{_bbox(block.bbox)}; x_kind {block.kind}"
+        out.append(f' <div class="{area}" id="block_{n}_{b}" title="{props}">')
+        if not block.lines:  # a figure or table with no text: its region only
+            out.append(" </div>")
+            continue
+        out.append(f'  <p class="ocr_par" id="par_{n}_{b}" title="{props}">')
         for line in block.lines:
             line_no += 1
             out.append(
@@ -61,7 +78,10 @@ def page_hocr(page: PageResult) -> str:
 
 def hocr_head(title: str = "") -> str:
     """The start of an hOCR document, up to its first page."""
-    return _HEAD.format(title=escape(title, quote=False))
+    capabilities = "ocr_page ocr_carea ocr_par ocr_line ocrx_word ocrp_wconf " + " ".join(
+        sorted(set(_AREA_CLASS.values()))
+    )
+    return _HEAD.format(title=escape(title, quote=False), capabilities=capabilities)
 
 
 def hocr_tail() -> str:

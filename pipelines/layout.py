@@ -220,6 +220,21 @@ def _rows(boxes: list[BBox], idx: list[int]) -> list[int]:
     return [i for row in rows for i in sorted(row, key=lambda k: boxes[k][0])]
 
 
+def box_rows(boxes: list[BBox]) -> list[int]:
+    """Indices of ``boxes`` in row order: top to bottom, left to right within a row."""
+    return _rows(boxes, list(range(len(boxes))))
+
+
+def rows_order(lines: list[TextLine], params: LayoutParams = LayoutParams()) -> list[int]:
+    """Indices of ``lines`` in row order (top to bottom, left to right in a row), measured in
+    the deskewed frame of their own quads, so a slightly turned table still reads by rows."""
+    angle = page_skew(lines)
+    if abs(math.degrees(angle)) > params.max_skew_degrees:
+        angle = 0.0
+    boxes = [_deskewed_box(line, angle) for line in lines]
+    return _rows(boxes, list(range(len(lines))))
+
+
 def _row_top(box: BBox) -> float:
     """The highest centre a line may have and still share this box's row."""
     return (box[1] + box[3]) / 2 - ROW_TOLERANCE * (box[3] - box[1])
@@ -297,6 +312,7 @@ def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -
         block_lines = tuple(lines[i] for i in members)
         # a line on its side is as high as its box is wide
         height = float(np.median([_print_height(boxes[i], i in turned) for i in members]))
-        kind: BlockKind = "title" if height >= params.title_height * unit and len(members) <= 3 else "text"
+        title = height >= params.title_height * unit and len(members) <= 3
+        kind: BlockKind = "title" if title else "text"
         blocks.append(Block(kind, union_box([line.bbox for line in block_lines]), block_lines))
     return blocks

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol, TypeVar
@@ -22,7 +22,7 @@ import numpy as np
 
 from core.logging import get_logger
 from models.detector import DetectionResult
-from pipelines.layout import LayoutParams, build_layout
+from pipelines.layout import LayoutParams
 from pipelines.load import Document, RasterPage
 from pipelines.read import (
     Detector,
@@ -35,6 +35,7 @@ from pipelines.read import (
     turn_quads,
     vote_flip,
 )
+from pipelines.regions import RegionFinder, RegionLike, RegionOrderParams, page_layout
 from pipelines.types import PageResult
 
 T = TypeVar("T")
@@ -50,6 +51,7 @@ class OcrParams:
     orientation: bool = True
     read: ReadParams = field(default_factory=ReadParams)
     layout: LayoutParams = field(default_factory=LayoutParams)
+    regions: RegionOrderParams = field(default_factory=RegionOrderParams)
 
 
 class ProgressReporter(Protocol):
@@ -74,11 +76,13 @@ def ocr_pages(
     params: OcrParams = OcrParams(),
     total: int | None = None,
     progress: ProgressReporter = NoProgress(),
+    regions: RegionFinder | None = None,
 ) -> Iterator[PageResult]:
-    """Read ``pages`` of one document; yields one PageResult per page, in page order."""
+    """Read ``pages`` of one document; yields one PageResult per page, in page order.
+    ``regions`` (the layout model) orders the lines where it describes the page."""
 
     def read(batch: list[RasterPage]) -> Callable[[], list[PageResult]]:
-        return lambda: ocr_batch(batch, source, detector, recognizer, params)
+        return lambda: ocr_batch(batch, source, detector, recognizer, params, regions)
 
     tasks = (read(batch) for batch in _batches(pages, params))
     for result in run_ordered(tasks, params.workers):
@@ -118,6 +122,7 @@ def ocr_documents(
     recognizer: Recognizer,
     params: OcrParams = OcrParams(),
     progress: ProgressReporter = NoProgress(),
+    regions: RegionFinder | None = None,
 ) -> Iterator[DocumentEvent]:
     """Read many documents, ``(source, open)`` each, with pages of consecutive documents in
     flight together (a folder of one-page scans keeps every worker busy).
@@ -131,7 +136,7 @@ def ocr_documents(
     def read(source: str, index: int, batch: list[RasterPage]) -> Task:
         def run() -> list[DocumentEvent]:
             try:
-                results = ocr_batch(batch, source, detector, recognizer, params)
+                results = ocr_batch(batch, source, detector, recognizer, params, regions)
             except Exception as exc:  # this document's failure, not the run's
                 return [DocumentEvent("failed", index, source, error=exc)]
             return [DocumentEvent("page", index, source, page=r) for r in results]
@@ -216,8 +221,10 @@ def ocr_batch(
     detector: Detector,
     recognizer: Recognizer,
     params: OcrParams,
+    regions: RegionFinder | None = None,
 ) -> list[PageResult]:
-    """Read a few pages together: detection batched, recognition of all their lines batched."""
+    """Read a few pages together: detection batched, recognition of all their lines batched,
+    layout regions (when a ``regions`` model is given) found on the upright pages, batched."""
     start = time.perf_counter()
     images = [p.image for p in pages]
     detections = detector.detect(images)
@@ -240,6 +247,9 @@ def ocr_batch(
                 detections[i] = replace(det, quads=turn_quads(det.quads, 180, w, h))
                 rotations[i] = 180
                 readings[i] = read_lines([images[i]], [detections[i]], recognizer, params.read)[0]
+    found: Sequence[Sequence[RegionLike] | None] = (
+        regions.detect(images) if regions is not None else [None] * len(pages)
+    )
     seconds = (time.perf_counter() - start) / len(pages)
     for page, reading, rotation in zip(pages, readings, rotations, strict=True):
         log.debug(
@@ -254,8 +264,10 @@ def ocr_batch(
             },
         )
     return [
-        _page_result(source, page, image, reading, rotation, seconds, params.layout)
-        for page, image, reading, rotation in zip(pages, images, readings, rotations, strict=True)
+        _page_result(source, page, image, reading, rotation, seconds, params, page_regions)
+        for page, image, reading, rotation, page_regions in zip(
+            pages, images, readings, rotations, found, strict=True
+        )
     ]
 
 
@@ -278,9 +290,11 @@ def _page_result(
     reading: PageReading,
     rotation: int,
     seconds: float,
-    layout: LayoutParams,
+    params: OcrParams,
+    regions: Sequence[RegionLike] | None,
 ) -> PageResult:
     h, w = image.shape[:2]
+    blocks = page_layout(reading.lines, regions, int(h), params.layout, params.regions)
     return PageResult(
         source=source,
         page=page.number,
@@ -288,7 +302,7 @@ def _page_result(
         height=int(h),
         dpi=page.dpi,
         rotation=rotation,
-        blocks=tuple(build_layout(reading.lines, layout)),
+        blocks=tuple(blocks),
         seconds=seconds,
     )
 

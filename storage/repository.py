@@ -38,6 +38,8 @@ class ChunkRow:
     text: str
     bbox: Box
     line_boxes: tuple[Box, ...] = ()
+    kind: str = "text"  # text, table or figure
+    title: str | None = None  # the heading of the section it sits in
 
 
 # Statements built once and run with parameters: building one per call (values, where clauses,
@@ -265,6 +267,8 @@ def replace_chunks(
                     "text": row.text,
                     "bbox": [float(v) for v in row.bbox],
                     "line_boxes": [[float(v) for v in box] for box in row.line_boxes],
+                    "kind": row.kind,
+                    "title": row.title,
                     "embedding": None if vectors is None else vectors[i],
                 }
                 for i, row in enumerate(chunks)

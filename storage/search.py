@@ -76,6 +76,8 @@ class SearchHit:
     score: float
     line_boxes: tuple[Box, ...]
     chunk_id: int
+    kind: str  # text, table or figure
+    title: str | None  # the heading of the chunk's section
     dense_rank: int | None
     lexical_rank: int | None
 
@@ -426,6 +428,8 @@ def _hits(
             Chunk.bbox,
             Chunk.text,
             Chunk.line_boxes,
+            Chunk.kind,
+            Chunk.title,
         )
         .join(Document, Document.id == Chunk.document_id)
         .where(Chunk.id.in_([chunk_id for chunk_id, _ in scored]))
@@ -446,6 +450,8 @@ def _hits(
                 score=score,
                 line_boxes=tuple(_as_box(box) for box in row.line_boxes),
                 chunk_id=chunk_id,
+                kind=row.kind,
+                title=row.title,
                 dense_rank=dense_rank.get(chunk_id),
                 lexical_rank=lexical_rank.get(chunk_id),
             )

@@ -193,6 +193,8 @@ class Chunk(Base):
     text: Mapped[str] = mapped_column(Text)
     bbox: Mapped[list[float]] = mapped_column(JSON)
     line_boxes: Mapped[list[list[float]]] = mapped_column(JSON)
+    kind: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
+    title: Mapped[str | None] = mapped_column(Text)  # the heading of the chunk's section
     embedding: Mapped[Vector32 | None] = mapped_column(Embedding(EMBEDDING_DIM))
 
 

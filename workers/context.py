@@ -11,6 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
 from models.detector import DetectorParams
+from models.layout_detector import RegionParams
+from models.weights import LAYOUT_CDLA, PPOCR_V6_DET, PPOCR_V6_REC, verified_path
 from pipelines.chunk import ChunkParams
 from pipelines.engine import EngineParams, OcrEngine
 from pipelines.load import LoadParams
@@ -69,6 +71,7 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
             rec_batch=ocr.rec_batch,
             rec_columns=ocr.rec_columns,
             alphabet=ocr.alphabet,
+            regions=RegionParams() if ocr.layout_model else None,
             detector=DetectorParams(
                 pixels=ocr.det_pixels,
                 batch=ocr.det_batch,
@@ -82,6 +85,17 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
             ),
         )
     )
+
+
+def check_models(settings: Settings) -> None:
+    """Check that every model file the workers will run is installed and intact (raises
+    core.errors.ModelError naming the file and how to fix it): a service refuses to start, or
+    reports not ready, rather than fail each document or read without its layout model."""
+    weights = [PPOCR_V6_DET, PPOCR_V6_REC]
+    if settings.ocr.layout_model:
+        weights.append(LAYOUT_CDLA)
+    for weight in weights:
+        verified_path(weight)
 
 
 def open_database(settings: Settings) -> Engine:

@@ -310,7 +310,13 @@ def index_pages(
     vectors = embed_chunks(chunks, embedder)
     rows = [
         repo.ChunkRow(
-            page_number=c.page, ordinal=c.ordinal, text=c.text, bbox=c.bbox, line_boxes=c.line_boxes
+            page_number=c.page,
+            ordinal=c.ordinal,
+            text=c.text,
+            bbox=c.bbox,
+            line_boxes=c.line_boxes,
+            kind=c.kind,
+            title=c.title,
         )
         for c in chunks
     ]

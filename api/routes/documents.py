@@ -19,7 +19,8 @@ from api.schemas import DocumentPublic, DocumentsPage, UploadedDocument, UploadR
 from api.state import ApiState
 from api.uploads import UploadForm, receive_upload
 from pipelines.hocr import write_hocr
-from pipelines.types import PageResult
+from pipelines.markdown import document_markdown
+from pipelines.types import Block, PageResult
 from storage import jobs
 from storage import repository as repo
 from storage.page_images import crop_png
@@ -248,6 +249,28 @@ def document_hocr(document_id: str, session: SessionDep, tenant: TenantDep) -> R
     out = io.StringIO()
     write_hocr(pages, out, title=document.filename)
     return Response(out.getvalue(), media_type="application/xhtml+xml")
+
+
+@router.get(
+    "/{document_id}/markdown", response_class=PlainTextResponse, summary="Markdown of the document"
+)
+def markdown(document_id: str, session: SessionDep, tenant: TenantDep) -> PlainTextResponse:
+    """Titles as headings, paragraphs, tables as Markdown tables, figures as image links to
+    their crops with the caption; running headers and footers left out."""
+    document = _owned(session, document_id, tenant)
+    _done(document)
+    pages = [
+        PageResult.from_dict(p.layout)
+        for p in repo.document_pages(session, document_id=document.id)
+    ]
+
+    def crop_link(page: PageResult, block: Block) -> str:
+        box = ",".join(f"{v:.0f}" for v in block.bbox)
+        return f"/v1/documents/{document.id}/pages/{page.page}/crop?bbox={box}"
+
+    return PlainTextResponse(
+        document_markdown(pages, figure_link=crop_link), media_type="text/markdown; charset=utf-8"
+    )
 
 
 @router.get(

@@ -16,8 +16,10 @@ from sqlalchemy import func, select, text
 from api.deps import StateDep, TenantDep
 from api.errors import error_response
 from api.state import ApiState
+from core.errors import ModelError
 from storage.tables import Document
 from workers.app import QUEUES
+from workers.context import check_models
 
 router = APIRouter(tags=["health"])
 
@@ -32,6 +34,11 @@ def healthz() -> dict[str, str]:
 
 def _readiness(state: ApiState) -> dict[str, Any]:
     checks: dict[str, Any] = {}
+    try:
+        check_models(state.settings)
+        checks["models"] = "ok"
+    except ModelError as exc:
+        checks["models"] = f"error: {exc.message}"
     try:
         with state.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
@@ -58,7 +65,7 @@ def _readiness(state: ApiState) -> dict[str, Any]:
 async def readyz(state: StateDep) -> JSONResponse:
     """200 with the checks when ready, 503 with the failing check otherwise."""
     checks = await run_in_threadpool(_readiness, state)
-    failing = [k for k in ("database", "redis") if checks[k] != "ok"]
+    failing = [k for k in ("models", "database", "redis") if checks[k] != "ok"]
     if not checks["workers"]:
         failing.append("workers")
     if failing:

@@ -45,6 +45,8 @@ def search(
                 text=hit.text,
                 score=round(hit.score, 6),
                 line_boxes=[list(box) for box in hit.line_boxes],
+                kind=hit.kind,
+                title=hit.title,
                 crop_url=(
                     f"/v1/documents/{hit.document_id}/pages/{hit.page_number}/crop?bbox="
                     + quote(",".join(f"{v:.0f}" for v in hit.bbox))

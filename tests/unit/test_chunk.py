@@ -265,3 +265,52 @@ def test_params_are_validated() -> None:
         ChunkParams(max_tokens=1)
     with pytest.raises(ValueError):
         ChunkParams(max_tokens=10, min_tokens=11)
+
+
+def test_headers_and_footers_make_no_chunk() -> None:
+    blocks = stacked(
+        block("header", "Journal of Things 12"),
+        block("title", "Intro"),
+        para("w", 12),
+        block("footer", "page 7"),
+    )
+    chunks = chunk_document([page(1, *blocks)])
+    text = " ".join(c.text for c in chunks)
+    assert "Journal" not in text and "page 7" not in text
+    assert [c.kind for c in chunks] == ["text"] and chunks[0].text.startswith("Intro\n")
+    assert chunks[0].title == "Intro"
+
+
+def test_a_table_is_a_chunk_of_its_own_with_its_caption() -> None:
+    blocks = stacked(
+        block("title", "Results"),
+        para("a", 8),
+        block("table_caption", "Table 1: sizes"),
+        block("table", "name size", "x 1", "y 2"),
+        para("b", 8),
+    )
+    chunks = chunk_document([page(1, *blocks)], ChunkParams(max_tokens=100, min_tokens=0))
+    assert [c.kind for c in chunks] == ["text", "table", "text"]
+    assert chunks[0].text == "Results\n" + seq("a", 8)
+    # the table: the section title as context, caption then rows in order; never joined
+    assert chunks[1].text == "Results\nTable 1: sizes\nname size x 1 y 2"
+    assert chunks[2].text == "Results\n" + seq("b", 8)
+    assert all(c.title == "Results" for c in chunks)
+
+
+def test_a_figure_chunk_has_its_region_box_and_caption() -> None:
+    figure = Block("figure", (60.0, 300.0, 700.0, 800.0), (line("axis 1990", 820.0 - 500),))
+    caption = block("figure_caption", "Figure 2: oil prices", y=820.0)
+    before = para("p", 6, y=100.0)
+    chunks = chunk_document([page(1, before, figure, caption)])
+    assert [c.kind for c in chunks] == ["text", "figure"]
+    fig = chunks[1]
+    assert fig.text == "axis 1990\nFigure 2: oil prices"
+    assert fig.bbox[0] <= 60.0 and fig.bbox[1] <= 300.0 and fig.bbox[3] >= 840.0
+    assert Chunk.from_dict(json.loads(json.dumps(fig.to_dict()))) == fig
+
+
+def test_a_figure_without_text_makes_no_chunk() -> None:
+    figure = Block("figure", (60.0, 300.0, 700.0, 800.0), ())
+    chunks = chunk_document([page(1, para("p", 6, y=100.0), figure)])
+    assert [c.kind for c in chunks] == ["text"]

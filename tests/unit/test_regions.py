@@ -1,0 +1,159 @@
+"""Reading order from layout regions, on hand-made lines and regions."""
+
+from dataclasses import dataclass
+
+from pipelines.regions import build_region_layout, order_boxes
+from pipelines.types import BBox, TextLine
+
+PAGE_H = 1600
+
+
+@dataclass(frozen=True)
+class R:
+    kind: str
+    bbox: BBox
+    score: float = 0.9
+
+
+def line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:
+    quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
+    return TextLine(text=text, bbox=(x0, y0, x1, y1), confidence=0.99, quad=quad)
+
+
+def column(tag: str, x0: float, x1: float, y0: float, n: int) -> list[TextLine]:
+    return [line(f"{tag}{i}", x0, y0 + 30 * i, x1, y0 + 30 * i + 22) for i in range(n)]
+
+
+def texts(lines: list[TextLine], regions: list[R]) -> list[str]:
+    blocks = build_region_layout(lines, regions, PAGE_H)  # type: ignore[arg-type]
+    assert blocks is not None
+    return [ln.text for b in blocks for ln in b.lines]
+
+
+def test_two_columns_under_a_spanning_title() -> None:
+    title = [line("Title", 300, 60, 900, 110)]
+    left, right = column("L", 80, 580, 200, 8), column("R", 640, 1140, 200, 8)
+    regions = [
+        R("text", (630, 190, 1150, 440)),
+        R("title", (290, 50, 910, 120)),
+        R("text", (70, 190, 590, 440)),
+    ]
+    got = texts([*right, *left, *title], regions)
+    assert got == ["Title"] + [f"L{i}" for i in range(8)] + [f"R{i}" for i in range(8)]
+
+
+def test_three_columns_with_paragraph_gaps_at_the_same_height() -> None:
+    # each column has two paragraphs whose gap falls at the same height in every column: the
+    # order must still be column by column, not band by band
+    cols = []
+    regions = []
+    for c, x in enumerate((60, 440, 820)):
+        top = column(f"C{c}a", x, x + 340, 200, 5)
+        bottom = column(f"C{c}b", x, x + 340, 400, 5)
+        cols += top + bottom
+        regions += [R("text", (x - 5, 195, x + 345, 345)), R("text", (x - 5, 395, x + 345, 545))]
+    got = texts(cols[::-1], regions[::-1])
+    want = [f"C{c}{p}{i}" for c in range(3) for p in "ab" for i in range(5)]
+    assert got == want
+
+
+def test_figure_with_caption_inside_a_column_stays_in_its_column() -> None:
+    left_top = column("A", 80, 580, 200, 4)
+    caption = [line("Figure 1: growth", 80, 700, 500, 722)]
+    left_bottom = column("B", 80, 580, 760, 4)
+    right = column("R", 640, 1140, 200, 12)
+    regions = [
+        R("text", (70, 190, 590, 320)),
+        R("figure", (90, 340, 570, 680)),
+        R("figure_caption", (70, 695, 510, 727)),
+        R("text", (70, 755, 590, 880)),
+        R("text", (630, 190, 1150, 560)),
+    ]
+    blocks = build_region_layout([*right, *caption, *left_bottom, *left_top], regions, PAGE_H)  # type: ignore[arg-type]
+    assert blocks is not None
+    kinds = [b.kind for b in blocks]
+    assert kinds == ["text", "figure", "figure_caption", "text", "text"]
+    figure = blocks[1]
+    assert figure.lines == () and figure.bbox == (90, 340, 570, 680)
+    got = [ln.text for b in blocks for ln in b.lines]
+    assert got == [
+        *(f"A{i}" for i in range(4)),
+        "Figure 1: growth",
+        *(f"B{i}" for i in range(4)),
+        *(f"R{i}" for i in range(12)),
+    ]
+
+
+def test_page_wide_table_under_two_columns_reads_after_both_with_its_caption() -> None:
+    left, right = column("L", 80, 580, 200, 8), column("R", 640, 1140, 200, 8)
+    caption = [line("Table 1: results", 80, 500, 400, 522)]
+    rows = []
+    for r in range(3):
+        y = 540 + 30 * r
+        rows += [line(f"r{r}c{c}", 80 + 360 * c, y, 300 + 360 * c, y + 22) for c in range(3)]
+    footer = [line("7", 590, 1540, 610, 1562)]
+    header = [line("Journal of Things", 80, 20, 500, 42)]
+    regions = [
+        R("table", (70, 535, 1150, 630)),
+        R("table_caption", (70, 495, 410, 527)),
+        R("text", (70, 190, 590, 440)),
+        R("text", (630, 190, 1150, 440)),
+        R("footer", (580, 1535, 620, 1567)),
+        R("header", (70, 15, 510, 47)),
+    ]
+    blocks = build_region_layout(
+        [*rows[::-1], *footer, *caption, *right, *left, *header], regions, PAGE_H
+    )  # type: ignore[arg-type]
+    assert blocks is not None
+    assert [b.kind for b in blocks] == [
+        "header",
+        "text",
+        "text",
+        "table_caption",
+        "table",
+        "footer",
+    ]
+    got = [ln.text for b in blocks for ln in b.lines]
+    cells = [f"r{r}c{c}" for r in range(3) for c in range(3)]
+    assert got == [
+        "Journal of Things",
+        *(f"L{i}" for i in range(8)),
+        *(f"R{i}" for i in range(8)),
+        "Table 1: results",
+        *cells,
+        "7",
+    ]
+
+
+def test_a_form_without_prose_regions_is_left_to_the_row_rules() -> None:
+    lines = []
+    for i in range(8):
+        lines += [line(f"K{i}:", 50, 100 + 40 * i, 150, 122 + 40 * i)]
+        lines += [line(f"V{i}", 400, 100 + 40 * i, 520, 122 + 40 * i)]
+    # the model sees the form as a table and a figure (a logo), no prose
+    regions = [R("table", (40, 90, 530, 430)), R("figure", (600, 20, 700, 80))]
+    assert build_region_layout(lines, regions, PAGE_H) is None  # type: ignore[arg-type]
+    assert build_region_layout(lines, [], PAGE_H) is None
+
+
+def test_a_line_outside_every_region_still_gets_its_place() -> None:
+    left, right = column("L", 80, 580, 200, 8), column("R", 640, 1140, 200, 8)
+    missed = [line("missed line", 640, 460, 1140, 482)]  # under the right column, no region
+    regions = [R("text", (70, 190, 590, 440)), R("text", (630, 190, 1150, 440))]
+    got = texts([*missed, *right, *left], regions)
+    assert got == [f"L{i}" for i in range(8)] + [f"R{i}" for i in range(8)] + ["missed line"]
+
+
+def test_a_header_in_the_middle_of_the_page_is_text() -> None:
+    body = column("B", 80, 1100, 200, 8)
+    regions = [R("text", (70, 190, 1110, 440)), R("header", (70, 700, 500, 730))]
+    mid = [line("not a header", 80, 702, 480, 724)]
+    blocks = build_region_layout([*mid, *body], regions, PAGE_H)  # type: ignore[arg-type]
+    assert blocks is not None and [b.kind for b in blocks] == ["text", "text"]
+    assert blocks[-1].text == "not a header"
+
+
+def test_order_boxes_single_column_is_top_to_bottom() -> None:
+    boxes: list[BBox] = [(50, 300, 900, 400), (50, 100, 900, 200), (60, 500, 880, 600)]
+    assert order_boxes(boxes) == [1, 0, 2]
+    assert order_boxes([]) == []
