@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlparse
 
 from api.errors import ApiError
 from api.state import ApiState
 from api.uploads import UploadForm
 from core.errors import BadInput, EmptyFile, ScanragError, Transient
 from core.logging import get_logger
+from core.netguard import Allow, UrlRefused, check_url
 from pipelines.load import open_document, sniff
 from storage import repository as repo
 from storage.tables import Document
@@ -33,21 +33,46 @@ def parse_metadata(text: str | None) -> dict[str, Any]:
     if text is None or not text.strip():
         return {}
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ApiError("invalid_metadata", f"metadata is not JSON: {exc.msg}", 422) from exc
+    except RecursionError as exc:
+        raise ApiError("invalid_metadata", "metadata is nested too deeply", 422) from exc
+    except ValueError as exc:  # NaN, Infinity: stored, they would break every filtered search
+        raise ApiError("invalid_metadata", str(exc), 422) from exc
     if not isinstance(value, dict):
         raise ApiError("invalid_metadata", "metadata must be a JSON object", 422)
+    if _depth(value) > MAX_METADATA_DEPTH:
+        raise ApiError(
+            "invalid_metadata", f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels", 422
+        )
     return value
 
 
-def parse_callback_url(text: str | None) -> str | None:
-    """The ``callback_url`` form field: an http(s) URL (absent: None)."""
+MAX_METADATA_DEPTH = 16
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"metadata holds {name}, which is not JSON: send a number or null")
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def parse_callback_url(text: str | None, allow: Allow) -> str | None:
+    """The ``callback_url`` form field: an http(s) URL to a public address, or one the operator
+    allowed (absent: None). Checked again, after DNS resolution, when the webhook is sent."""
     if text is None or not text.strip():
         return None
-    url = urlparse(text.strip())
-    if url.scheme not in ("http", "https") or not url.netloc:
-        raise ApiError("invalid_callback_url", "callback_url must be an http(s) URL", 422)
+    try:
+        check_url(text.strip(), allow)
+    except UrlRefused as exc:
+        raise ApiError(exc.code, exc.message, 422) from exc
     return text.strip()
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from storage.tables import Document
 
@@ -13,6 +14,63 @@ from storage.tables import Document
 class ErrorInfo(BaseModel):
     code: str
     message: str
+
+
+_ERROR_MEANINGS = {
+    400: "Malformed request (bad multipart body, no file, empty file)",
+    401: "No or unknown API key",
+    403: "The path is outside the import root, or folder batches are off",
+    404: "No such document, page or batch (or another tenant's)",
+    409: "Not ready yet (the document is still being read), or the Idempotency-Key's first"
+    " request is still being answered",
+    413: "The file or the request body is over its size limit",
+    415: "Not multipart, or not a supported document type",
+    422: "Invalid input (parameters, JSON, metadata, callback_url, a damaged document)",
+    503: "The job queue or a dependency is unavailable, or the service is not ready",
+}
+
+
+_ERROR_SCHEMA = {  # every error the API answers: {"error": {"code", "message"}}
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+_ERROR_CONTENT = {"application/json": {"schema": _ERROR_SCHEMA}}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, each the JSON error body (spelled out as
+    content, not as a model, so that routes answering text or images still document JSON)."""
+    return {c: {"description": _ERROR_MEANINGS[c], "content": _ERROR_CONTENT} for c in codes}
+
+
+def request_body(*content: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+    """An ``openapi_extra`` request body, for routes that read the request themselves."""
+    return {"requestBody": {"required": True, "content": {t: {"schema": s} for t, s in content}}}
+
+
+MULTIPART_FILES = (
+    "multipart/form-data",
+    {
+        "type": "object",
+        "required": ["files"],
+        "properties": {
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "metadata": {"type": "string", "description": "a JSON object, kept with each document"},
+            "callback_url": {
+                "type": "string",
+                "maxLength": 2048,
+                "description": "a public http(s) URL the outcome is POSTed to",
+            },
+        },
+    },
+)
 
 
 class DocumentPublic(BaseModel):
@@ -94,15 +152,58 @@ class DocumentsPage(BaseModel):
     offset: int
 
 
+def _storable(text: str, what: str) -> str:
+    """``text`` if a database can hold it: UTF-8 (no lone surrogate halves) without NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode (a lone surrogate)") from None
+    if "\x00" in text:
+        raise ValueError(f"{what} holds a NUL character")
+    return text
+
+
 class SearchFilters(BaseModel):
-    document_ids: list[str] | None = None
-    metadata: dict[str, str] | None = None
+    document_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None, max_length=1000
+    )
+    metadata: dict[str, str] | None = Field(
+        default=None,
+        max_length=32,
+        description="key == value on the document's metadata (keys without quotes, backslashes"
+        " or control characters)",
+    )
+
+    @field_validator("document_ids")
+    @classmethod
+    def _ids(cls, value: list[str] | None) -> list[str] | None:
+        for item in value or []:
+            _storable(item, "a document id")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for key, item in (value or {}).items():
+            _storable(key, "a metadata key")
+            _storable(item, "a metadata value")
+            # a JSON path (SQLite's json_extract) cannot spell these in a key
+            if not key or any(c in '"\\' or unicodedata.category(c)[0] == "C" for c in key):
+                raise ValueError(
+                    f"metadata key {key!r} is empty or holds a quote, backslash or control code"
+                )
+        return value
 
 
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=2000)
     k: int = Field(default=10, ge=1, le=100)
     filters: SearchFilters = SearchFilters()
+
+    @field_validator("query")
+    @classmethod
+    def _query(cls, value: str) -> str:
+        return _storable(value, "the query")
 
 
 class DocumentRef(BaseModel):

@@ -5,7 +5,11 @@ refused (413) as soon as it crosses the limit, before the rest is stored."""
 from __future__ import annotations
 
 import hashlib
+import json
+import unicodedata
 from dataclasses import dataclass, field
+from email.message import Message
+from email.utils import collapse_rfc2231_value
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -46,10 +50,44 @@ class UploadForm:
     files: list[UploadedFile] = field(default_factory=list)
     fields: dict[str, str] = field(default_factory=dict)
 
+    def fingerprint(self) -> str:
+        """SHA-256 of what the request asks for (each file's name and content hash, the text
+        fields): the same request sent again has the same fingerprint."""
+        parts = {
+            "files": [(u.filename, u.sha256) for u in self.files],
+            "fields": sorted(self.fields.items()),
+        }
+        return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode("utf-8")).hexdigest()
+
     def discard(self) -> None:
         """Delete the files' temp copies (the request was refused)."""
         for upload in self.files:
             upload.path.unlink(missing_ok=True)
+
+
+def content_disposition(value: str) -> tuple[str, str | None]:
+    """The part's field name and file name (None: a plain field) from its Content-Disposition,
+    with RFC 5987/2231 ``filename*=UTF-8''...`` taking precedence over ``filename``."""
+    message = Message()
+    message["content-disposition"] = value
+    name, filename, extended = "", None, None
+    for key, raw in message.get_params(header="content-disposition") or []:
+        if key == "name" and isinstance(raw, str):
+            name = raw
+        elif key == "filename":
+            if isinstance(raw, tuple):
+                extended = collapse_rfc2231_value(raw, errors="replace")
+            else:
+                filename = raw
+    return name, extended if extended is not None else filename
+
+
+def safe_filename(name: str) -> str:
+    """The last component of a sent file name (either slash), without control characters, at
+    most 255 characters; "upload" when nothing is left."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
+    return name[:255] if name not in ("", ".", "..") else "upload"
 
 
 class _Receiver:
@@ -91,13 +129,16 @@ class _Receiver:
 
     def _header_end(self) -> None:
         name = self._header_field.decode("latin-1").lower()
-        self._headers[name] = self._header_value.decode("utf-8", "replace")
+        try:
+            # browsers send the file name as raw UTF-8 (RFC 7578); older clients in Latin-1
+            self._headers[name] = self._header_value.decode("utf-8")
+        except UnicodeDecodeError:
+            self._headers[name] = self._header_value.decode("latin-1")
         self._header_field, self._header_value = b"", b""
 
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get("content-disposition", ""))
-        self._name = options.get(b"name", b"").decode("utf-8", "replace")
-        if b"filename" in options:
+        self._name, filename = content_disposition(self._headers.get("content-disposition", ""))
+        if filename is not None:
             if self._name != FILE_FIELD:
                 raise ApiError(
                     "bad_request", f"send files in the field '{FILE_FIELD}', not {self._name!r}"
@@ -106,7 +147,7 @@ class _Receiver:
                 raise ApiError(
                     "bad_request", f"too many files in one request (at most {MAX_FILES})"
                 )
-            filename = Path(options[b"filename"].decode("utf-8", "replace")).name or "upload"
+            filename = safe_filename(filename)
             path, self._out = self.blobs.open_temp()
             self._file = UploadedFile(self._name, filename[:512], path)
             self.form.files.append(self._file)

@@ -2,6 +2,12 @@
 
     python bench/service.py [--docs 200] [--clients 20] [--workers CORES] [--order ingest|service]
                             [--redis-url redis://127.0.0.1:6379/9] [--timeout 3600] [--keep]
+    python bench/service.py --rate 20 --duration 60     (open loop: accept latency only)
+
+Open loop (``--rate``): uploads leave at fixed times (i / rate), each on a new connection,
+whether or not the earlier ones were answered, while the worker reads them: the latency a user
+feels at that arrival rate. The closed loop below (N clients back to back) measures N /
+throughput instead, whatever the service does.
 
 What it measures, in one run on the same files:
   upload accept latency  p50 / p99 of POST /v1/documents, from sending the request to its 202
@@ -424,6 +430,140 @@ async def _upload_all(
     )
 
 
+@dataclass
+class OpenLoop:
+    """Uploads sent at a fixed arrival rate: the latency a user feels, independent of how many
+    clients happen to be waiting (a closed loop of N clients measures N / throughput)."""
+
+    rate: float  # uploads per second asked for
+    sent: int
+    seconds: float  # from the first send to the last send
+    latencies_ms: list[float]  # of the 202 answers
+    server_ms: list[float]
+    errors: list[str]
+    late_ms: list[float]  # how far behind its arrival time each send actually left
+
+
+def open_loop(url: str, key: str, pdfs: list[Path], rate: float) -> OpenLoop:
+    """Send upload i at t0 + i / ``rate`` on a connection of its own (an independent client),
+    whether or not earlier ones were answered; bodies are encoded before timing."""
+    bodies = [encode_upload(p.name, p.read_bytes()) for p in pdfs]
+    return asyncio.run(_open_loop(url, key, pdfs, bodies, rate))
+
+
+async def _open_loop(
+    url: str, key: str, pdfs: list[Path], bodies: list[tuple[str, bytes]], rate: float
+) -> OpenLoop:
+    latencies: list[float] = []
+    server_ms: list[float] = []
+    errors: list[str] = []
+    late: list[float] = []
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 0.5
+
+    async def one(i: int) -> None:
+        due = t0 + i / rate
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        late.append((loop.time() - due) * 1000)
+        content_type, body = bodies[i]
+        t = time.perf_counter()
+        try:
+            async with _raw_sender(url, key) as post:
+                status, headers, answer = await asyncio.wait_for(
+                    post(content_type, body), timeout=120
+                )
+        except Exception as exc:
+            errors.append(f"{pdfs[i].name}: {type(exc).__name__}: {exc}")
+            return
+        ms = (time.perf_counter() - t) * 1000
+        if status != 202:
+            errors.append(f"{pdfs[i].name}: HTTP {status} {answer[:200]!r}")
+            return
+        latencies.append(ms)
+        timing = re.search(r"app;dur=([0-9.]+)", headers.get("server-timing", ""))
+        if timing:
+            server_ms.append(float(timing.group(1)))
+
+    await asyncio.gather(*(one(i) for i in range(len(pdfs))))
+    return OpenLoop(rate, len(pdfs), (len(pdfs) - 1) / rate, latencies, server_ms, errors, late)
+
+
+def start_service(
+    home: Path, redis_url: str, workers: int, api_workers: int
+) -> tuple[Service, str, str]:
+    """A fresh service (new home, flushed Redis database), ready; with the measured tenant's
+    key and the warm-up tenant's."""
+    home.mkdir(parents=True)
+    redis.Redis.from_url(redis_url).flushdb()
+    service = Service(home, redis_url, workers, api_workers)
+    key = service.new_key(TENANT)
+    warm_key = service.new_key(WARMUP_TENANT)
+    try:
+        service.start(key)
+    except BaseException:
+        service.stop()
+        raise
+    return service, key, warm_key
+
+
+def run_open_loop(
+    pdfs: list[Path],
+    warmups: list[Path],
+    home: Path,
+    redis_url: str,
+    workers: int,
+    api_workers: int,
+    rate: float,
+) -> OpenLoop:
+    """Start the service, warm it up (one round), send ``pdfs`` at ``rate`` while the workers
+    read (nothing waits for them to finish), stop."""
+    service, key, warm_key = start_service(home, redis_url, workers, api_workers)
+    try:
+        warm = upload_all(service.url, warm_key, warmups[:workers], workers)
+        with httpx.Client(
+            base_url=service.url, headers={"Authorization": f"Bearer {warm_key}"}, timeout=60
+        ) as http:
+            wait_final(http, {i for i in warm.ids if i}, 600)
+        print(f"# warm; sending {len(pdfs)} uploads at {rate}/s", file=sys.stderr, flush=True)
+        return open_loop(service.url, key, pdfs, rate)
+    finally:
+        service.stop()
+
+
+def report_open_loop(args: argparse.Namespace, run: OpenLoop) -> None:
+    """The open-loop latency table and its targets."""
+
+    def pct(values: list[float], q: float) -> float | None:
+        return float(np.percentile(values, q)) if values else None
+
+    row = {
+        "rate /s": run.rate,
+        "seconds": round(run.seconds, 1),
+        "sent": run.sent,
+        "accepted": len(run.latencies_ms),
+        "errors": len(run.errors),
+        "accept p50 ms": pct(run.latencies_ms, 50),
+        "accept p90 ms": pct(run.latencies_ms, 90),
+        "accept p99 ms": pct(run.latencies_ms, 99),
+        "API own p50 ms": pct(run.server_ms, 50),
+        "API own p99 ms": pct(run.server_ms, 99),
+        "send late p99 ms": pct(run.late_ms, 99),
+    }
+    print(table([row], list(row)))
+    p50, p99 = row["accept p50 ms"], row["accept p99 ms"]
+    print("\ntargets (open loop):")
+    print(f"  accept p50 < 50 ms:  {'ok' if p50 is not None and p50 < 50 else 'MISSED'}")
+    print(f"  accept p99 < 200 ms: {'ok' if p99 is not None and p99 < 200 else 'MISSED'}")
+    print(
+        f"\nnotes: {args.api_workers} API processes, 1 worker x {args.workers} processes reading"
+        f" the uploads meanwhile; each upload on a new connection; cpu cores: {os.cpu_count()};"
+        " 'send late' is how far the load generator (same machine) fell behind its schedule"
+    )
+    for err in run.errors[:5]:
+        print(f"  {err}")
+    print(f"\ncommand: {shlex.join([PYTHON, *sys.argv])}")
+
+
 def list_documents(http: httpx.Client) -> list[dict[str, Any]]:
     """All the tenant's documents, from the list endpoint, 500 at a time."""
     out: list[dict[str, Any]] = []
@@ -569,13 +709,8 @@ def run_service(
     client: str = "httpx",
 ) -> dict[str, Any]:
     """Start the service, warm it up, upload ``pdfs`` from ``clients`` clients, wait, check."""
-    home.mkdir(parents=True)
-    redis.Redis.from_url(redis_url).flushdb()
-    service = Service(home, redis_url, workers, api_workers)
+    service, key, warm_key = start_service(home, redis_url, workers, api_workers)
     try:
-        key = service.new_key(TENANT)
-        warm_key = service.new_key(WARMUP_TENANT)
-        service.start(key)
         print(f"# service ready on {service.url}; warming up", file=sys.stderr, flush=True)
         t = time.perf_counter()
         warmed = (0, 0)
@@ -694,9 +829,19 @@ def main() -> None:
         action="store_true",
         help="keep the work folder (PDFs, homes, logs, per-upload latencies)",
     )
+    ap.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: send uploads at this many per second for --duration seconds (latency"
+        " only; no ingest baseline, nothing waits for the documents)",
+    )
+    ap.add_argument("--duration", type=float, default=60, help="open loop: seconds of sending")
     args = ap.parse_args()
     if args.docs < 1 or args.clients < 1 or args.workers < 1:
         ap.error("--docs, --clients and --workers must be at least 1")
+    if args.rate is not None:
+        main_open_loop(args)
+        return
 
     # a plain kill (SIGTERM) unwinds too, so the finally clauses stop the service's processes
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -734,6 +879,32 @@ def main() -> None:
                     args.client,
                 )
         report(args, counts, ingest, svc, work)
+    finally:
+        if args.keep:
+            print(f"# kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main_open_loop(args: argparse.Namespace) -> None:
+    """``--rate``: uploads at a fixed arrival rate while the workers read."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    work = Path(tempfile.mkdtemp(prefix="scanrag-bench-openloop-"))
+    try:
+        n = max(1, round(args.rate * args.duration))
+        pdfs = build_documents(work / "docs", [1] * n, "open")
+        warmups = build_documents(work / "warmup", [1] * args.workers, "warmup", first_page=7)
+        print(f"# {n} one-page PDFs in {work}", file=sys.stderr, flush=True)
+        run = run_open_loop(
+            pdfs,
+            warmups,
+            work / "home",
+            args.redis_url,
+            args.workers,
+            args.api_workers,
+            args.rate,
+        )
+        report_open_loop(args, run)
     finally:
         if args.keep:
             print(f"# kept {work}", file=sys.stderr)

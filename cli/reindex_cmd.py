@@ -1,4 +1,4 @@
-"""``scanrag reindex``: chunk and embed stored pages again (after a chunk setting changed)."""
+"""``scanrag reindex``: lay out and chunk stored pages again, and embed them (no OCR)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,28 @@ from cli.errors import EXIT_OK, exit_on_error
 from core.config import get_settings
 from storage import repository as repo
 from storage.db import session_factory
-from workers.context import chunk_params, load_embedder, open_database
+from workers.context import blob_store, build_engine, chunk_params, load_embedder, open_database
 from workers.ingest import reindex_document
+from workers.relayout import relayout_document
 
 
 def reindex(
     document: Annotated[
         list[str] | None, typer.Option("--document", help="only this document id (repeat)")
     ] = None,
+    relayout: Annotated[
+        bool,
+        typer.Option(
+            "--relayout/--no-relayout",
+            help="lay out again, from the stored page images, pages the layout model has not seen",
+        ),
+    ] = True,
 ) -> None:
-    """Rebuild the chunks and embeddings of done documents from their stored pages (no OCR)."""
+    """Rebuild the chunks and embeddings of done documents from their stored pages (no OCR).
+
+    Pages read before the layout model get their blocks, kinds and reading order rebuilt from
+    the stored page image first; a page without one is counted as needing a re-read.
+    """
     settings = get_settings()
     with exit_on_error():
         engine = open_database(settings)
@@ -30,14 +42,26 @@ def reindex(
             ids = document or [
                 d.id for d in repo.list_documents(session, status="done", limit=1_000_000)
             ]
+        finder = build_engine(settings).models().regions if relayout else None
+        blobs = blob_store(settings)
         embedder = load_embedder(settings)
         params = chunk_params(settings)
-        chunks = 0
+        chunks = relaid = reread = 0
         for document_id in tqdm(ids, unit="doc", disable=not sys.stderr.isatty()):
+            if finder is not None:
+                outcome = relayout_document(sessions, blobs, document_id=document_id, finder=finder)
+                relaid += outcome.relaid
+                reread += outcome.need_reread
             count, _ = reindex_document(
                 sessions, document_id=document_id, params=params, embedder=embedder
             )
             chunks += count
         engine.dispose()
-    print(f"reindexed {len(ids)} documents: {chunks} chunks")
+    print(f"reindexed {len(ids)} documents: {chunks} chunks; {relaid} pages laid out again")
+    if reread:
+        print(
+            f"scanrag: {reread} pages have no stored page image and keep their old layout:"
+            " delete their documents and ingest the files again to re-read them",
+            file=sys.stderr,
+        )
     raise typer.Exit(EXIT_OK)

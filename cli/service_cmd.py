@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from typing import Annotated
 
 import typer
 
 from cli.errors import exit_on_error
+from cli.supervise import Child, supervise
 from cli.tables import print_table
 from core.config import get_settings
 from storage import accounts
@@ -133,25 +133,27 @@ def up(
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
 ) -> None:
-    """API and workers on this machine with the embedded store; Ctrl-C stops all of it."""
-    command = [sys.executable, "-m", "cli.main", "worker"]
-    if concurrency is not None:
-        command += ["--concurrency", str(concurrency)]
+    """API and a worker on this machine with the embedded store, supervised: one that dies is
+    started again (backoff 1 s to 30 s, logged); Ctrl-C stops all of it."""
     with exit_on_error():
         check_models(get_settings())
         open_database(get_settings()).dispose()
-    child = subprocess.Popen(command)
-    typer.echo(f"scanrag: API on http://{host}:{port} (docs at /docs), worker pid {child.pid}")
-    try:
-        serve(host=host, port=port, workers=1)
-    finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)  # warm shutdown: running tasks finish
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+    cli = [sys.executable, "-m", "cli.main"]
+    worker = [*cli, "worker"] + ([] if concurrency is None else ["--concurrency", str(concurrency)])
+    children = [
+        Child("api", [*cli, "serve", "--host", host, "--port", str(port)]),
+        Child("worker", worker),
+    ]
+    typer.echo(f"scanrag: API on http://{host}:{port} (docs at /docs)")
+
+    def started(child: Child) -> None:
+        assert child.proc is not None
+        again = " again" if child.starts > 1 else ""
+        typer.echo(f"scanrag: {child.name} started{again} (pid {child.proc.pid})")
+
+    code = supervise(children, on_start=started)
+    if code:
+        raise typer.Exit(code)
 
 
 @keys_app.command("create")

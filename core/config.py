@@ -10,8 +10,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.netguard import Allow
 
 Device = Literal["auto", "cpu", "cuda"]
 Renderer = Literal["pdfium", "pdf2image"]
@@ -131,9 +133,25 @@ class ServiceSettings(BaseModel):
     )
     webhook_retries: int = Field(default=8, ge=0)
     webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_allow: str = Field(
+        default="",
+        description="comma-separated hosts, addresses or CIDR networks webhooks may reach although"
+        " they are not public (on-premise receivers); empty: public addresses only",
+    )
     sweep_interval: float = Field(
         default=30.0, gt=0, description="seconds between checks for a restarted broker"
     )
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _allow_parses(cls, value: str) -> str:
+        Allow.parse(value)  # a typo is an error at start-up, not a refused webhook later
+        return value
+
+    @property
+    def webhook_allowed(self) -> Allow:
+        """``webhook_allow`` parsed."""
+        return Allow.parse(self.webhook_allow)
 
 
 class Settings(BaseSettings):

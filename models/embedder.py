@@ -9,14 +9,8 @@ is what sentence-transformers computes for this model.
 
 from __future__ import annotations
 
-import os
-
-# Set before transformers (and huggingface_hub) are imported: they read it once, at import.
-# Nothing here is ever fetched; local_files_only below guards the case where they were imported
-# first.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
+# models/__init__.py has set HF_HUB_OFFLINE and friends before transformers is imported here.
+# Nothing is ever fetched; local_files_only below guards the case where it was imported first.
 import threading
 from typing import Any
 

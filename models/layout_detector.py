@@ -179,6 +179,8 @@ def batched_model(path: Path) -> bytes:
 class RegionDetector:
     """Finds layout regions on pages. The session is built once; ``detect`` batches pages."""
 
+    name = "picodet-layout-cdla"  # recorded with every page it laid out
+
     def __init__(self, session: ort.InferenceSession, params: RegionParams) -> None:
         self.session = session
         self.params = params

@@ -10,6 +10,9 @@ import onnxruntime as ort
 
 from core.errors import ModelError
 
+# ORT_DISABLE_TELEMETRY (models/__init__.py) stops it at start; this stops it for good
+ort.disable_telemetry_events()
+
 Device = Literal["auto", "cpu", "cuda"]
 
 

@@ -7,6 +7,7 @@ pdfium (the default: measured faster on scanned PDFs, see docs/BENCHMARKS.md) or
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,33 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
+def files_inside(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Every file under ``folder`` whose real path lies inside it, sorted, as real paths; and the
+    links under it that point out of it (or nowhere), which are not read.
+
+    For folders a client may fill but must not leave (the service's import root): folder links
+    are not followed, a file link counts only where its target is inside ``folder`` (one to
+    /etc/hostname or to a neighbouring folder is refused), and the paths returned are the
+    resolved ones, so that reading them cannot be sent elsewhere by the link.
+    """
+    folder = folder.resolve()
+    kept: set[Path] = set()
+    refused: list[Path] = []
+    for top, _dirs, names in os.walk(folder, followlinks=False):
+        for name in names:
+            path = Path(top) / name
+            try:
+                real = path.resolve(strict=True)
+            except (OSError, RuntimeError):  # a dangling link, a loop of links
+                refused.append(path)
+                continue
+            if not real.is_relative_to(folder):
+                refused.append(path)
+            elif real.is_file():
+                kept.add(real)
+    return sorted(kept), sorted(refused)
+
+
 def open_document(path: str | Path, params: LoadParams = LoadParams()) -> Document:
     """Check a file (size, type, pages, encryption) without rendering it."""
     path = Path(path)
@@ -117,7 +145,10 @@ def open_document(path: str | Path, params: LoadParams = LoadParams()) -> Docume
             f"the file is {size / 1e6:.1f} MB, over the limit of {params.max_bytes / 1e6:.1f} MB"
         )
     media_type = sniff(head)
-    count = _pdf_page_count(path) if media_type == "application/pdf" else _image_frames(path)
+    if media_type == "application/pdf":
+        count = _pdf_page_count(path)
+    else:
+        count = _image_frames(path, params)
     if count == 0:
         raise CorruptDocument("the document has no pages")
     if count > params.max_pages:
@@ -207,10 +238,20 @@ def _open_image(path: Path) -> Image.Image:
         raise CorruptDocument(f"the image cannot be decoded ({exc})") from exc
 
 
-def _image_frames(path: Path) -> int:
+def _image_frames(path: Path, params: LoadParams) -> int:
+    """The image's pages, each checked against the pixel limit from its header (no decoding),
+    so that an oversized image is refused when it arrives, not failed after it was queued."""
     with _open_image(path) as img:
         # only TIFF pages are pages; an animated WebP is one picture
-        return int(getattr(img, "n_frames", 1)) if img.format == "TIFF" else 1
+        count = int(getattr(img, "n_frames", 1)) if img.format == "TIFF" else 1
+        for index in range(min(count, params.max_pages)):
+            if index:
+                try:
+                    img.seek(index)
+                except (EOFError, OSError) as exc:
+                    raise CorruptDocument(f"page {index + 1} cannot be read ({exc})") from exc
+            _check_pixels(index + 1, img.width, img.height, params)
+        return count
 
 
 def _image_pages(path: Path, start: int, stop: int, params: LoadParams) -> Iterator[RasterPage]:

@@ -264,7 +264,7 @@ def ocr_batch(
             },
         )
     return [
-        _page_result(source, page, image, reading, rotation, seconds, params, page_regions)
+        _page_result(source, page, image, reading, rotation, seconds, params, page_regions, regions)
         for page, image, reading, rotation, page_regions in zip(
             pages, images, readings, rotations, found, strict=True
         )
@@ -292,9 +292,11 @@ def _page_result(
     seconds: float,
     params: OcrParams,
     regions: Sequence[RegionLike] | None,
+    finder: RegionFinder | None,
 ) -> PageResult:
     h, w = image.shape[:2]
     blocks = page_layout(reading.lines, regions, int(h), params.layout, params.regions)
+    model = finder.name if finder is not None else None
     return PageResult(
         source=source,
         page=page.number,
@@ -304,6 +306,7 @@ def _page_result(
         rotation=rotation,
         blocks=tuple(blocks),
         seconds=seconds,
+        layout_model=model,
     )
 
 

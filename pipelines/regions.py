@@ -22,13 +22,13 @@ lines in prose regions) keep the row rules, which read them well.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
 from pipelines.layout import LayoutParams, box_rows, build_layout, rows_order
-from pipelines.types import BBox, Block, BlockKind, TextLine, block_kind, union_box
+from pipelines.types import BBox, Block, BlockKind, PageResult, TextLine, block_kind, union_box
 
 
 class RegionLike(Protocol):
@@ -45,7 +45,9 @@ class RegionLike(Protocol):
 
 
 class RegionFinder(Protocol):
-    """Finds layout regions on page images (the layout model)."""
+    """Finds layout regions on page images (the layout model, by its ``name``)."""
+
+    name: str
 
     def detect(self, images: list[np.ndarray]) -> Sequence[Sequence[RegionLike]]: ...
 
@@ -373,6 +375,14 @@ def build_region_layout(
         box = part.bbox if part.kind in ("figure", "table") or not read else None
         blocks.append(Block(part.kind, box or union_box([ln.bbox for ln in read]), tuple(read)))
     return blocks
+
+
+def relayout(page: PageResult, image: np.ndarray, finder: RegionFinder) -> PageResult:
+    """A stored page laid out again from its upright ``image``'s regions, its lines as read
+    (no OCR): for pages read before the layout model, or by another one."""
+    regions = finder.detect([image])[0]
+    blocks = page_layout(page.lines, regions, page.height)
+    return replace(page, blocks=tuple(blocks), layout_model=finder.name)
 
 
 def page_layout(

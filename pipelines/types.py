@@ -138,6 +138,7 @@ class PageResult:
     blocks: tuple[Block, ...] = ()
     seconds: float = 0.0
     warnings: tuple[str, ...] = field(default=())
+    layout_model: str | None = None  # the layout model that saw the page (None: none did)
 
     @property
     def lines(self) -> list[TextLine]:
@@ -164,6 +165,7 @@ class PageResult:
             "lines": [line.to_dict() for line in self.lines],
             "words": [w.to_dict() for w in self.words],
             "seconds": round(self.seconds, 4),
+            "layout_model": self.layout_model,
         }
         if self.warnings:
             d["warnings"] = list(self.warnings)
@@ -181,4 +183,5 @@ class PageResult:
             blocks=tuple(Block.from_dict(b) for b in d.get("blocks", [])),
             seconds=float(d.get("seconds", 0.0)),
             warnings=tuple(d.get("warnings", [])),
+            layout_model=d.get("layout_model"),
         )

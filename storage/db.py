@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any, Literal
@@ -16,6 +17,12 @@ Backend = Literal["sqlite", "postgresql"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _LOCK_KEY = 0x5CA17A6  # pg advisory lock id for migrations, any constant of our own
+
+
+def _strict_json(value: object) -> str:
+    """JSON as the databases read it back: NaN and Infinity are refused (ValueError), never
+    written where json_extract and JSONB would fail on them later."""
+    return json.dumps(value, allow_nan=False)
 
 
 def _normalise_url(url: str | URL) -> URL:
@@ -47,11 +54,11 @@ def make_engine(url: str | URL) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 10})
+        engine = create_engine(parsed, connect_args={"timeout": 10}, json_serializer=_strict_json)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, json_serializer=_strict_json)
     raise ValueError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
     )

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from storage.repository import insert_ignoring_conflict
 from storage.tables import (
     Batch,
     BatchItem,
@@ -49,14 +50,43 @@ def saved_response(session: Session, *, tenant: str, key: str) -> IdempotentRequ
     return session.get(IdempotentRequest, (tenant, key))
 
 
+PENDING = 0  # status_code of a claimed key whose request is still being answered
+
+
+def claim_key(
+    session: Session, *, tenant: str, key: str, fingerprint: str
+) -> IdempotentRequest | None:
+    """Claim a tenant's ``Idempotency-Key`` for a request with this ``fingerprint``: None when
+    this call claimed it (answer the request, then ``save_response``), else the row that holds
+    it (another request's, finished or still pending). One atomic insert decides, so of any
+    number of concurrent requests exactly one claims the key."""
+    values = {
+        "tenant": tenant,
+        "key": key,
+        "fingerprint": fingerprint,
+        "status_code": PENDING,
+        "response": {},
+        "created_at": utcnow(),
+    }
+    if insert_ignoring_conflict(session, IdempotentRequest.__table__, values):
+        return None
+    return session.get(IdempotentRequest, (tenant, key), populate_existing=True)
+
+
 def save_response(
     session: Session, *, tenant: str, key: str, status_code: int, response: dict[str, Any]
 ) -> None:
-    """Keep the response given to a request with ``Idempotency-Key`` (first one wins)."""
-    stmt = _upsert(session, IdempotentRequest.__table__).values(
-        tenant=tenant, key=key, status_code=status_code, response=response, created_at=utcnow()
-    )
-    session.execute(stmt.on_conflict_do_nothing())
+    """Keep the response given to the request that claimed ``Idempotency-Key``."""
+    row = session.get(IdempotentRequest, (tenant, key))
+    if row is not None:
+        row.status_code, row.response = status_code, response
+
+
+def release_key(session: Session, *, tenant: str, key: str) -> None:
+    """Give up a claim whose request failed, so that the client's retry is answered anew."""
+    row = session.get(IdempotentRequest, (tenant, key))
+    if row is not None and row.status_code == PENDING:
+        session.delete(row)
 
 
 def create_batch(session: Session, *, tenant: str, source: str) -> Batch:

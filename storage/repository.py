@@ -50,7 +50,7 @@ _DOCUMENT_BY_HASH = select(Document).where(
 )
 
 
-def _insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
+def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
     dialect = session.get_bind().dialect.name
     stmt = _INSERT_IGNORING.get((dialect, table.name))
@@ -90,7 +90,7 @@ def get_or_create_document(
     return the same row.
     """
     now = utcnow()
-    created = _insert_ignoring_conflict(
+    created = insert_ignoring_conflict(
         session,
         Document.__table__,
         {
@@ -440,7 +440,7 @@ def check_index_model(session: Session, *, name: str, dim: int) -> None:
         raise IndexMismatch(
             f"the index stores {EMBEDDING_DIM}-dimensional vectors; model {name!r} makes {dim}"
         )
-    _insert_ignoring_conflict(
+    insert_ignoring_conflict(
         session,
         IndexInfo.__table__,
         {"id": 1, "model_name": name, "dim": dim, "created_at": utcnow()},

@@ -240,8 +240,9 @@ class IdempotentRequest(Base):
 
     tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    status_code: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int] = mapped_column(Integer)  # 0 while the first request is answered
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))  # what the first request asked
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -60,3 +60,48 @@ def scanned(img: Image.Image, angle: float = 0.8, seed: int = 0, quality: int = 
     buf = io.BytesIO()
     Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).save(buf, "JPEG", quality=quality)
     return Image.open(io.BytesIO(buf.getvalue())).convert("L")
+
+
+def _paragraph(draw: ImageDraw.ImageDraw, text: str, x0: int, x1: int, y: int, size: int) -> int:
+    """Typeset ``text`` as a justified paragraph between x0 and x1 from y; the y below it."""
+    f, line, step = font(size), [], int(size * 1.5)
+    words = text.split()
+    for word in words:
+        if line and draw.textlength(" ".join([*line, word]), font=f) > x1 - x0:
+            gap = (x1 - x0 - sum(draw.textlength(w, font=f) for w in line)) / max(1, len(line) - 1)
+            x = float(x0)
+            for w in line:
+                draw.text((x, y), w, fill="black", font=f)
+                x += draw.textlength(w, font=f) + gap
+            y, line = y + step, []
+        line.append(word)
+    draw.text((x0, y), " ".join(line), fill="black", font=f)  # the last line is not spread
+    return y + step
+
+
+def article_page(
+    header: str, title: str, left: list[str], right: list[str], caption: str, footer: str
+) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """An A4 page at 150 dpi: a running header, a bold title, two columns of justified
+    paragraphs, a bar chart with its caption at the foot of the left column, a page footer.
+    Also the chart's box."""
+    img = Image.new("RGB", (1240, 1754), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((100, 50), header, fill="black", font=font(18))
+    bold = ImageFont.truetype(str(FONT.with_name("DejaVuSans-Bold.ttf")), 48)
+    draw.text((100, 130), title, fill="black", font=bold)
+    columns = ((100, 590), (650, 1140))
+    y = 260
+    for text in left:
+        y = _paragraph(draw, text, *columns[0], y, 20) + 20
+    chart = (110, y + 20, 580, y + 340)
+    draw.rectangle(chart, outline="black", width=2)
+    for k, h in enumerate((120, 220, 90, 260, 180)):
+        x = chart[0] + 30 + k * 88
+        draw.rectangle((x, chart[3] - h, x + 50, chart[3] - 2), fill=(90, 90, 90))
+    _paragraph(draw, caption, *columns[0], chart[3] + 20, 18)
+    y = 260
+    for text in right:
+        y = _paragraph(draw, text, *columns[1], y, 20) + 20
+    draw.text((600, 1680), footer, fill="black", font=font(18))
+    return img, chart

@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 from core.config import Settings, get_settings
 from core.logging import configure_logging
@@ -80,6 +82,20 @@ def _one_thread_per_process(sender: Any = None, **_: Any) -> None:
         get_settings.cache_clear()
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
+    _refuse_without_models(settings)
+
+
+def _refuse_without_models(settings: Settings) -> None:
+    """A worker whose model files are missing or damaged stops at start (exit 3) with one
+    line saying which and how to fix it, rather than fail every document it takes."""
+    from core.errors import ModelError
+    from workers.context import check_models  # heavy imports: only in a worker
+
+    try:
+        check_models(settings)
+    except ModelError as exc:
+        print(f"scanrag: {exc.message} [{exc.code}]", file=sys.stderr, flush=True)
+        os._exit(3)  # Celery's signal dispatch swallows exceptions: leave at once
 
 
 @worker_process_init.connect
@@ -93,8 +109,25 @@ def _child_setup(**_: Any) -> None:
 
 
 @worker_ready.connect
-def _start_broker_watch(**_: Any) -> None:
-    """The worker's main process watches for a restarted broker (see workers.recovery)."""
+def _start_broker_watch(sender: Any = None, **_: Any) -> None:
+    """The worker's main process watches for a restarted broker (see workers.recovery), beats
+    its heartbeat and takes up the tasks of dead workers (see workers.liveness)."""
+    from workers.liveness import start_liveness
     from workers.recovery import start_broker_watch
 
     start_broker_watch(get_settings())
+    start_liveness(app, get_settings(), node=getattr(sender, "hostname", None))
+
+
+@worker_shutdown.connect
+def _say_goodbye(sender: Any = None, **_: Any) -> None:
+    """A worker stopping cleanly takes its heartbeat with it (a killed one's expires)."""
+    import redis
+
+    from workers.liveness import HEARTBEAT_PREFIX
+
+    node = getattr(sender, "hostname", None)
+    if node:
+        with contextlib.suppress(redis.RedisError):
+            client = redis.Redis.from_url(get_settings().redis_url, socket_timeout=2)
+            client.delete(HEARTBEAT_PREFIX + node)

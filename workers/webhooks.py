@@ -12,10 +12,12 @@ import hashlib
 import hmac
 import json
 from typing import Any
+from urllib.parse import urljoin
 
 import httpx
 
 from core.logging import get_logger
+from core.netguard import Allow, UrlRefused, check_url, resolve
 from storage import accounts, jobs
 from storage import repository as repo
 from storage.tables import Document
@@ -24,6 +26,7 @@ from workers.state import WorkerState
 log = get_logger("webhooks")
 
 SIGNATURE_HEADER = "X-Scanrag-Signature"
+MAX_REDIRECTS = 3
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -49,6 +52,34 @@ def outcome_body(document: Document) -> dict[str, Any]:
     }
 
 
+def post_checked(
+    url: str, body: bytes, headers: dict[str, str], *, timeout: float, allow: Allow
+) -> httpx.Response:
+    """POST ``body`` to ``url`` at an address that was checked just before: the host is
+    resolved here, every address must be public (or allowed), and the connection goes to that
+    address (the name still in ``Host`` and TLS SNI), so a rebinding name cannot slip in between.
+    307/308 redirects are followed, at most 3, each checked the same way. Raises UrlRefused."""
+    with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = check_url(url, allow)
+            ip = resolve(parts, allow)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            address = f"[{ip}]" if ip.version == 6 else str(ip)
+            target = parts._replace(netloc=f"{address}:{port}").geturl()
+            extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
+            response = client.post(
+                target,
+                content=body,
+                headers={**headers, "Host": parts.netloc},
+                extensions=extensions,
+            )
+            location = response.headers.get("location")
+            if response.status_code not in (307, 308) or not location:
+                return response
+            url = urljoin(url, location)
+    return response
+
+
 def deliver(state: WorkerState, document_id: str, *, attempt: int, delivery_id: str) -> bool:
     """POST one attempt; records it and returns whether the receiver took it (2xx).
 
@@ -69,13 +100,18 @@ def deliver(state: WorkerState, document_id: str, *, attempt: int, delivery_id: 
     }
     status_code: int | None = None
     error: str | None = None
+    service = state.settings.service
     try:
-        response = httpx.post(
-            url, content=body, headers=headers, timeout=state.settings.service.webhook_timeout
+        response = post_checked(
+            url, body, headers, timeout=service.webhook_timeout, allow=service.webhook_allowed
         )
         status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"the receiver answered {status_code}"
+            if response.is_redirect:
+                error += " (only 307/308 redirects are followed, at most 3)"
+    except UrlRefused as exc:
+        error = f"refused: {exc.message}"[:500]
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
     with state.sessions.begin() as session:

@@ -12,13 +12,13 @@ from api.deps import SessionDep, StateDep, TenantDep
 from api.errors import ApiError, not_found
 from api.intake import BrokerUnavailable
 from api.routes.documents import upload_files
-from api.schemas import BatchPublic, BatchRequest
+from api.schemas import MULTIPART_FILES, BatchPublic, BatchRequest, errors, request_body
 from api.state import ApiState
 from storage import jobs
 from storage.tables import Batch
 from workers.app import BATCH
 
-router = APIRouter(prefix="/v1/batches", tags=["batches"])
+router = APIRouter(prefix="/v1/batches", tags=["batches"], responses=errors(401, 422))
 
 
 def _public(state: ApiState, batch: Batch) -> BatchPublic:
@@ -43,23 +43,37 @@ def _folder(state: ApiState, requested: str) -> Path:
         raise ApiError(
             "path_not_allowed", "folder batches are off: set SCANRAG_SERVICE__IMPORT_ROOT", 403
         )
-    root = root.resolve()
-    folder = (root / requested).resolve()  # an absolute path replaces root, then is checked
-    if not folder.is_relative_to(root):
-        raise ApiError("path_not_allowed", "the path is outside the import root", 403)
-    if not folder.is_dir():
-        raise ApiError("folder_not_found", "no such folder under the import root", 404)
+    if "\x00" in requested or len(requested) > 4096:
+        raise ApiError("invalid_path", "the path holds a NUL character or is too long", 422)
+    try:
+        root = root.resolve()
+        folder = (root / requested).resolve()  # an absolute path replaces root, then is checked
+        if not folder.is_relative_to(root):
+            raise ApiError("path_not_allowed", "the path is outside the import root", 403)
+        if not folder.is_dir():
+            raise ApiError("folder_not_found", "no such folder under the import root", 404)
+    except OSError as exc:  # a name too long for the file system, a loop of links
+        raise ApiError("invalid_path", f"the path cannot be used: {exc.strerror}", 422) from exc
     return folder
 
 
-@router.post("", status_code=202, response_model=BatchPublic, summary="Start a batch")
+@router.post(
+    "",
+    status_code=202,
+    response_model=BatchPublic,
+    responses=errors(400, 403, 404, 409, 413, 415, 503),
+    openapi_extra=request_body(
+        ("application/json", BatchRequest.model_json_schema()), MULTIPART_FILES
+    ),
+    summary="Start a batch",
+)
 async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> JSONResponse:
     """JSON ``{"path": folder}`` ingests every file under a folder of the import root;
     multipart (field ``files``) ingests the uploaded files. Both go on the batch queue."""
     from workers.tasks import list_batch
 
     if request.headers.get("content-type", "").startswith("multipart/"):
-        _, body, form = await upload_files(request, state, tenant, None, BATCH)
+        _, body, form, _ = await upload_files(request, state, tenant, None, BATCH)
         with state.sessions.begin() as session:
             batch = jobs.create_batch(session, tenant=tenant, source="upload")
             for upload, document in zip(form.files, body["documents"], strict=True):
@@ -92,7 +106,9 @@ async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> 
     )
 
 
-@router.get("/{batch_id}", response_model=BatchPublic, summary="A batch's progress")
+@router.get(
+    "/{batch_id}", response_model=BatchPublic, responses=errors(404), summary="A batch's progress"
+)
 def get_batch(
     batch_id: str, session: SessionDep, state: StateDep, tenant: TenantDep
 ) -> BatchPublic:

@@ -5,17 +5,26 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 
 from api.deps import SessionDep, StateDep, TenantDep
 from api.errors import ApiError, not_found
 from api.intake import accept, parse_callback_url, parse_metadata
-from api.schemas import DocumentPublic, DocumentsPage, UploadedDocument, UploadResponse
+from api.schemas import (
+    MULTIPART_FILES,
+    DocumentPublic,
+    DocumentsPage,
+    UploadedDocument,
+    UploadResponse,
+    errors,
+    request_body,
+)
 from api.state import ApiState
 from api.uploads import UploadForm, receive_upload
 from pipelines.hocr import write_hocr
@@ -24,10 +33,14 @@ from pipelines.types import Block, PageResult
 from storage import jobs
 from storage import repository as repo
 from storage.page_images import crop_png
-from storage.tables import STATUSES, Document, IdempotentRequest
+from storage.tables import STATUSES, Document
 from workers.app import INTERACTIVE
 
-router = APIRouter(prefix="/v1/documents", tags=["documents"])
+# the largest number a query or path takes: beyond it the databases' 64-bit integers overflow
+MAX_INT = 2**31 - 1
+PageNumber = Annotated[int, Path(ge=1, le=MAX_INT, description="page number, from 1")]
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=errors(401, 422))
 
 EVENT_POLL_SECONDS = 0.25
 EVENT_HEARTBEAT_SECONDS = 15.0
@@ -61,9 +74,18 @@ def _accept_and_answer(
     queue: str,
     idempotency_key: str | None,
 ) -> tuple[int, dict[str, Any]]:
-    """``accept`` the form, build the response and keep it for ``idempotency_key``: the
-    blocking part of an upload, run in one thread hop."""
-    accepted = accept(state, form, tenant=tenant, meta=meta, callback_url=callback_url, queue=queue)
+    """``accept`` the form, build the response and keep it for ``idempotency_key`` (claimed
+    by the caller): the blocking part of an upload, run in one thread hop. A failed request
+    gives its key up again."""
+    try:
+        accepted = accept(
+            state, form, tenant=tenant, meta=meta, callback_url=callback_url, queue=queue
+        )
+    except BaseException:
+        if idempotency_key:
+            with state.writing(), state.sessions.begin() as session:
+                jobs.release_key(session, tenant=tenant, key=idempotency_key)
+        raise
     documents = [
         UploadedDocument(**DocumentPublic.fields_of(d), created=created) for d, created in accepted
     ]
@@ -77,14 +99,52 @@ def _accept_and_answer(
     return status, body
 
 
+class Replay(NamedTuple):
+    """The saved answer to an earlier request with the same ``Idempotency-Key``."""
+
+    status: int
+    body: dict[str, Any]
+
+
+def _claim(state: ApiState, tenant: str, key: str, fingerprint: str) -> Replay | None:
+    """Claim ``key`` for this request (None), or the saved answer to replay; raises 422 for the
+    key reused with another request and 409 while its first request is still answered."""
+    with state.writing(), state.sessions.begin() as session:
+        held = jobs.claim_key(session, tenant=tenant, key=key, fingerprint=fingerprint)
+        if held is None:
+            return None
+        if held.fingerprint is not None and held.fingerprint != fingerprint:
+            raise ApiError(
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request (other files or fields)",
+                422,
+            )
+        if held.status_code == jobs.PENDING:
+            raise ApiError(
+                "idempotency_key_in_progress",
+                "a request with this Idempotency-Key is still being answered: retry shortly",
+                409,
+            )
+        return Replay(held.status_code, held.response)
+
+
 async def upload_files(
     request: Request, state: ApiState, tenant: str, idempotency_key: str | None, queue: str
-) -> tuple[int, dict[str, Any], UploadForm]:
-    """Receive, check and accept an upload; returns (status, body, form)."""
+) -> tuple[int, dict[str, Any], UploadForm, bool]:
+    """Receive, check and accept an upload; returns (status, body, form, replayed)."""
     form = await receive_upload(request, state.blobs, max_bytes=state.settings.limits.max_bytes)
     try:
         meta = parse_metadata(form.fields.get("metadata"))
-        callback_url = parse_callback_url(form.fields.get("callback_url"))
+        callback_url = parse_callback_url(
+            form.fields.get("callback_url"), state.settings.service.webhook_allowed
+        )
+        if idempotency_key:
+            replay = await run_in_threadpool(
+                _claim, state, tenant, idempotency_key, form.fingerprint()
+            )
+            if replay is not None:
+                form.discard()
+                return replay.status, replay.body, form, True
         status, body = await run_in_threadpool(
             _accept_and_answer,
             state,
@@ -98,13 +158,18 @@ async def upload_files(
     except BaseException:
         form.discard()
         raise
-    return status, body, form
+    return status, body, form, False
 
 
 @router.post(
     "",
     status_code=202,
     response_model=UploadResponse,
+    responses={
+        200: {"model": UploadResponse, "description": "Every file was already stored"},
+        **errors(400, 409, 413, 415, 503),
+    },
+    openapi_extra=request_body(MULTIPART_FILES),
     summary="Upload documents (multipart field 'files'; optional 'metadata', 'callback_url')",
 )
 async def upload(
@@ -116,23 +181,18 @@ async def upload(
     """Store the files and queue them; 202 with each document and its links.
 
     The same content uploaded again by the tenant returns the existing document (200 when
-    nothing new was queued). A repeated ``Idempotency-Key`` replays the first response.
+    nothing new was queued). A repeated ``Idempotency-Key`` with the same files and fields
+    replays the first response (``Idempotent-Replayed: true``); with other files or fields it
+    is refused (422 ``idempotency_key_reused``); while the first is still being answered, 409.
+    Concurrent requests with one key make one set of documents.
     """
-    if idempotency_key:
-
-        def lookup() -> IdempotentRequest | None:
-            with state.sessions() as session:
-                return jobs.saved_response(session, tenant=tenant, key=idempotency_key)
-
-        saved = await run_in_threadpool(lookup)  # off the event loop: it may wait on a lock
-        if saved is not None:
-            return JSONResponse(
-                saved.response,
-                status_code=saved.status_code,
-                headers={"Idempotent-Replayed": "true", **_location(saved.response)},
-            )
-    status, body, _ = await upload_files(request, state, tenant, idempotency_key, INTERACTIVE)
-    return JSONResponse(body, status_code=status, headers=_location(body))
+    status, body, _, replayed = await upload_files(
+        request, state, tenant, idempotency_key, INTERACTIVE
+    )
+    headers = _location(body)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _location(body: dict[str, Any]) -> dict[str, str]:
@@ -146,7 +206,7 @@ def list_documents(
     tenant: TenantDep,
     status: Annotated[str | None, Query(description="queued | processing | done | failed")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> DocumentsPage:
     """The tenant's documents, a page at a time, optionally of one status."""
     if status is not None and status not in STATUSES:
@@ -160,13 +220,23 @@ def list_documents(
     )
 
 
-@router.get("/{document_id}", response_model=DocumentPublic, summary="A document's status")
+@router.get(
+    "/{document_id}",
+    response_model=DocumentPublic,
+    responses=errors(404),
+    summary="A document's status",
+)
 def get_document(document_id: str, session: SessionDep, tenant: TenantDep) -> DocumentPublic:
     """Status, pages done of total, error, timings."""
     return DocumentPublic.of(_owned(session, document_id, tenant))
 
 
-@router.get("/{document_id}/text", response_class=PlainTextResponse, summary="Plain text")
+@router.get(
+    "/{document_id}/text",
+    response_class=PlainTextResponse,
+    responses=errors(404, 409),
+    summary="Plain text",
+)
 def document_text(document_id: str, session: SessionDep, tenant: TenantDep) -> str:
     """The text of every page in reading order; pages end with a form feed line."""
     document = _owned(session, document_id, tenant)
@@ -184,9 +254,13 @@ def _page(session: Any, document: Document, number: int) -> Any:
     return page
 
 
-@router.get("/{document_id}/pages/{number}", summary="One page as `scanrag ocr` JSON")
+@router.get(
+    "/{document_id}/pages/{number}",
+    responses=errors(404),
+    summary="One page as `scanrag ocr` JSON",
+)
 def page_json(
-    document_id: str, number: int, session: SessionDep, tenant: TenantDep
+    document_id: str, number: PageNumber, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """The page's size, text, blocks, lines and words with boxes, as ``scanrag ocr`` prints it."""
     document = _owned(session, document_id, tenant)
@@ -197,10 +271,11 @@ def page_json(
 @router.get(
     "/{document_id}/pages/{number}/image",
     response_class=FileResponse,
+    responses=errors(404),
     summary="The page image (upright, the pixels the boxes refer to)",
 )
 def page_image(
-    document_id: str, number: int, session: SessionDep, state: StateDep, tenant: TenantDep
+    document_id: str, number: PageNumber, session: SessionDep, state: StateDep, tenant: TenantDep
 ) -> FileResponse:
     """The stored page image, JPEG."""
     page = _page(session, _owned(session, document_id, tenant), number)
@@ -212,11 +287,12 @@ def page_image(
 @router.get(
     "/{document_id}/pages/{number}/crop",
     response_class=Response,
+    responses={200: {"content": {"image/png": {}}}, **errors(404)},
     summary="A region of the page image as PNG (the crop_url of search hits)",
 )
 def page_crop(
     document_id: str,
-    number: int,
+    number: PageNumber,
     session: SessionDep,
     state: StateDep,
     tenant: TenantDep,
@@ -228,8 +304,8 @@ def page_crop(
         box = [float(v) for v in bbox.split(",")]
     except ValueError:
         box = []
-    if len(box) != 4:
-        raise ApiError("invalid_bbox", "bbox must be four numbers: x0,y0,x1,y1", 422)
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        raise ApiError("invalid_bbox", "bbox must be four finite numbers: x0,y0,x1,y1", 422)
     _page(session, document, number)
     png = crop_png(session, state.blobs, document_id=document.id, page=number, bbox=box)
     if png is None:
@@ -237,7 +313,12 @@ def page_crop(
     return Response(png, media_type="image/png")
 
 
-@router.get("/{document_id}/hocr", response_class=Response, summary="hOCR of the document")
+@router.get(
+    "/{document_id}/hocr",
+    response_class=Response,
+    responses={200: {"content": {"application/xhtml+xml": {}}}, **errors(404, 409)},
+    summary="hOCR of the document",
+)
 def document_hocr(document_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     """Valid hOCR 1.2 (XHTML) of every page."""
     document = _owned(session, document_id, tenant)
@@ -252,7 +333,10 @@ def document_hocr(document_id: str, session: SessionDep, tenant: TenantDep) -> R
 
 
 @router.get(
-    "/{document_id}/markdown", response_class=PlainTextResponse, summary="Markdown of the document"
+    "/{document_id}/markdown",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/markdown": {}}}, **errors(404, 409)},
+    summary="Markdown of the document",
 )
 def markdown(document_id: str, session: SessionDep, tenant: TenantDep) -> PlainTextResponse:
     """Titles as headings, paragraphs, tables as Markdown tables, figures as image links to
@@ -276,6 +360,7 @@ def markdown(document_id: str, session: SessionDep, tenant: TenantDep) -> PlainT
 @router.get(
     "/{document_id}/events",
     response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(404)},
     summary="Server-Sent Events: progress per page until done or failed",
 )
 async def document_events(
@@ -324,7 +409,9 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-@router.delete("/{document_id}", status_code=204, summary="Delete a document")
+@router.delete(
+    "/{document_id}", status_code=204, responses=errors(404), summary="Delete a document"
+)
 def delete_document(
     document_id: str, session: SessionDep, state: StateDep, tenant: TenantDep
 ) -> Response:

@@ -15,21 +15,35 @@ from sqlalchemy import func, select, text
 
 from api.deps import StateDep, TenantDep
 from api.errors import error_response
+from api.schemas import errors
 from api.state import ApiState
 from core.errors import ModelError
 from storage.tables import Document
 from workers.app import QUEUES
 from workers.context import check_models
+from workers.liveness import live_workers
 
 router = APIRouter(tags=["health"])
 
 PRIORITY_SEPARATOR = "\x06\x16"  # kombu's Redis transport keeps priorities in extra lists
 
 
-@router.get("/healthz", summary="The process is up")
-def healthz() -> dict[str, str]:
-    """Always 200 while the API process answers; needs no key."""
-    return {"status": "ok"}
+@router.get("/healthz", summary="The process is up; degraded while no worker is alive")
+def healthz(state: StateDep) -> dict[str, Any]:
+    """200 while the API process answers (restarting it would not help otherwise); the body
+    says ``degraded`` while no worker beat its heartbeat lately or Redis does not answer, when
+    uploads are accepted but nothing reads them. Needs no key."""
+    try:
+        client = redis.Redis.from_url(state.settings.redis_url, socket_timeout=1)
+        try:
+            workers = live_workers(client)
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return {"status": "degraded", "reason": f"Redis does not answer: {exc}"[:200]}
+    if not workers:
+        return {"status": "degraded", "workers": 0, "reason": "no worker is alive"}
+    return {"status": "ok", "workers": workers}
 
 
 def _readiness(state: ApiState) -> dict[str, Any]:
@@ -61,7 +75,11 @@ def _readiness(state: ApiState) -> dict[str, Any]:
     return checks
 
 
-@router.get("/readyz", summary="Database, Redis and at least one worker answer")
+@router.get(
+    "/readyz",
+    responses=errors(503),
+    summary="Database, Redis and at least one worker answer",
+)
 async def readyz(state: StateDep) -> JSONResponse:
     """200 with the checks when ready, 503 with the failing check otherwise."""
     checks = await run_in_threadpool(_readiness, state)
@@ -128,7 +146,12 @@ class ServiceCollector(Collector):
         yield from (documents, pages, failures, durations)
 
 
-@router.get("/metrics", response_class=Response, summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, **errors(401)},
+    summary="Prometheus metrics",
+)
 def metrics(state: StateDep, tenant: TenantDep) -> Response:
     """Queue depth, documents and pages by outcome, processing time, failures by code."""
     registry = CollectorRegistry()

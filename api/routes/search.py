@@ -7,13 +7,13 @@ from urllib.parse import quote
 from fastapi import APIRouter
 
 from api.deps import SessionDep, StateDep, TenantDep
-from api.schemas import DocumentRef, SearchHitPublic, SearchRequest, SearchResponse
+from api.schemas import DocumentRef, SearchHitPublic, SearchRequest, SearchResponse, errors
 from pipelines.embed import embed_query
 from storage import repository as repo
 from storage.search import hybrid_search
 from workers.context import search_options
 
-router = APIRouter(prefix="/v1", tags=["search"])
+router = APIRouter(prefix="/v1", tags=["search"], responses=errors(401, 413, 422))
 
 
 @router.post("/search", response_model=SearchResponse, summary="Hybrid search")

@@ -20,6 +20,9 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
+# webhook receivers listen here; the shared service allows this address alone, so every other
+# loopback form stays refused in the same service
+RECEIVER_HOST = "127.0.0.2"
 REDIS_URL = os.environ.get("SCANRAG_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
@@ -246,4 +249,6 @@ def import_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def service(make_service: Callable[..., Service], import_root: Path) -> Service:
     """The shared SQLite deployment most tests use."""
-    return make_service(SCANRAG_SERVICE__IMPORT_ROOT=str(import_root))
+    return make_service(
+        SCANRAG_SERVICE__IMPORT_ROOT=str(import_root), SCANRAG_SERVICE__WEBHOOK_ALLOW=RECEIVER_HOST
+    )

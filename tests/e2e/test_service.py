@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,7 +21,7 @@ import httpx
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from tests.e2e.conftest import Service
+from tests.e2e.conftest import RECEIVER_HOST, Service
 from tests.pagegen import scanned, text_page
 
 pytestmark = pytest.mark.slow
@@ -55,8 +57,9 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 return None
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        # on 127.0.0.2: the one loopback address the shared service's allow-list admits
+        self.server = ThreadingHTTPServer((RECEIVER_HOST, 0), Handler)
+        self.url = f"http://{RECEIVER_HOST}:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
@@ -65,6 +68,40 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.server.shutdown()
+
+
+SSRF_URLS = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://127.0.0.1:6379/",
+    "http://10.0.0.1/hook",
+    "http://192.168.1.1/hook",
+    "http://localhost/hook",
+    "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+    "http://[fe80::1]/hook",
+    "http://0/",
+    "http://0.0.0.0/",
+    "http://2130706433/",
+    "http://0x7f.1/",
+    "http://224.0.0.1/",
+    "http://user:pass@example.com/hook",
+    "http://intranet/hook",
+    "http://example.com/" + "a" * 2100,
+]
+
+
+def test_webhooks_to_internal_addresses_are_refused(service: Service) -> None:
+    client = service.client(service.new_key("ssrf")[0])
+    page = text_page(["A page sent with a bad callback."]).tobytes("jpeg", "RGB")
+    for url in SSRF_URLS:
+        r = client.post(
+            "/v1/documents",
+            files={"files": ("a.jpg", page, "image/jpeg")},
+            data={"callback_url": url},
+        )
+        assert r.status_code == 422, (url, r.text)
+        assert r.json()["error"]["code"] == "invalid_callback_url", url
+    assert client.get("/v1/documents").json()["documents"] == []
 
 
 def sse_events(client: httpx.Client, path: str, into: list[tuple[str, dict[str, Any]]]) -> None:
@@ -360,6 +397,13 @@ def test_folder_batch(service: Service, import_root: Path, tmp_path: Path) -> No
     make_pdf(folder / "one.pdf", [["Letter about the canal lock keeper."]])
     make_pdf(folder / "sub" / "two.pdf", [["Invoice for twelve oak beams."]])
     (folder / "notes.txt").write_text("not a scan")
+    # links out of the batch's folder: to a system file, to a neighbour's scan, a folder link
+    neighbour = import_root / "box-8-other-tenant"
+    neighbour.mkdir()
+    make_pdf(neighbour / "secret.pdf", [["Salary review of the harbour master."]])
+    (folder / "hostname.pdf").symlink_to("/etc/hostname")
+    (folder / "peek.pdf").symlink_to(neighbour / "secret.pdf")
+    (folder / "sub" / "dir-link").symlink_to(neighbour, target_is_directory=True)
     response = client.post("/v1/batches", json={"path": "box-7"})
     assert response.status_code == 202, response.text
     batch_id = response.json()["id"]
@@ -367,17 +411,26 @@ def test_folder_batch(service: Service, import_root: Path, tmp_path: Path) -> No
     while True:
         batch = client.get(f"/v1/batches/{batch_id}").json()
         counts = batch["counts"]
-        if batch["status"] == "listed" and counts["done"] + counts["failed"] == 3:
+        if batch["status"] == "listed" and counts["done"] + counts["failed"] == 5:
             break
         assert time.monotonic() < deadline, (batch, service.tail())
         time.sleep(0.5)
-    assert batch["files_total"] == 3 and counts["done"] == 2 and counts["failed"] == 1
+    # two scans read, notes.txt failed, the two file links refused (counted failed, not read)
+    assert batch["files_total"] == 5 and counts["done"] == 2 and counts["failed"] == 3
     failed = client.get("/v1/documents", params={"status": "failed"}).json()["documents"]
     assert [(d["filename"], d["error"]["code"]) for d in failed] == [
         ("notes.txt", "unsupported_type")
     ]
-    outside = client.post("/v1/batches", json={"path": "../.."})
-    assert outside.status_code == 403 and outside.json()["error"]["code"] == "path_not_allowed"
+    names = {d["filename"] for d in client.get("/v1/documents").json()["documents"]}
+    assert names == {"one.pdf", "two.pdf", "notes.txt"}
+    hits = client.post("/v1/search", json={"query": "salary of the harbour master"}).json()
+    assert all("Salary" not in h["text"] for h in hits["hits"])
+    for path in ("../..", "box-7/../..", "/etc"):
+        outside = client.post("/v1/batches", json={"path": path})
+        assert outside.status_code == 403, (path, outside.text)
+        assert outside.json()["error"]["code"] == "path_not_allowed"
+    nul = client.post("/v1/batches", json={"path": "box-7\u0000/x"})
+    assert nul.status_code == 422 and nul.json()["error"]["code"] == "invalid_path"
     other = service.client(service.new_key("nosy")[0])
     assert other.get(f"/v1/batches/{batch_id}").status_code == 404
 
@@ -392,3 +445,73 @@ def test_readiness_and_metrics(service: Service) -> None:
     assert 'scanrag_queue_depth{queue="interactive"}' in metrics
     assert "scanrag_documents{" in metrics
     assert client.get("/docs").status_code == 200
+
+
+def test_non_ascii_file_names_are_kept_as_sent(service: Service) -> None:
+    client = service.client(service.new_key("names")[0])
+    buffer = io.BytesIO()
+    text_page(["A curriculum vitae."]).save(buffer, "PNG")
+    image = buffer.getvalue()
+    # raw UTF-8 in filename= (what browsers and httpx send)
+    r = client.post("/v1/documents", files={"files": ("résumé_中文.png", image, "image/png")})
+    assert r.status_code == 202, r.text
+    assert r.json()["documents"][0]["filename"] == "résumé_中文.png"
+    # RFC 5987 filename* beside an ASCII fallback, and a Latin-1 name from an old client
+    boundary = "b0undary"
+    for disposition, want in (
+        (b"filename=\"cv.png\"; filename*=UTF-8''%E5%B1%A5%E6%AD%B4%E6%9B%B8.png", "履歴書.png"),
+        ('filename="ma\u00eetre.png"'.encode("latin-1"), "ma\u00eetre.png"),
+    ):
+        image += b"\0"  # other content: a new document, not the first one again
+        body = (
+            f"--{boundary}\r\n".encode()
+            + b'Content-Disposition: form-data; name="files"; '
+            + disposition
+            + b"\r\nContent-Type: image/png\r\n\r\n"
+            + image
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        r = client.post(
+            "/v1/documents",
+            content=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        assert r.status_code == 202, r.text
+        assert r.json()["documents"][0]["filename"] == want
+
+
+def test_one_idempotency_key_makes_one_document_under_concurrency(service: Service) -> None:
+    key, _ = service.new_key("racing")
+    bodies = []
+    for n in range(20):
+        buffer = io.BytesIO()
+        text_page([f"Racing upload number {n}."]).save(buffer, "PNG")
+        bodies.append(buffer.getvalue())
+
+    def send(body: bytes) -> httpx.Response:
+        with service.client(key) as client:
+            return client.post(
+                "/v1/documents",
+                files={"files": ("race.png", body, "image/png")},
+                headers={"Idempotency-Key": "same-key"},
+            )
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(send, bodies))
+    codes = sorted(r.status_code for r in answers)
+    assert codes.count(202) == 1, codes
+    assert set(codes) <= {202, 409, 422}, [r.text for r in answers if r.status_code >= 500]
+    for r in answers:
+        if r.status_code != 202:
+            assert r.json()["error"]["code"] in (
+                "idempotency_key_reused",
+                "idempotency_key_in_progress",
+            )
+    client = service.client(key)
+    assert client.get("/v1/documents").json()["total"] == 1
+    winner = next(i for i, r in enumerate(answers) if r.status_code == 202)
+    again = send(bodies[winner])
+    assert again.status_code == 202 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == answers[winner].json()
+    other = send(bodies[(winner + 1) % 20])
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"

@@ -156,7 +156,9 @@ def test_search_finds_the_page_two_sentence_on_its_line(store: Store, tmp_path: 
     hits = json.loads(res.stdout)
     assert len(hits) == 3
     assert all(
-        set(h) == {"document", "page", "bbox", "text", "score", "line_boxes", "crop"} for h in hits
+        set(h)
+        == {"document", "page", "bbox", "text", "score", "line_boxes", "kind", "title", "crop"}
+        for h in hits
     )
     top = hits[0]
     assert top["document"] == {"id": document_id(store.home, "two.pdf"), "filename": "two.pdf"}
@@ -309,8 +311,32 @@ def test_reindex_rebuilds_chunks_from_stored_pages(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     after = rows(home, "SELECT count(*) FROM chunks")[0][0]
     assert before == 12 and 0 < after < before, (before, after)
-    assert done.stdout.strip() == f"reindexed 1 documents: {after} chunks"
+    assert done.stdout.strip() == f"reindexed 1 documents: {after} chunks; 0 pages laid out again"
     found = json.loads(run(home, ["search", "the lynx crossed the vineyard", "--json"]).stdout)
     assert found[0]["page"] == 6
     missing = run(home, ["reindex", "--document", "nope"])
     assert missing.returncode == 1 and "document_not_found" in missing.stderr
+
+
+def test_reindex_lays_out_again_pages_read_before_the_layout_model(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pdf = save_pdf(tmp_path / "book.pdf", six_pages()[:2])
+    assert run(home, ["ingest", str(pdf)]).returncode == 0
+    with closing(sqlite3.connect(home / "scanrag.db")) as db, db:
+        # as a page stored before the layout model: no model recorded, one block of the rows
+        for number, layout in db.execute("SELECT number, layout FROM pages").fetchall():
+            page = json.loads(layout)
+            assert page["layout_model"] == "picodet-layout-cdla"
+            page["layout_model"] = None
+            db.execute("UPDATE pages SET layout = ? WHERE number = ?", (json.dumps(page), number))
+        db.execute("UPDATE pages SET image_key = NULL WHERE number = 2")
+    done = run(home, ["reindex"])
+    assert done.returncode == 0, done.stderr
+    assert "1 pages laid out again" in done.stdout
+    assert "1 pages have no stored page image" in done.stderr
+    models = [
+        json.loads(r[0])["layout_model"]
+        for r in rows(home, "SELECT layout FROM pages ORDER BY number")
+    ]
+    assert models == ["picodet-layout-cdla", None]
+    assert rows(home, "SELECT count(*) FROM chunks")[0][0] > 0

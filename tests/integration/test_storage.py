@@ -120,7 +120,7 @@ def test_migrate_creates_everything_and_again_is_a_no_op(db: Engine) -> None:
     assert {"tenants", "api_keys", "batches", "batch_items", "task_deliveries"} <= names
     with db.connect() as c:
         assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0003"
+            "0005"
         ]
         if backend(db) == "postgresql":
             assert c.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).one()
