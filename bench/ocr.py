@@ -6,6 +6,7 @@ Every engine runs in its own subprocess (so peak RSS is its own) over the same p
 after one warm-up page, using the whole machine:
   scanrag    one process, as `scanrag ocr DIR`: one reading thread per core (onnxruntime
              one thread each), pages of consecutive files in flight together
+  scanrag-rules  the same without the layout model (SCANRAG_OCR__LAYOUT_MODEL=false), on request
   rapidocr   RapidOCR 3.10.0 packaged pipeline, PP-OCRv6 small det+rec, line classifier off,
              onnxruntime threads = cores, one image at a time; lines put in rows like the
              ground truth (as in shared/tools/run_rapidocr_baseline.py)
@@ -42,11 +43,12 @@ def _rows_text(items: list[tuple[float, float, float, float, str]]) -> str:
     return "\n".join(" ".join(i[4] for i in sorted(r["items"], key=lambda i: i[0])) for r in rows)
 
 
-def run_scanrag(images: list[Path], threads: int) -> list[dict]:
+def run_scanrag(images: list[Path], threads: int, layout_model: bool = True) -> list[dict]:
     from pipelines.engine import EngineParams, OcrEngine
 
     # as `scanrag ocr DIR` runs: one worker thread per core, pages of consecutive files in flight
-    engine = OcrEngine(EngineParams(device="cpu", workers=threads))
+    no_regions = {} if layout_model else {"regions": None}
+    engine = OcrEngine(EngineParams(device="cpu", workers=threads, **no_regions))
     list(engine.read_path(images[0]))  # warm-up
     out = []
     for event in engine.read_paths(images):
@@ -147,7 +149,18 @@ def run_tesseract(images: list[Path], threads: int) -> list[dict]:
         return list(pool.map(_tesseract_one, [str(p) for p in images]))
 
 
-ENGINES = {"scanrag": run_scanrag, "rapidocr": run_rapidocr, "tesseract": run_tesseract}
+def run_scanrag_rules(images: list[Path], threads: int) -> list[dict]:
+    """scanrag without the layout model: the row rules order every page."""
+    return run_scanrag(images, threads, layout_model=False)
+
+
+ENGINES = {
+    "scanrag": run_scanrag,
+    "scanrag-rules": run_scanrag_rules,
+    "rapidocr": run_rapidocr,
+    "tesseract": run_tesseract,
+}
+DEFAULT_ENGINES = ["scanrag", "rapidocr", "tesseract"]
 
 
 def worker(engine: str, gt: Path, out: Path, threads: int) -> None:
@@ -170,7 +183,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--split", default="holdout", choices=["dev", "holdout"])
     ap.add_argument("--datasets", nargs="+", default=["funsd", "sroie"])
-    ap.add_argument("--engines", nargs="+", default=list(ENGINES), choices=list(ENGINES))
+    ap.add_argument("--engines", nargs="+", default=DEFAULT_ENGINES, choices=list(ENGINES))
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--gt", type=Path, help=argparse.SUPPRESS)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 
 from pipelines.regions import build_region_layout, order_boxes
-from pipelines.types import BBox, TextLine
+from pipelines.types import BBox, Block, TextLine
 
 PAGE_H = 1600
 
@@ -20,14 +20,23 @@ def line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:
     return TextLine(text=text, bbox=(x0, y0, x1, y1), confidence=0.99, quad=quad)
 
 
+# column lines are paragraph-long, as prose is (a page of short lines reads by the row rules)
+FILL = " went on along the column to its edge"
+
+
 def column(tag: str, x0: float, x1: float, y0: float, n: int) -> list[TextLine]:
-    return [line(f"{tag}{i}", x0, y0 + 30 * i, x1, y0 + 30 * i + 22) for i in range(n)]
+    return [line(f"{tag}{i}{FILL}", x0, y0 + 30 * i, x1, y0 + 30 * i + 22) for i in range(n)]
+
+
+def tags(blocks: list[Block]) -> list[str]:
+    """Each line's text in reading order, column lines by their tag."""
+    return [ln.text.removesuffix(FILL) for b in blocks for ln in b.lines]
 
 
 def texts(lines: list[TextLine], regions: list[R]) -> list[str]:
     blocks = build_region_layout(lines, regions, PAGE_H)  # type: ignore[arg-type]
     assert blocks is not None
-    return [ln.text for b in blocks for ln in b.lines]
+    return tags(blocks)
 
 
 def test_two_columns_under_a_spanning_title() -> None:
@@ -75,7 +84,7 @@ def test_figure_with_caption_inside_a_column_stays_in_its_column() -> None:
     assert kinds == ["text", "figure", "figure_caption", "text", "text"]
     figure = blocks[1]
     assert figure.lines == () and figure.bbox == (90, 340, 570, 680)
-    got = [ln.text for b in blocks for ln in b.lines]
+    got = tags(blocks)
     assert got == [
         *(f"A{i}" for i in range(4)),
         "Figure 1: growth",
@@ -113,7 +122,7 @@ def test_page_wide_table_under_two_columns_reads_after_both_with_its_caption() -
         "table",
         "footer",
     ]
-    got = [ln.text for b in blocks for ln in b.lines]
+    got = tags(blocks)
     cells = [f"r{r}c{c}" for r in range(3) for c in range(3)]
     assert got == [
         "Journal of Things",
@@ -157,3 +166,17 @@ def test_order_boxes_single_column_is_top_to_bottom() -> None:
     boxes: list[BBox] = [(50, 300, 900, 400), (50, 100, 900, 200), (60, 500, 880, 600)]
     assert order_boxes(boxes) == [1, 0, 2]
     assert order_boxes([]) == []
+
+
+def test_a_form_of_short_lines_in_text_regions_is_left_to_the_row_rules() -> None:
+    # the model covers a form's key/value columns with "text" regions; the lines are short
+    keys = [line(f"Key {i}:", 80, 200 + 30 * i, 300, 222 + 30 * i) for i in range(8)]
+    values = [line(f"value {i}", 640, 200 + 30 * i, 900, 222 + 30 * i) for i in range(8)]
+    regions = [R("text", (70, 190, 310, 440)), R("text", (630, 190, 910, 440))]
+    assert build_region_layout([*keys, *values], regions, PAGE_H) is None  # type: ignore[arg-type]
+    # the same geometry with paragraph-long lines is two columns
+    left, right = column("L", 80, 580, 200, 8), column("R", 640, 1140, 200, 8)
+    regions = [R("text", (70, 190, 590, 440)), R("text", (630, 190, 1150, 440))]
+    assert texts([*right, *left], regions) == [f"L{i}" for i in range(8)] + [
+        f"R{i}" for i in range(8)
+    ]
