@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.e2e.conftest import Service, free_port
-from tests.e2e.test_service import make_pdf
+from tests.e2e.test_service import idempotency_race, make_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -180,3 +180,15 @@ def test_postgresql_upload_to_search(
     assert rows is not None and rows[0] >= 2 and rows[0] == rows[1]
     assert client.delete(f"/v1/documents/{doc_id}").status_code == 204
     assert client.post("/v1/search", json={"query": "high water"}).json()["hits"] == []
+    # where PostgreSQL differs from SQLite: the Idempotency-Key claim, JSONB metadata, filters
+    idempotency_race(service, "pg-racing")
+    nan = client.post(
+        "/v1/documents",
+        files={"files": ("pg.pdf", pdf.read_bytes(), "application/pdf")},
+        data={"metadata": '{"x": NaN}'},
+    )
+    assert nan.status_code == 422 and nan.json()["error"]["code"] == "invalid_metadata"
+    odd = {"query": "tide", "filters": {"metadata": {"it's \u00e9": "v"}}}
+    assert client.post("/v1/search", json=odd).status_code == 200
+    bad = {"query": "tide", "filters": {"metadata": {'a"b': "v"}}}
+    assert client.post("/v1/search", json=bad).status_code == 422
