@@ -306,6 +306,8 @@ def page_crop(
         box = []
     if len(box) != 4 or not all(math.isfinite(v) for v in box):
         raise ApiError("invalid_bbox", "bbox must be four finite numbers: x0,y0,x1,y1", 422)
+    if box[2] <= box[0] or box[3] <= box[1]:
+        raise ApiError("invalid_bbox", "the box has no area: x1 > x0 and y1 > y0 are needed", 422)
     _page(session, document, number)
     png = crop_png(session, state.blobs, document_id=document.id, page=number, bbox=box)
     if png is None:

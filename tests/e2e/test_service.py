@@ -161,6 +161,11 @@ def test_upload_progress_search_webhook(
     assert hits[0]["page"] == 2 and "lighthouse" in hits[0]["text"].lower()
     crop = client.get(hits[0]["crop_url"])
     assert crop.status_code == 200 and crop.content[:4] == b"\x89PNG"
+    crop_path = f"/v1/documents/{doc['id']}/pages/2/crop"
+    for box in ("5000,5000,6000,6000", "10,10,10,10", "0,0,inf,inf", "0,0,1e400,9", "nan,0,1,1"):
+        # outside the page, no area, not finite: 422 with a code, never a 500
+        r = client.get(crop_path, params={"bbox": box})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_bbox", (box, r.text)
     filtered = client.post(
         "/v1/search", json={"query": "lighthouse", "filters": {"metadata": {"dept": "roads"}}}
     ).json()["hits"]
