@@ -16,10 +16,11 @@ from core.config import get_settings
 from storage import accounts
 from storage.db import session_factory
 from workers.context import check_models, open_database
+from workers.queues import QUEUES
 
 keys_app = typer.Typer(help="API keys of the service's tenants.", no_args_is_help=True)
 
-DEFAULT_QUEUES = "interactive,batch,webhooks"
+DEFAULT_QUEUES = ",".join(QUEUES)
 
 
 def serve(

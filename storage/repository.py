@@ -440,12 +440,17 @@ def check_index_model(session: Session, *, name: str, dim: int) -> None:
         raise IndexMismatch(
             f"the index stores {EMBEDDING_DIM}-dimensional vectors; model {name!r} makes {dim}"
         )
-    insert_ignoring_conflict(
-        session,
-        IndexInfo.__table__,
-        {"id": 1, "model_name": name, "dim": dim, "created_at": utcnow()},
-    )
-    stored = session.execute(select(IndexInfo.model_name, IndexInfo.dim)).one()
+    query = select(IndexInfo.model_name, IndexInfo.dim)
+    stored = session.execute(query).one_or_none()
+    if stored is None:
+        # written once, by the first ingest or search; later calls only read, so a search never
+        # takes SQLite's write lock
+        insert_ignoring_conflict(
+            session,
+            IndexInfo.__table__,
+            {"id": 1, "model_name": name, "dim": dim, "created_at": utcnow()},
+        )
+        stored = session.execute(query).one()
     if (stored.model_name, stored.dim) != (name, dim):
         raise IndexMismatch(
             f"the index was built with {stored.model_name!r} ({stored.dim} dims), not {name!r} "

@@ -10,8 +10,8 @@ from core.logging import get_logger
 from pipelines.load import files_inside
 from storage import jobs
 from storage.tables import Batch
-from workers.app import BATCH
 from workers.ingest import document_for_file, fingerprint
+from workers.queues import BATCH
 from workers.state import WorkerState
 
 log = get_logger("batches")

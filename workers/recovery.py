@@ -23,6 +23,7 @@ from core.logging import get_logger
 from storage import jobs
 from storage import repository as repo
 from storage.tables import Batch, utcnow
+from workers.queues import BATCH, INTERACTIVE, WEBHOOKS
 
 log = get_logger("recovery")
 
@@ -32,7 +33,6 @@ WEBHOOK_RESEND_WINDOW = timedelta(days=1)  # older undelivered webhooks are left
 
 def check_broker(settings: Settings) -> int:
     """Requeue unfinished work if the broker restarted since the last check; returns how many."""
-    from workers.app import INTERACTIVE, WEBHOOKS
     from workers.state import worker_state
     from workers.tasks import deliver_webhook, list_batch, prepare
 
@@ -60,7 +60,7 @@ def check_broker(settings: Settings) -> int:
     for document_id, queue in documents:
         prepare.apply_async((document_id, queue or INTERACTIVE), queue=queue or INTERACTIVE)
     for batch_id in batches:
-        list_batch.apply_async((batch_id,), queue="batch")
+        list_batch.apply_async((batch_id,), queue=BATCH)
     for document_id in webhooks:
         deliver_webhook.apply_async((document_id,), queue=WEBHOOKS)
     if seen is not None or documents or batches or webhooks:

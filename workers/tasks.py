@@ -27,8 +27,9 @@ from storage import jobs
 from storage import repository as repo
 from storage.errors import DocumentNotFound
 from storage.tables import Document
-from workers.app import BATCH, INTERACTIVE, WEBHOOKS, app
+from workers.app import app
 from workers.ingest import PageImageTap, record_failure, reindex_document, store_page_image
+from workers.queues import BATCH, INTERACTIVE, WEBHOOKS
 from workers.state import WorkerState, worker_state
 
 log = get_logger("worker")

@@ -16,7 +16,7 @@ from api.schemas import MULTIPART_FILES, BatchPublic, BatchRequest, errors, requ
 from api.state import ApiState
 from storage import jobs
 from storage.tables import Batch
-from workers.app import BATCH
+from workers.queues import BATCH
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"], responses=errors(401, 422))
 

@@ -34,7 +34,7 @@ from storage import jobs
 from storage import repository as repo
 from storage.page_images import crop_png
 from storage.tables import STATUSES, Document
-from workers.app import INTERACTIVE
+from workers.queues import INTERACTIVE
 
 # the largest number a query or path takes: beyond it the databases' 64-bit integers overflow
 MAX_INT = 2**31 - 1

@@ -19,9 +19,9 @@ from api.schemas import errors
 from api.state import ApiState
 from core.errors import ModelError
 from storage.tables import Document
-from workers.app import QUEUES
 from workers.context import check_models
 from workers.liveness import live_workers
+from workers.queues import QUEUES
 
 router = APIRouter(tags=["health"])
 

@@ -1,0 +1,19 @@
+"""The worker queues, by name: importing them builds nothing (workers/app.py builds the app).
+
+- ``interactive``: documents uploaded through the API, one at a time;
+- ``batch``: documents of batch ingestions (a worker serving both queues alternates between
+  them, so a running batch never starves uploads; a dedicated ``-Q interactive`` worker gives
+  uploads a reserved lane);
+- ``webhooks``: outcome notifications (short, network-bound tasks).
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Queue = Literal["interactive", "batch", "webhooks"]
+
+INTERACTIVE: Final = "interactive"
+BATCH: Final = "batch"
+WEBHOOKS: Final = "webhooks"
+QUEUES: Final[tuple[Queue, ...]] = (INTERACTIVE, BATCH, WEBHOOKS)
