@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -11,6 +10,7 @@ import typer
 from cli.errors import EXIT_BAD_INPUT, exit_on_error, refusal_line
 from cli.tables import one_line, print_table
 from core.config import get_settings
+from core.status import DocumentStatus
 from pipelines.markdown import document_markdown, page_markdown
 from pipelines.types import PageResult
 from storage import repository as repo
@@ -20,13 +20,6 @@ from storage.tables import Document
 from workers.context import open_database
 
 _PAGE_SIZE = 500
-
-
-class StatusChoice(str, Enum):
-    queued = "queued"
-    processing = "processing"
-    done = "done"
-    failed = "failed"
 
 
 def document_dict(document: Document) -> dict[str, Any]:
@@ -52,7 +45,7 @@ def document_dict(document: Document) -> dict[str, Any]:
 
 def documents(
     status: Annotated[
-        StatusChoice | None, typer.Option(help="only documents in this state")
+        DocumentStatus | None, typer.Option(help="only documents in this state")
     ] = None,
     tenant: Annotated[str | None, typer.Option(help="only this tenant's documents")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON list")] = False,
@@ -84,7 +77,7 @@ def documents(
 
 
 def _pages(document: Document) -> str:
-    if document.status == "processing" and document.page_count:
+    if document.status == DocumentStatus.PROCESSING and document.page_count:
         return f"{document.pages_done}/{document.page_count}"
     return "-" if document.page_count is None else str(document.page_count)
 
@@ -111,7 +104,7 @@ def show(
             document = repo.get_document(session, document_id=document_id)
             if document is None:
                 _refuse(document_id, DocumentNotFound().message, DocumentNotFound.code)
-            if document.status != "done":
+            if document.status != DocumentStatus.DONE:
                 _refuse_unfinished(document)
             if page is None and markdown:
                 stored_pages = repo.document_pages(session, document_id=document_id)
@@ -134,7 +127,7 @@ def show(
 
 
 def _refuse_unfinished(document: Document) -> NoReturn:
-    if document.status == "failed":
+    if document.status == DocumentStatus.FAILED:
         _refuse(
             document.id,
             f"the document failed: {document.error_message}",

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from cli.errors import EXIT_OK, exit_on_error
 from core.config import get_settings
+from core.status import DocumentStatus
 from storage import repository as repo
 from storage.db import session_factory
 from workers.context import blob_store, build_engine, chunk_params, load_embedder, open_database
@@ -40,7 +41,8 @@ def reindex(
         sessions = session_factory(engine)
         with sessions() as session:
             ids = document or [
-                d.id for d in repo.list_documents(session, status="done", limit=1_000_000)
+                d.id
+                for d in repo.list_documents(session, status=DocumentStatus.DONE, limit=1_000_000)
             ]
         finder = build_engine(settings).models().regions if relayout else None
         blobs = blob_store(settings)

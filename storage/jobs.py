@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.status import FINAL, STATUSES, DocumentStatus
 from storage.repository import insert_ignoring_conflict
 from storage.tables import (
     Batch,
@@ -21,6 +22,8 @@ from storage.tables import (
     WebhookDelivery,
     utcnow,
 )
+
+FAILED = DocumentStatus.FAILED.value  # a refused file of a batch counts as failed
 
 
 def _upsert(session: Session, table: Any) -> Any:
@@ -131,13 +134,13 @@ def add_batch_item(
 def batch_counts(session: Session, *, batch_id: str) -> dict[str, int]:
     """How many files of the batch are in each document status; refused files count "failed"."""
     stmt = (
-        select(func.coalesce(Document.status, "failed"), func.count(BatchItem.id))
+        select(func.coalesce(Document.status, FAILED), func.count(BatchItem.id))
         .select_from(BatchItem)
         .outerjoin(Document, Document.id == BatchItem.document_id)
         .where(BatchItem.batch_id == batch_id)
-        .group_by(func.coalesce(Document.status, "failed"))
+        .group_by(func.coalesce(Document.status, FAILED))
     )
-    counts = {status: 0 for status in ("queued", "processing", "done", "failed")}
+    counts = {status: 0 for status in STATUSES}
     for status, count in session.execute(stmt):
         counts[str(status)] = int(count)
     return counts
@@ -191,7 +194,7 @@ def undelivered_webhooks(session: Session, *, max_attempts: int, since: datetime
     stmt = (
         select(Document.id)
         .where(
-            Document.status.in_(("done", "failed")),
+            Document.status.in_(FINAL),
             Document.callback_url.is_not(None),
             Document.finished_at >= since,
             Document.id.not_in(delivered),

@@ -15,10 +15,10 @@ from sqlalchemy import Select, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from core.status import FINAL, STATUSES, UNFINISHED, DocumentStatus
 from storage.errors import DocumentNotFound, IndexMismatch
 from storage.tables import (
     EMBEDDING_DIM,
-    STATUSES,
     Box,
     Chunk,
     Document,
@@ -101,7 +101,7 @@ def get_or_create_document(
             "media_type": media_type,
             "size_bytes": size_bytes,
             "pages_done": 0,
-            "status": "queued",
+            "status": DocumentStatus.QUEUED,
             "metadata": meta or {},
             "blob_key": blob_key,
             "callback_url": callback_url,
@@ -158,7 +158,7 @@ def set_status(
     session: Session,
     *,
     document_id: str,
-    status: str,
+    status: DocumentStatus,
     error_code: str | None = None,
     error_message: str | None = None,
     pages_done: int | None = None,
@@ -306,9 +306,9 @@ def mark_started(session: Session, *, document_id: str, page_count: int, queue: 
     """Record that workers took the document up: its page count, queue and start time."""
     session.execute(
         update(Document)
-        .where(Document.id == document_id, Document.status != "done")
+        .where(Document.id == document_id, Document.status != DocumentStatus.DONE)
         .values(
-            status="processing",
+            status=DocumentStatus.PROCESSING,
             page_count=page_count,
             queue=queue,
             started_at=func.coalesce(Document.started_at, utcnow()),
@@ -324,7 +324,7 @@ def finish(
     session: Session,
     *,
     document_id: str,
-    status: str,
+    status: DocumentStatus,
     error_code: str | None = None,
     error_message: str | None = None,
 ) -> bool:
@@ -333,7 +333,7 @@ def finish(
     Returns True when this call made the change, so exactly one of several concurrent
     finishers sends the webhook.
     """
-    if status not in ("done", "failed"):
+    if status not in FINAL:
         raise ValueError(f"not a final status: {status!r}")
     values: dict[str, Any] = {
         "status": status,
@@ -342,11 +342,11 @@ def finish(
         "finished_at": utcnow(),
         "updated_at": utcnow(),
     }
-    if status == "done":
+    if status == DocumentStatus.DONE:
         values["pages_done"] = Document.page_count
     changed = session.execute(
         update(Document)
-        .where(Document.id == document_id, Document.status.not_in(("done", "failed")))
+        .where(Document.id == document_id, Document.status.not_in(FINAL))
         .values(**values)
         .returning(Document.id)
         .execution_options(synchronize_session="fetch")
@@ -363,7 +363,7 @@ def update_pages_done(session: Session, *, document_id: str) -> int:
     )
     session.execute(
         update(Document)
-        .where(Document.id == document_id, Document.status == "processing")
+        .where(Document.id == document_id, Document.status == DocumentStatus.PROCESSING)
         .values(pages_done=done, updated_at=utcnow())
         .execution_options(synchronize_session="fetch")
     )
@@ -374,7 +374,7 @@ def unfinished_documents(session: Session, *, limit: int = 10_000) -> list[tuple
     """(id, queue) of documents queued or processing, oldest first."""
     stmt = (
         select(Document.id, Document.queue)
-        .where(Document.status.in_(("queued", "processing")))
+        .where(Document.status.in_(UNFINISHED))
         .order_by(Document.created_at)
         .limit(limit)
     )

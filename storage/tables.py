@@ -34,8 +34,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from core.status import DocumentStatus
+
 EMBEDDING_DIM = 384
-STATUSES = ("queued", "processing", "done", "failed")
 
 Vector32 = npt.NDArray[np.float32]
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels
@@ -144,7 +145,7 @@ class Document(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     page_count: Mapped[int | None] = mapped_column(Integer)
     pages_done: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="queued")
+    status: Mapped[str] = mapped_column(String(16), default=DocumentStatus.QUEUED.value)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(Text)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JsonDoc, default=dict)

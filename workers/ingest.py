@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.errors import Category, CorruptDocument, ScanragError, UnsupportedType
 from core.logging import get_logger
+from core.status import DocumentStatus
 from pipelines.chunk import ChunkParams, chunk_document
 from pipelines.embed import Embedder, embed_chunks
 from pipelines.engine import OcrEngine
@@ -295,7 +296,7 @@ def _process(
         repo.set_status(
             session,
             document_id=document_id,
-            status="done",
+            status=DocumentStatus.DONE,
             pages_done=len(pages),
             page_count=len(pages),
         )
@@ -343,7 +344,9 @@ def reindex_document(
     with sessions.begin() as session:
         repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
         repo.replace_chunks(session, document_id=document_id, chunks=rows, embeddings=vectors)
-        changed = mark_done and repo.finish(session, document_id=document_id, status="done")
+        changed = mark_done and repo.finish(
+            session, document_id=document_id, status=DocumentStatus.DONE
+        )
     return len(rows), changed
 
 
@@ -407,7 +410,7 @@ def _set_processing(
         repo.set_status(
             session,
             document_id=document_id,
-            status="processing",
+            status=DocumentStatus.PROCESSING,
             pages_done=pages_done,
             page_count=page_count,
         )
@@ -428,7 +431,7 @@ def record_failure(sessions: sessionmaker[Session], document_id: str, error: Sca
             return repo.finish(
                 session,
                 document_id=document_id,
-                status="failed",
+                status=DocumentStatus.FAILED,
                 error_code=error.code,
                 error_message=error.message,
             )

@@ -22,6 +22,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core.errors import Category, ScanragError
 from core.logging import get_logger
+from core.status import FINAL
 from pipelines.load import open_document
 from storage import jobs
 from storage import repository as repo
@@ -119,7 +120,7 @@ def _live_document(state: WorkerState, document_id: str) -> Document | None:
     """The document, unless it was deleted or is already finished (then the task has no work)."""
     with state.sessions.begin() as session:
         document = repo.get_document(session, document_id=document_id)
-    if document is None or document.status in ("done", "failed"):
+    if document is None or document.status in FINAL:
         return None
     return document
 

@@ -27,13 +27,14 @@ from api.schemas import (
 )
 from api.state import ApiState
 from api.uploads import UploadForm, receive_upload
+from core.status import FINAL, STATUSES, DocumentStatus
 from pipelines.hocr import write_hocr
 from pipelines.markdown import document_markdown
 from pipelines.types import Block, PageResult
 from storage import jobs
 from storage import repository as repo
 from storage.page_images import crop_png
-from storage.tables import STATUSES, Document
+from storage.tables import Document
 from workers.queues import INTERACTIVE
 
 # the largest number a query or path takes: beyond it the databases' 64-bit integers overflow
@@ -55,7 +56,7 @@ def _owned(session: Any, document_id: str, tenant: str) -> Document:
 
 
 def _done(document: Document) -> None:
-    if document.status != "done":
+    if document.status != DocumentStatus.DONE:
         raise ApiError(
             "document_not_ready",
             f"the document is {document.status} ({document.pages_done}/"
@@ -391,7 +392,7 @@ async def document_events(
             if key != last:
                 last, quiet = key, 0.0
                 data = current.model_dump(mode="json")
-                if current.status in ("done", "failed"):
+                if current.status in FINAL:
                     yield _sse(current.status, data)
                     return
                 yield _sse("progress", data)

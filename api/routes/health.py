@@ -18,6 +18,7 @@ from api.errors import error_response
 from api.schemas import errors
 from api.state import ApiState
 from core.errors import ModelError
+from core.status import DocumentStatus
 from storage.tables import Document
 from workers.context import check_models
 from workers.liveness import live_workers
@@ -132,7 +133,7 @@ class ServiceCollector(Collector):
                 pages.add_metric([status], float(pages_done))
             for code, count in session.execute(
                 select(Document.error_code, func.count())
-                .where(Document.status == "failed")
+                .where(Document.status == DocumentStatus.FAILED)
                 .group_by(Document.error_code)
             ):
                 failures.add_metric([code or "unknown"], float(count))
