@@ -14,10 +14,9 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.netguard import Allow
+from core.vocab import Alphabet, Device
 
-Device = Literal["auto", "cpu", "cuda"]
 Renderer = Literal["pdfium", "pdf2image"]
-Alphabet = Literal["western", "all"]
 
 
 class LimitSettings(BaseModel):

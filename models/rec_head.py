@@ -12,15 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
 from core.errors import ModelError
-
-Alphabet = Literal["western", "all"]
+from core.vocab import Alphabet
 
 # code point ranges of the "western" alphabet: Latin (with accents), Greek, punctuation,
 # currency, letterlike and number forms, arrows, maths, box drawing, shapes, check boxes

@@ -13,8 +13,9 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
+from core.vocab import Alphabet
 from models.ctc import DecodedLine, ctc_greedy_decode
-from models.rec_head import Alphabet, narrowed_model
+from models.rec_head import narrowed_model
 from models.runtime import make_session
 from models.weights import PPOCR_V6_REC, verified_path
 

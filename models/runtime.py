@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 import onnxruntime as ort
 
@@ -12,8 +11,6 @@ from core.errors import ModelError
 
 # ORT_DISABLE_TELEMETRY (models/__init__.py) stops it at start; this stops it for good
 ort.disable_telemetry_events()
-
-Device = Literal["auto", "cpu", "cuda"]
 
 
 def resolve_device(device: str) -> str:

@@ -9,9 +9,9 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
+from core.vocab import Alphabet
 from models.detector import DetectorParams, TextDetector, get_detector
 from models.layout_detector import RegionDetector, RegionParams, get_region_detector
-from models.rec_head import Alphabet
 from models.recognizer import TextRecognizer, get_recognizer
 from models.runtime import cpu_count, resolve_device
 from pipelines.load import Document, LoadParams, open_document
