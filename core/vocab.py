@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 Device = Literal["auto", "cpu", "cuda"]  # where the networks run; auto: CUDA when there is one
 Alphabet = Literal["western", "all"]  # the characters the recognizer may answer
+
+BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels, y down
+
+
+def as_bbox(values: Iterable[Any], digits: int | None = None) -> BBox:
+    """Four numbers (a list from JSON, a database array, a tuple) as a BBox, optionally
+    rounded; raises ValueError for anything but four numbers."""
+    numbers = [float(v) for v in values]
+    if len(numbers) != 4:
+        raise ValueError(f"a box is four numbers, not {len(numbers)}")
+    x0, y0, x1, y1 = (round(v, digits) for v in numbers) if digits is not None else numbers
+    return (x0, y0, x1, y1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-BBox = tuple[float, float, float, float]
+from core.vocab import BBox, as_bbox
 
 # What a block is. ``header`` and ``footer`` are running heads and page furniture (kept in the
 # page text, left out of chunks and Markdown); a ``figure`` or ``table`` block has its region's
@@ -37,8 +37,7 @@ def block_kind(value: str) -> BlockKind:
 
 
 def _box(values: Any) -> BBox:
-    x0, y0, x1, y1 = (round(float(v), 1) for v in values)
-    return (x0, y0, x1, y1)
+    return as_bbox(values, 1)
 
 
 def union_box(boxes: list[BBox]) -> BBox:

@@ -16,10 +16,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.status import FINAL, STATUSES, UNFINISHED, DocumentStatus
+from core.vocab import BBox
 from storage.errors import DocumentNotFound, IndexMismatch
 from storage.tables import (
     EMBEDDING_DIM,
-    Box,
     Chunk,
     Document,
     IndexInfo,
@@ -36,8 +36,8 @@ class ChunkRow:
     page_number: int
     ordinal: int
     text: str
-    bbox: Box
-    line_boxes: tuple[Box, ...] = ()
+    bbox: BBox
+    line_boxes: tuple[BBox, ...] = ()
     kind: str = "text"  # text, table or figure
     title: str | None = None  # the heading of the section it sits in
 

@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from core.vocab import BBox, as_bbox
 from storage.db import backend
 from storage.lexeme_stats import (
     lexeme_stats,
@@ -39,7 +40,7 @@ from storage.lexeme_stats import (
     sqlite_term_counts,
     within_budget,
 )
-from storage.tables import EMBEDDING_DIM, Box, Chunk, Document
+from storage.tables import EMBEDDING_DIM, Chunk, Document
 from storage.vector_cache import vector_cache
 
 # Fusion, tuned on the dev split of bench/rag.py (bench/rag_tune.py): a small k, so first
@@ -71,10 +72,10 @@ class SearchHit:
     document_id: str
     filename: str
     page_number: int
-    bbox: Box
+    bbox: BBox
     text: str
     score: float
-    line_boxes: tuple[Box, ...]
+    line_boxes: tuple[BBox, ...]
     chunk_id: int
     kind: str  # text, table or figure
     title: str | None  # the heading of the chunk's section
@@ -445,10 +446,10 @@ def _hits(
                 document_id=row.document_id,
                 filename=row.filename,
                 page_number=row.page_number,
-                bbox=_as_box(row.bbox),
+                bbox=as_bbox(row.bbox),
                 text=row.text,
                 score=score,
-                line_boxes=tuple(_as_box(box) for box in row.line_boxes),
+                line_boxes=tuple(as_bbox(box) for box in row.line_boxes),
                 chunk_id=chunk_id,
                 kind=row.kind,
                 title=row.title,
@@ -457,11 +458,6 @@ def _hits(
             )
         )
     return hits
-
-
-def _as_box(values: Any) -> Box:
-    x0, y0, x1, y1 = (float(v) for v in values)
-    return (x0, y0, x1, y1)
 
 
 def _ranks(ranked: Ranked) -> dict[int, int]:

@@ -39,7 +39,6 @@ from core.status import DocumentStatus
 EMBEDDING_DIM = 384
 
 Vector32 = npt.NDArray[np.float32]
-Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels
 
 # Integer primary keys: BIGINT on PostgreSQL, but INTEGER on SQLite so the column is the rowid
 # (which the FTS5 table points at).
