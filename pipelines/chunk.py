@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from core.vocab import as_bbox
 from pipelines.text import block_text, join_lines
 from pipelines.types import BBox, Block, PageResult, TextLine, union_box
 
@@ -46,11 +47,6 @@ TokenCounter = Callable[[str], int]
 def count_words(text: str) -> int:
     """The number of whitespace-separated words in ``text`` (the default token count)."""
     return len(text.split())
-
-
-def _as_box(values: Sequence[Any]) -> BBox:
-    x0, y0, x1, y1 = (float(v) for v in values)
-    return (x0, y0, x1, y1)
 
 
 ChunkKind = Literal["text", "table", "figure"]
@@ -99,8 +95,8 @@ class Chunk:
             page=int(d["page"]),
             ordinal=int(d["ordinal"]),
             text=d["text"],
-            bbox=_as_box(d["bbox"]),
-            line_boxes=tuple(_as_box(b) for b in d["line_boxes"]),
+            bbox=as_bbox(d["bbox"]),
+            line_boxes=tuple(as_bbox(b) for b in d["line_boxes"]),
             kind=d.get("kind", "text"),
             title=d.get("title"),
         )
