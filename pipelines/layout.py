@@ -53,7 +53,8 @@ def page_skew(lines: list[TextLine]) -> float:
     return float(np.asarray(angles)[order][np.searchsorted(cum, cum[-1] / 2)])
 
 
-def _deskewed_box(line: TextLine, angle: float) -> BBox:
+def deskewed_box(line: TextLine, angle: float) -> BBox:
+    """The line's box with the page's skew ``angle`` (radians) turned out of it."""
     if len(line.quad) != 4 or abs(angle) < 1e-3:
         return line.bbox
     c, s = math.cos(-angle), math.sin(-angle)
@@ -87,7 +88,7 @@ def _stacked(upper: BBox, lower: BBox, unit: float, params: LayoutParams) -> boo
     return max(hu, hl) <= params.height_ratio * max(1.0, min(hu, hl))
 
 
-def _wraps(upper: BBox, lower: BBox, unit: float, params: LayoutParams) -> bool:
+def wraps(upper: BBox, lower: BBox, unit: float, params: LayoutParams) -> bool:
     """True when ``lower`` continues a paragraph of prose: ``upper`` ran full and wrapped."""
     return (
         _stacked(upper, lower, unit, params)
@@ -141,7 +142,7 @@ def _paragraphs(
         if above < 0 or not prose[above]:
             continue
         last_line = alone[j] and abs(boxes[j][0] - boxes[above][0]) <= unit
-        if (prose[j] or last_line) and _wraps(boxes[above], boxes[j], unit, params):
+        if (prose[j] or last_line) and wraps(boxes[above], boxes[j], unit, params):
             parent[find(j)] = find(above)
     groups: dict[int, list[int]] = {}
     for i in range(n):
@@ -231,7 +232,7 @@ def rows_order(lines: list[TextLine], params: LayoutParams = LayoutParams()) -> 
     angle = page_skew(lines)
     if abs(math.degrees(angle)) > params.max_skew_degrees:
         angle = 0.0
-    boxes = [_deskewed_box(line, angle) for line in lines]
+    boxes = [deskewed_box(line, angle) for line in lines]
     return _rows(boxes, list(range(len(lines))))
 
 
@@ -282,7 +283,7 @@ def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -
     angle = page_skew(lines)
     if abs(math.degrees(angle)) > params.max_skew_degrees:
         angle = 0.0
-    boxes = [_deskewed_box(line, angle) for line in lines]
+    boxes = [deskewed_box(line, angle) for line in lines]
     unit = float(np.median([b[3] - b[1] for b in boxes])) or 1.0
     labels = [line.text.rstrip().endswith(":") for line in lines]
     units = _paragraphs(boxes, labels, unit, params)

@@ -21,13 +21,22 @@ lines in prose regions) keep the row rules, which read them well.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
-from pipelines.layout import LayoutParams, box_rows, build_layout, rows_order
+from pipelines.layout import (
+    LayoutParams,
+    box_rows,
+    build_layout,
+    deskewed_box,
+    page_skew,
+    rows_order,
+    wraps,
+)
 from pipelines.types import BBox, Block, BlockKind, PageResult, TextLine, block_kind, union_box
 
 
@@ -375,12 +384,57 @@ def build_region_layout(
     def by_position(rs: list[int]) -> list[_Region]:
         return [found[rs[k]] for k in box_rows([found[r].bbox for r in rs])]
 
-    blocks = []
+    skew = _skew(lines, layout)
+    blocks: list[Block] = []
+    prose: list[TextLine] = []  # the lines of consecutive text regions, in reading order
+
+    def flush() -> None:
+        # text is cut into paragraphs, whatever the regions: the model may draw one region
+        # over several paragraphs, or leave a paragraph's first line in the region above, and
+        # chunks (and Markdown) must break between paragraphs, not inside a sentence
+        for run in _paragraph_runs(prose, skew, layout):
+            blocks.append(Block("text", union_box([ln.bbox for ln in run]), tuple(run)))
+        prose.clear()
+
     for part in [*by_position(heads), *ordered, *by_position(feet)]:
         read = [lines[part.lines[k]] for k in rows_order([lines[i] for i in part.lines])]
+        if part.kind == "text":
+            prose.extend(read)
+            continue
+        flush()
         box = part.bbox if part.kind in ("figure", "table") or not read else None
         blocks.append(Block(part.kind, box or union_box([ln.bbox for ln in read]), tuple(read)))
+    flush()
     return blocks
+
+
+def _paragraph_runs(
+    read: list[TextLine], skew: tuple[float, float], layout: LayoutParams
+) -> list[list[TextLine]]:
+    """The lines of a text region, in reading order, cut into paragraphs: a line continues
+    the paragraph when the line above ran full and wrapped into it (the row rules' test, on
+    boxes with the page's skew (angle, deskewed line height) taken out: a tilted scan's
+    upright boxes overlap from line to line)."""
+    angle, unit = skew
+    runs: list[list[TextLine]] = []
+    above: BBox | None = None
+    for line in read:
+        box = deskewed_box(line, angle)
+        if runs and above is not None and wraps(above, box, unit, layout):
+            runs[-1].append(line)
+        else:
+            runs.append([line])
+        above = box
+    return runs
+
+
+def _skew(lines: list[TextLine], layout: LayoutParams) -> tuple[float, float]:
+    """The page's skew angle (0 past the rules' limit) and its deskewed median line height."""
+    angle = page_skew(lines)
+    if abs(math.degrees(angle)) > layout.max_skew_degrees:
+        angle = 0.0
+    heights = [b[3] - b[1] for b in (deskewed_box(line, angle) for line in lines)]
+    return angle, float(np.median(heights)) or 1.0
 
 
 def relayout(page: PageResult, image: np.ndarray, finder: RegionFinder) -> PageResult:

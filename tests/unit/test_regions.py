@@ -180,3 +180,17 @@ def test_a_form_of_short_lines_in_text_regions_is_left_to_the_row_rules() -> Non
     assert texts([*right, *left], regions) == [f"L{i}" for i in range(8)] + [
         f"R{i}" for i in range(8)
     ]
+
+
+def test_one_region_over_two_paragraphs_gives_two_blocks() -> None:
+    # the model draws one text region over both; the first paragraph ends in a short line
+    first = column("P", 80, 1100, 200, 4)
+    short = [line(f"P4{FILL}", 80, 320, 500, 342)]
+    second = column("Q", 80, 1100, 350, 4)
+    regions = [R("text", (70, 190, 1110, 480))]
+    blocks = build_region_layout([*second, *short, *first], regions, PAGE_H)  # type: ignore[arg-type]
+    assert blocks is not None
+    assert [tags([b]) for b in blocks] == [
+        [f"P{i}" for i in range(5)],
+        [f"Q{i}" for i in range(4)],
+    ]
