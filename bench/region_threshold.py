@@ -64,39 +64,47 @@ def read_dev(lowest: float) -> dict[str, list[tuple[str, Any, Any, str]]]:
     return out
 
 
+def cached_dev(cache: Path | None, lowest: float) -> dict[str, list[tuple[str, Any, Any, str]]]:
+    """``read_dev(lowest)``, kept in (or taken from) the file ``cache`` when one is given."""
+    if cache and cache.exists():
+        return pickle.loads(cache.read_bytes())
+    data = read_dev(lowest)
+    if cache:
+        cache.write_bytes(pickle.dumps(data))
+    return data
+
+
+def score_layouts(
+    pages: list[tuple[str, Any, Any, str]], regions: list[list[Any]], params: Any = None
+) -> dict[str, float]:
+    """Mean loose CER and bag-of-words F1 of ``pages`` (as ``read_dev`` gives them) laid out
+    again from ``regions`` (one list per page; empty: the row rules) under ``params``
+    (``RegionOrderParams``; None: the defaults)."""
+    from pipelines.layout import LayoutParams
+    from pipelines.regions import RegionOrderParams, page_layout
+
+    params = params or RegionOrderParams()
+    preds, gts = [], []
+    for (name, page, _, text), kept in zip(pages, regions, strict=True):
+        blocks = page_layout(page.lines, kept, page.height, LayoutParams(), params)
+        preds.append({"image": name, "text": replace(page, blocks=tuple(blocks)).text})
+        gts.append({"image": name, "text": text})
+    rep, _ = scorer().score(gts, preds)
+    return {"CER loose": rep["loose_mean_cer"], "BoW F1 loose": rep["bow_loose_f1"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.45, 0.4, 0.35, 0.3])
     ap.add_argument("--cache", type=Path, help="keep (or reuse) the pages read in this file")
     args = ap.parse_args()
-    from pipelines.regions import page_layout
-
-    if args.cache and args.cache.exists():
-        data = pickle.loads(args.cache.read_bytes())
-    else:
-        data = read_dev(min(args.thresholds))
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps(data))
-    score = scorer()
+    data = cached_dev(args.cache, min(args.thresholds))
     rows = []
     for ds, pages in data.items():
         for t in args.thresholds:
-            preds, gts = [], []
-            for name, page, regions, text in pages:
-                kept = [r for r in regions if r.score >= t]
-                blocks = page_layout(page.lines, kept, page.height)
-                preds.append({"image": name, "text": replace(page, blocks=tuple(blocks)).text})
-                gts.append({"image": name, "text": text})
-            rep, _ = score.score(gts, preds)
-            rows.append(
-                {
-                    "split": f"{ds} dev",
-                    "threshold": t,
-                    "pages": len(pages),
-                    "CER loose": rep["loose_mean_cer"],
-                    "BoW F1 loose": rep["bow_loose_f1"],
-                }
-            )
+            kept = [[r for r in regions if r.score >= t] for _, _, regions, _ in pages]
+            rep = score_layouts(pages, kept)
+            rows.append({"split": f"{ds} dev", "threshold": t, "pages": len(pages), **rep})
     print(table(rows, ["split", "threshold", "pages", "CER loose", "BoW F1 loose"]))
 
 

@@ -35,7 +35,13 @@ from pipelines.read import (
     turn_quads,
     vote_flip,
 )
-from pipelines.regions import RegionFinder, RegionLike, RegionOrderParams, page_layout
+from pipelines.regions import (
+    RegionFinder,
+    RegionLike,
+    RegionOrderParams,
+    page_layout,
+    worth_regions,
+)
 from pipelines.types import PageResult
 
 T = TypeVar("T")
@@ -247,9 +253,7 @@ def ocr_batch(
                 detections[i] = replace(det, quads=turn_quads(det.quads, 180, w, h))
                 rotations[i] = 180
                 readings[i] = read_lines([images[i]], [detections[i]], recognizer, params.read)[0]
-    found: Sequence[Sequence[RegionLike] | None] = (
-        regions.detect(images) if regions is not None else [None] * len(pages)
-    )
+    found = _find_regions(images, readings, regions, params.regions)
     seconds = (time.perf_counter() - start) / len(pages)
     for page, reading, rotation in zip(pages, readings, rotations, strict=True):
         log.debug(
@@ -269,6 +273,24 @@ def ocr_batch(
             pages, images, readings, rotations, found, strict=True
         )
     ]
+
+
+def _find_regions(
+    images: list[np.ndarray],
+    readings: list[PageReading],
+    finder: RegionFinder | None,
+    params: RegionOrderParams,
+) -> list[Sequence[RegionLike] | None]:
+    """The layout regions of the pages that may be pages of paragraphs, found in one batch;
+    None for the others (forms, receipts: the row rules lay them out, the model is not run)."""
+    found: list[Sequence[RegionLike] | None] = [None] * len(images)
+    if finder is None:
+        return found
+    wanted = [i for i, r in enumerate(readings) if worth_regions(r.lines, params)]
+    if wanted:
+        for i, page_regions in zip(wanted, finder.detect([images[i] for i in wanted]), strict=True):
+            found[i] = page_regions
+    return found
 
 
 def _turn_sideways(

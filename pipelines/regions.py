@@ -72,6 +72,11 @@ class RegionOrderParams:
     # (dev: the FUNSD form and SROIE receipt the model covered in "text" had medians of 14 and
     # 11 characters; the narrowest newspaper column, 32)
     min_prose_chars: float = 20.0
+    # The model runs only on pages at least this share of whose lines are that long (a page of
+    # paragraphs; bench/layout_gate.py): dev layout pages 0.65-0.97, FUNSD forms 0.08-0.57,
+    # SROIE receipts 0.10-0.39. Its fixed cost is saved on forms and receipts, whose regions
+    # the rules would overrule anyway, and a form of short cells is never read column-wise.
+    min_long_share: float = 0.5
     head_strip: float = 0.15  # a header is in the top this-share of the page
     foot_strip: float = 0.15  # a footer is in the bottom this-share
     in_region: float = 0.5  # a line belongs to a region holding this share of its box
@@ -134,13 +139,26 @@ def assign_lines(
     return out
 
 
+def long_line_share(lines: Sequence[TextLine], chars: float) -> float:
+    """The share of ``lines`` that are at least ``chars`` characters long (0 for no lines)."""
+    if not lines:
+        return 0.0
+    return sum(len(line.text) >= chars for line in lines) / len(lines)
+
+
+def worth_regions(lines: Sequence[TextLine], params: RegionOrderParams) -> bool:
+    """Whether a page read as ``lines`` may be a page of paragraphs, whose order the layout
+    model's regions can tell (else the row rules lay it out, and the model need not run)."""
+    return long_line_share(lines, params.min_prose_chars) >= params.min_long_share
+
+
 def regions_describe_page(
     lines: list[TextLine], kinds: Sequence[str], owner: list[int], params: RegionOrderParams
 ) -> bool:
     """True when the regions (of ``kinds``) cover the page's lines and most of them are prose
     (in text-like regions, paragraph-long): a page of paragraphs, not a form or a receipt
     (whose rows the row rules read best)."""
-    if not lines or not kinds:
+    if not lines or not kinds or not worth_regions(lines, params):
         return False
     covered = [r for r in owner if r >= 0]
     prose = [len(lines[i].text) for i, r in enumerate(owner) if r >= 0 and kinds[r] in _PROSE]
@@ -440,8 +458,9 @@ def _skew(lines: list[TextLine], layout: LayoutParams) -> tuple[float, float]:
 def relayout(page: PageResult, image: np.ndarray, finder: RegionFinder) -> PageResult:
     """A stored page laid out again from its upright ``image``'s regions, its lines as read
     (no OCR): for pages read before the layout model, or by another one."""
-    regions = finder.detect([image])[0]
-    blocks = page_layout(page.lines, regions, page.height)
+    lines = list(page.lines)
+    regions = finder.detect([image])[0] if worth_regions(lines, RegionOrderParams()) else None
+    blocks = page_layout(lines, regions, page.height)
     return replace(page, blocks=tuple(blocks), layout_model=finder.name)
 
 

@@ -2,7 +2,13 @@
 
 from dataclasses import dataclass
 
-from pipelines.regions import build_region_layout, order_boxes
+from pipelines.regions import (
+    RegionOrderParams,
+    build_region_layout,
+    order_boxes,
+    page_layout,
+    worth_regions,
+)
 from pipelines.types import BBox, Block, TextLine
 
 PAGE_H = 1600
@@ -194,3 +200,31 @@ def test_one_region_over_two_paragraphs_gives_two_blocks() -> None:
         [f"P{i}" for i in range(5)],
         [f"Q{i}" for i in range(4)],
     ]
+
+
+def test_a_table_of_mostly_short_cells_is_left_to_the_row_rules() -> None:
+    # a form's table the model covers with "text" columns: long entries in one column, short
+    # cells in the others. Read by region it would come out column by column; most of its lines
+    # are short, so the page is no page of paragraphs and the rows read across.
+    rows = [
+        [
+            line(f"item {i} described at paragraph length", 80, 200 + 30 * i, 560, 222 + 30 * i),
+            line(f"{i}.00", 640, 200 + 30 * i, 700, 222 + 30 * i),
+            line(f"N{i}", 760, 200 + 30 * i, 800, 222 + 30 * i),
+        ]
+        for i in range(8)
+    ]
+    lines = [ln for row in rows for ln in row]
+    regions = [R("text", (70, 190, 570, 440)), R("text", (630, 190, 810, 440))]
+    assert not worth_regions(lines, RegionOrderParams())
+    assert build_region_layout(lines, regions, PAGE_H) is None  # type: ignore[arg-type]
+    # the row rules read each row across
+    blocks = page_layout(lines, regions, PAGE_H)  # type: ignore[arg-type]
+    read = [ln.text for b in blocks for ln in b.lines]
+    assert read[:4] == [
+        "item 0 described at paragraph length",
+        "0.00",
+        "N0",
+        "item 1 described at paragraph length",
+    ]
+    assert worth_regions(column("L", 80, 580, 200, 8), RegionOrderParams())
