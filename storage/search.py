@@ -1,10 +1,8 @@
 """Hybrid search over chunks: dense (cosine) and lexical (full text), fused by reciprocal rank.
 
-PostgreSQL: dense by ``embedding <=> q`` on the HNSW index (``hnsw.ef_search`` = 2 x candidates),
-lexical on the ``text_tsv`` GIN index, ranked by ``ts_rank_cd`` over every query word but
-matching on the rarer ones only (``storage.lexeme_stats``). SQLite: dense by exact search over
-the in-memory vectors of ``storage.vector_cache``, lexical by FTS5 ``MATCH`` ranked by bm25
-over every query word, matching on the rarer ones only (counted by FTS5 itself).
+Each database has its own backend for both legs (``storage.search_backend.SearchBackend``):
+``storage.search_postgres`` (HNSW and ``ts_rank_cd``) and ``storage.search_sqlite`` (cached
+vectors and FTS5 bm25), picked once per call by the session's dialect.
 Both backends match any of the query's (content) words, so a long question still finds chunks
 that share only some of its words. The legs are fused by weighted reciprocal rank (RRF_K,
 LEXICAL_WEIGHT).
@@ -14,34 +12,37 @@ Filters (document ids, tenant, metadata key == value) apply inside both legs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    Select,
-    column,
-    func,
-    literal_column,
-    select,
-    table,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.vocab import BBox, as_bbox
 from storage.db import backend
-from storage.lexeme_stats import (
-    lexeme_stats,
-    matching_lexemes,
-    sqlite_term_counts,
-    within_budget,
-)
+from storage.search_backend import Filters, Ranked, SearchBackend
+from storage.search_postgres import PostgresSearch
+from storage.search_sqlite import SqliteSearch
+from storage.stop_words import STOP_WORDS
 from storage.tables import EMBEDDING_DIM, Chunk, Document
-from storage.vector_cache import vector_cache
+
+__all__ = [
+    "LEXICAL_WEIGHT",
+    "MAX_QUERY_TOKENS",
+    "PG_LEXICAL_ROW_BUDGET",
+    "RRF_K",
+    "SQLITE_LEXICAL_ROW_BUDGET",
+    "STOP_WORDS",
+    "SearchHit",
+    "dense_search",
+    "hybrid_search",
+    "lexical_search",
+    "query_tokens",
+    "reciprocal_rank_fusion",
+    "warm_up",
+]
 
 # Fusion, tuned on the dev split of bench/rag.py (bench/rag_tune.py): a small k, so first
 # places count much more than tenth ones, and the lexical leg weighted 3x the dense one (on
@@ -52,12 +53,11 @@ LEXICAL_WEIGHT = 3.0
 # Rows the lexical leg matches on (and ranks), by expected counts, tuned on bench/search.py at
 # 200k chunks: the most that keeps the p95 target, and no worse answer recall than matching all
 # words (ts_rank_cd has no IDF, so pruning helps it; FTS5's bm25 loses from 3,000 down).
+# Read at each search (tests and bench/search.py set them on this module).
 PG_LEXICAL_ROW_BUDGET = 3000.0
 SQLITE_LEXICAL_ROW_BUDGET = 10000.0
 MAX_QUERY_TOKENS = 32
 _TOKEN = re.compile(r"\w+")
-
-Ranked = list[tuple[int, float]]  # (chunk id, leg score), best first
 
 
 @dataclass(frozen=True)
@@ -83,194 +83,6 @@ class SearchHit:
     lexical_rank: int | None
 
 
-@dataclass(frozen=True)
-class _Filters:
-    document_ids: tuple[str, ...] | None
-    metadata: tuple[tuple[str, str], ...]
-    tenant: str | None
-
-    @classmethod
-    def of(
-        cls,
-        document_ids: Iterable[str] | None,
-        metadata: dict[str, str] | None,
-        tenant: str | None,
-    ) -> _Filters:
-        return cls(
-            document_ids=None if document_ids is None else tuple(document_ids),
-            metadata=tuple(sorted((metadata or {}).items())),
-            tenant=tenant,
-        )
-
-    @property
-    def active(self) -> bool:
-        return self.document_ids is not None or bool(self.metadata) or self.tenant is not None
-
-    def document_conditions(self) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
-        if self.tenant is not None:
-            conditions.append(Document.tenant == self.tenant)
-        for key, value in self.metadata:
-            conditions.append(Document.meta[key].as_string() == value)
-        return conditions
-
-    def chunk_conditions(self) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
-        if self.document_ids is not None:
-            conditions.append(Chunk.document_id.in_(self.document_ids))
-        document_conditions = self.document_conditions()
-        if document_conditions:
-            conditions.append(
-                Chunk.document_id.in_(select(Document.id).where(*document_conditions))
-            )
-        return conditions
-
-    def allowed_documents(self, session: Session) -> set[str] | None:
-        """The ids of the documents these filters allow (None: all of them)."""
-        allowed = None if self.document_ids is None else set(self.document_ids)
-        document_conditions = self.document_conditions()
-        if document_conditions:
-            stmt = select(Document.id).where(*document_conditions)
-            if allowed is not None:
-                stmt = stmt.where(Document.id.in_(allowed))
-            allowed = set(session.scalars(stmt))
-        return allowed
-
-
-# English function words: in an OR query they match nearly every chunk, which costs ranking
-# time (bm25 over the whole table) and adds nothing to relevance.
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-    ]
-)
-
-
 def query_tokens(query: str) -> list[str]:
     """The query's distinct content words, lowercased, in order (at most ``MAX_QUERY_TOKENS``).
 
@@ -290,126 +102,20 @@ def _query_vector(query_vector: Any) -> npt.NDArray[np.float32]:
     return vector
 
 
-def _dense_postgres(
-    session: Session, vector: npt.NDArray[np.float32], n: int, filters: _Filters
-) -> Ranked:
-    # ef_search bounds what HNSW can return (pgvector's maximum is 1000); filters drop rows
-    # after the graph walk, so a filtered search walks further.
-    ef_search = min(max((4 if filters.active else 2) * n, 40), 1000)
-    session.execute(select(func.set_config("hnsw.ef_search", str(ef_search), True)))
-    distance = Chunk.embedding.op("<=>", return_type=Float)(vector)
-    stmt = (
-        select(Chunk.id, distance)
-        .where(Chunk.embedding.is_not(None), *filters.chunk_conditions())
-        .order_by(distance)
-        .limit(n)
-    )
-    rows = session.execute(stmt).all()
-    if filters.active and len(rows) < n:
-        # HNSW filters after the graph walk, so a selective filter can leave few rows; an exact
-        # scan of just the filtered chunks (small when the filter is selective) fills the list.
-        subset = (
-            select(Chunk.id, Chunk.embedding)
-            .where(Chunk.embedding.is_not(None), *filters.chunk_conditions())
-            .cte("filtered")
-            .prefix_with("MATERIALIZED")
-        )
-        exact = subset.c.embedding.op("<=>", return_type=Float)(vector)
-        rows = session.execute(select(subset.c.id, exact).order_by(exact).limit(n)).all()
-    return [(int(chunk_id), 1.0 - float(dist)) for chunk_id, dist in rows]
-
-
-def _dense_sqlite(
-    session: Session, vector: npt.NDArray[np.float32], n: int, filters: _Filters
-) -> Ranked:
-    engine = session.get_bind().engine
-    snapshot = vector_cache(engine).snapshot(session)
-    return snapshot.top(vector, n, filters.allowed_documents(session))
-
-
-def _dense(session: Session, vector: npt.NDArray[np.float32], n: int, filters: _Filters) -> Ranked:
+def _search_backend(session: Session) -> SearchBackend:
+    """The backend for the database ``session`` talks to."""
     if backend(session.get_bind().engine) == "postgresql":
-        return _dense_postgres(session, vector, n, filters)
-    return _dense_sqlite(session, vector, n, filters)
+        return PostgresSearch(lexical_row_budget=PG_LEXICAL_ROW_BUDGET)
+    return SqliteSearch(lexical_row_budget=SQLITE_LEXICAL_ROW_BUDGET)
 
 
-def _tsquery(lexemes: list[str]) -> ColumnElement[Any]:
-    """An OR of already-normalised lexemes, each quoted (so never tsquery syntax)."""
-    quoted = " | ".join("'" + lexeme.replace("'", "''") + "'" for lexeme in lexemes)
-    return func.to_tsquery("simple", quoted)
-
-
-def _lexical_postgres(session: Session, tokens: list[str], n: int, filters: _Filters) -> Ranked:
-    # The query's lexemes as the column has them (english stemming, stop words dropped).
-    lexemes = list(
-        dict.fromkeys(
-            session.scalars(
-                select(
-                    func.unnest(
-                        func.tsvector_to_array(func.to_tsvector("english", " ".join(tokens)))
-                    )
-                )
-            )
-        )
-    )
-    if not lexemes:
-        return []
-    # ts_rank_cd reads the tsvector of every row matched, so matching on a word held by a
-    # large share of the table costs most of the time; match on the rarer words within a row
-    # budget and let every word count in the ranking.
-    matched = matching_lexemes(lexemes, lexeme_stats(session), PG_LEXICAL_ROW_BUDGET)
-    tsv: ColumnElement[Any] = literal_column("chunks.text_tsv")
-    rank = func.ts_rank_cd(tsv, _tsquery(lexemes))
-    stmt = (
-        select(Chunk.id, rank)
-        .where(tsv.op("@@")(_tsquery(matched)), *filters.chunk_conditions())
-        .order_by(rank.desc(), Chunk.id)
-        .limit(n)
-    )
-    return [(int(chunk_id), float(score)) for chunk_id, score in session.execute(stmt)]
-
-
-_FTS = table("chunks_fts", column("rowid"), column("rank"))
-
-
-def _fts_or(tokens: list[str]) -> str:
-    return " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)
-
-
-def _lexical_sqlite(session: Session, tokens: list[str], n: int, filters: _Filters) -> Ranked:
-    # As on PostgreSQL, bm25 over every match of a common word is the slow part: match on the
-    # rarer words within the row budget (bm25 weighs common words little anyway).
-    counts = sqlite_term_counts(session).expected_rows(session, tokens)
-    present = [t for t in tokens if counts[t] > 0]
-    if not present:
-        return []
-    matched = within_budget(present, counts.__getitem__, SQLITE_LEXICAL_ROW_BUDGET)
-    # Every word quoted is an FTS5 string, never syntax: the query cannot fail to parse.
-    match = _fts_or(matched)
-    if len(matched) < len(present):
-        # rows holding a rare word, ranked by bm25 over every word: the AND adds no rows, but
-        # puts the common words in the expression bm25 scores
-        match = f"({match}) AND ({_fts_or(present)})"
-    stmt: Select[Any] = (
-        select(_FTS.c.rowid, _FTS.c.rank)
-        .select_from(_FTS)
-        .where(literal_column("chunks_fts").op("MATCH")(match))
-    )
-    conditions = filters.chunk_conditions()
-    if conditions:
-        stmt = stmt.join(Chunk, Chunk.id == _FTS.c.rowid).where(*conditions)
-    stmt = stmt.order_by(_FTS.c.rank).limit(n)
-    # bm25 is lower-is-better; negate so every score in scanrag is higher-is-better.
-    return [(int(chunk_id), -float(rank)) for chunk_id, rank in session.execute(stmt)]
-
-
-def _lexical(session: Session, query: str, n: int, filters: _Filters) -> Ranked:
+def _lexical(
+    search: SearchBackend, session: Session, query: str, n: int, filters: Filters
+) -> Ranked:
     tokens = query_tokens(query)
     if not tokens or n <= 0:
         return []
-    if backend(session.get_bind().engine) == "postgresql":
-        return _lexical_postgres(session, tokens, n, filters)
-    return _lexical_sqlite(session, tokens, n, filters)
+    return search.lexical(session, tokens, n, filters)
 
 
 def _hits(
@@ -466,9 +172,7 @@ def _ranks(ranked: Ranked) -> dict[int, int]:
 
 def warm_up(session: Session) -> None:
     """Load now what the first search would load (SQLite: the chunk vectors; PostgreSQL: none)."""
-    engine = session.get_bind().engine
-    if backend(engine) == "sqlite":
-        vector_cache(engine).snapshot(session)
+    _search_backend(session).warm_up(session)
 
 
 def reciprocal_rank_fusion(
@@ -503,9 +207,11 @@ def hybrid_search(
     Each leg takes its top ``candidates`` under the filters; ``query_vector`` is the query's
     ``EMBEDDING_DIM``-wide embedding.
     """
-    filters = _Filters.of(document_ids, metadata, tenant)
-    dense = _dense(session, _query_vector(query_vector), candidates, filters)
-    lexical = _lexical(session, query, candidates, filters)
+    filters = Filters.of(document_ids, metadata, tenant)
+    vector = _query_vector(query_vector)
+    search = _search_backend(session)
+    dense = search.dense(session, vector, candidates, filters)
+    lexical = _lexical(search, session, query, candidates, filters)
     fused = reciprocal_rank_fusion(dense, lexical, k=rrf_k, weights=(1.0, lexical_weight))[:k]
     return _hits(session, fused, _ranks(dense), _ranks(lexical))
 
@@ -520,8 +226,9 @@ def dense_search(
     tenant: str | None = None,
 ) -> list[SearchHit]:
     """The ``k`` chunks whose embeddings are most cosine-similar to ``query_vector``."""
-    filters = _Filters.of(document_ids, metadata, tenant)
-    dense = _dense(session, _query_vector(query_vector), k, filters)
+    filters = Filters.of(document_ids, metadata, tenant)
+    vector = _query_vector(query_vector)
+    dense = _search_backend(session).dense(session, vector, k, filters)
     return _hits(session, dense, _ranks(dense), {})
 
 
@@ -535,6 +242,6 @@ def lexical_search(
     tenant: str | None = None,
 ) -> list[SearchHit]:
     """The ``k`` chunks that best match any of the query's words (full-text relevance)."""
-    filters = _Filters.of(document_ids, metadata, tenant)
-    lexical = _lexical(session, query, k, filters)
+    filters = Filters.of(document_ids, metadata, tenant)
+    lexical = _lexical(_search_backend(session), session, query, k, filters)
     return _hits(session, lexical, {}, _ranks(lexical))

@@ -1,0 +1,90 @@
+"""The search legs on PostgreSQL.
+
+Dense by ``embedding <=> q`` on the HNSW index (``hnsw.ef_search`` = 2 x candidates), lexical
+on the ``text_tsv`` GIN index, ranked by ``ts_rank_cd`` over every query word but matching on
+the rarer ones only (``storage.lexeme_stats``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Float, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from storage.lexeme_stats import lexeme_stats, matching_lexemes
+from storage.search_backend import Filters, Ranked, Vector
+from storage.tables import Chunk
+
+
+def _tsquery(lexemes: list[str]) -> ColumnElement[Any]:
+    """An OR of already-normalised lexemes, each quoted (so never tsquery syntax)."""
+    quoted = " | ".join("'" + lexeme.replace("'", "''") + "'" for lexeme in lexemes)
+    return func.to_tsquery("simple", quoted)
+
+
+@dataclass(frozen=True)
+class PostgresSearch:
+    """``SearchBackend`` on PostgreSQL (pgvector HNSW and a tsvector GIN index)."""
+
+    lexical_row_budget: float  # expected rows the lexical leg matches on
+
+    def dense(self, session: Session, vector: Vector, n: int, filters: Filters) -> Ranked:
+        # ef_search bounds what HNSW can return (pgvector's maximum is 1000); filters drop rows
+        # after the graph walk, so a filtered search walks further.
+        ef_search = min(max((4 if filters.active else 2) * n, 40), 1000)
+        session.execute(select(func.set_config("hnsw.ef_search", str(ef_search), True)))
+        distance = Chunk.embedding.op("<=>", return_type=Float)(vector)
+        stmt = (
+            select(Chunk.id, distance)
+            .where(Chunk.embedding.is_not(None), *filters.chunk_conditions())
+            .order_by(distance)
+            .limit(n)
+        )
+        rows = session.execute(stmt).all()
+        if filters.active and len(rows) < n:
+            # HNSW filters after the graph walk, so a selective filter can leave few rows; an
+            # exact scan of just the filtered chunks (small when the filter is selective) fills
+            # the list.
+            subset = (
+                select(Chunk.id, Chunk.embedding)
+                .where(Chunk.embedding.is_not(None), *filters.chunk_conditions())
+                .cte("filtered")
+                .prefix_with("MATERIALIZED")
+            )
+            exact = subset.c.embedding.op("<=>", return_type=Float)(vector)
+            rows = session.execute(select(subset.c.id, exact).order_by(exact).limit(n)).all()
+        return [(int(chunk_id), 1.0 - float(dist)) for chunk_id, dist in rows]
+
+    def lexical(self, session: Session, tokens: list[str], n: int, filters: Filters) -> Ranked:
+        # The query's lexemes as the column has them (english stemming, stop words dropped).
+        lexemes = list(
+            dict.fromkeys(
+                session.scalars(
+                    select(
+                        func.unnest(
+                            func.tsvector_to_array(func.to_tsvector("english", " ".join(tokens)))
+                        )
+                    )
+                )
+            )
+        )
+        if not lexemes:
+            return []
+        # ts_rank_cd reads the tsvector of every row matched, so matching on a word held by a
+        # large share of the table costs most of the time; match on the rarer words within a
+        # row budget and let every word count in the ranking.
+        matched = matching_lexemes(lexemes, lexeme_stats(session), self.lexical_row_budget)
+        tsv: ColumnElement[Any] = literal_column("chunks.text_tsv")
+        rank = func.ts_rank_cd(tsv, _tsquery(lexemes))
+        stmt = (
+            select(Chunk.id, rank)
+            .where(tsv.op("@@")(_tsquery(matched)), *filters.chunk_conditions())
+            .order_by(rank.desc(), Chunk.id)
+            .limit(n)
+        )
+        return [(int(chunk_id), float(score)) for chunk_id, score in session.execute(stmt)]
+
+    def warm_up(self, session: Session) -> None:
+        """Nothing to load: both legs read indexes the database keeps."""
