@@ -58,7 +58,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -80,13 +79,15 @@ from PIL import Image, ImageDraw, ImageFont
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, SHARED, table, write_jsonl
+from tests.harness import PYTHON, Service, ServiceError, scanrag_env
+from tests.harness import free_port as free_port  # re-exported: bench/upload_probe.py uses it
 
-PYTHON = sys.executable
 TENANT = "bench"
 WARMUP_TENANT = "bench-warmup"
 WARMUP_ROUNDS = 3  # at most, of --workers one-page documents each, until every process ran both
 PDF_DATE = time.gmtime(1_704_067_200)  # fixed, so the same document is always the same bytes
 PAGE_SIZE = (1654, 2339)  # A4 at 200 dpi
+WORKER_GRACE = 30  # seconds the worker gets to shut down warm before it is killed
 LOG_TROUBLE = re.compile(r"level=(warning|error|critical)|Traceback|(WARNING|ERROR|CRITICAL)/")
 
 
@@ -151,33 +152,6 @@ def build_documents(out: Path, counts: list[int], prefix: str, first_page: int =
 # ------------------------------------------------------------------------------------ processes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def scanrag_env(home: Path, **extra: str) -> dict[str, str]:
-    """This environment without any SCANRAG_ setting, plus SCANRAG_HOME and ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANRAG_")}
-    env.update({"SCANRAG_HOME": str(home), "PYTHONUNBUFFERED": "1", **extra})
-    return env
-
-
-def stop(proc: subprocess.Popen[bytes], grace: float = 30) -> None:
-    """SIGTERM the process's group, SIGKILL it if still there after ``grace`` seconds."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-
-
 def log_trouble(logs: list[Path], limit: int = 8) -> tuple[int, list[str]]:
     """How many warning/error lines the logs hold, and the first ``limit`` of them."""
     found = []
@@ -187,90 +161,6 @@ def log_trouble(logs: list[Path], limit: int = 8) -> tuple[int, list[str]]:
                 if LOG_TROUBLE.search(line):
                     found.append(f"{log.name}: {line[:300]}")
     return len(found), found[:limit]
-
-
-@dataclass
-class Service:
-    """An API process and one Celery worker (``concurrency`` processes) on a fresh home."""
-
-    home: Path
-    redis_url: str
-    concurrency: int
-    api_workers: int = 1
-    port: int = field(default_factory=free_port)
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    logs: list[Path] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def env(self) -> dict[str, str]:
-        return scanrag_env(self.home, SCANRAG_REDIS_URL=self.redis_url)
-
-    def _spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
-        log = self.home / f"{name}.log"
-        self.logs.append(log)
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own group: stop() takes the pool children too
-            )
-        self.procs.append(proc)
-        return proc
-
-    def new_key(self, tenant: str) -> str:
-        done = subprocess.run(
-            [PYTHON, "-m", "cli.main", "keys", "create", "--tenant", tenant],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"keys create failed: {done.stderr}")
-        return done.stdout.strip().splitlines()[-1]
-
-    def start(self, key: str, timeout: float = 180) -> None:
-        """Start the API and the worker; return once /readyz answers 200."""
-        serve = ["cli.main", "serve", "--port", str(self.port), "--workers", str(self.api_workers)]
-        self._spawn([PYTHON, "-m", *serve], "api")
-        queues = ["-Q", "interactive,batch,webhooks", "-c", str(self.concurrency)]
-        options = ["--without-gossip", "--without-mingle", "-n", "bench@%h", "--loglevel", "INFO"]
-        self._spawn(
-            [PYTHON, "-m", "celery", "-A", "workers.app", "worker", *queues, *options], "worker"
-        )
-        headers = {"Authorization": f"Bearer {key}"}
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise SystemExit(f"a service process exited ({proc.args})\n{self.tail()}")
-            try:
-                if httpx.get(self.url + "/readyz", headers=headers, timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        raise SystemExit("the service did not become ready\n" + self.tail())
-
-    def stop(self) -> None:
-        for proc in reversed(self.procs):  # workers first (warm shutdown), then the API
-            stop(proc)
-
-    def tail(self, lines: int = 30) -> str:
-        out = []
-        for log in self.logs:
-            if log.exists():
-                text = log.read_text(errors="replace").splitlines()[-lines:]
-                out.append(f"--- {log}\n" + "\n".join(text))
-        return "\n".join(out)
 
 
 def warmed_processes(worker_log: Path) -> tuple[int, int]:
@@ -489,19 +379,24 @@ async def _open_loop(
 
 
 def start_service(
-    home: Path, redis_url: str, workers: int, api_workers: int
+    home: Path, redis_url: str, workers: int, api_workers: int, timeout: float = 180
 ) -> tuple[Service, str, str]:
-    """A fresh service (new home, flushed Redis database), ready; with the measured tenant's
-    key and the warm-up tenant's."""
+    """A fresh service (new home, flushed Redis database): ``api_workers`` API processes and one
+    worker of ``workers`` processes, ready (/readyz 200 within ``timeout`` s); with the measured
+    tenant's key and the warm-up tenant's."""
     home.mkdir(parents=True)
     redis.Redis.from_url(redis_url).flushdb()
-    service = Service(home, redis_url, workers, api_workers)
-    key = service.new_key(TENANT)
-    warm_key = service.new_key(WARMUP_TENANT)
+    service = Service(home, scanrag_env(home, SCANRAG_REDIS_URL=redis_url))
     try:
-        service.start(key)
-    except BaseException:
-        service.stop()
+        key = service.new_key(TENANT)[0]
+        warm_key = service.new_key(WARMUP_TENANT)[0]
+        service.start_api(api_workers)
+        service.start_worker(workers, name="bench@%h")
+        service.wait_ready(timeout, request_timeout=5)
+    except BaseException as exc:
+        service.stop(worker_grace=WORKER_GRACE)
+        if isinstance(exc, ServiceError):  # a message, not a traceback, as before
+            raise SystemExit(str(exc)) from None
         raise
     return service, key, warm_key
 
@@ -527,7 +422,7 @@ def run_open_loop(
         print(f"# warm; sending {len(pdfs)} uploads at {rate}/s", file=sys.stderr, flush=True)
         return open_loop(service.url, key, pdfs, rate)
     finally:
-        service.stop()
+        service.stop(worker_grace=WORKER_GRACE)
 
 
 def report_open_loop(args: argparse.Namespace, run: OpenLoop) -> None:
@@ -749,7 +644,8 @@ def run_service(
             base_url=service.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
         ) as http:
             docs, seen_at = wait_final(http, accepted, timeout)
-        service.stop()  # nothing is written any more: the database can be read as it is
+        # nothing is written any more: the database can be read as it is
+        service.stop(worker_grace=WORKER_GRACE)
 
         final = [d for d in docs if d["status"] in ("done", "failed")]
         finished = [epoch(d["finished_at"]) for d in final if d.get("finished_at")]
@@ -792,7 +688,7 @@ def run_service(
             "logs": service.logs,
         }
     finally:
-        service.stop()
+        service.stop(worker_grace=WORKER_GRACE)
 
 
 # ------------------------------------------------------------------------------------ main
