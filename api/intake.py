@@ -7,7 +7,6 @@ task could not be sent is removed again, so the client's retry starts clean.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from api.errors import ApiError
@@ -19,6 +18,7 @@ from core.netguard import Allow, UrlRefused, check_url
 from pipelines.load import open_document, sniff
 from storage import repository as repo
 from storage.tables import Document
+from workers.queues import PREPARE
 
 log = get_logger("api")
 
@@ -26,42 +26,6 @@ log = get_logger("api")
 class BrokerUnavailable(Transient):
     code = "broker_unavailable"
     default_message = "the job queue cannot be reached; nothing was stored, try again shortly"
-
-
-def parse_metadata(text: str | None) -> dict[str, Any]:
-    """The ``metadata`` form field: a JSON object (absent: empty)."""
-    if text is None or not text.strip():
-        return {}
-    try:
-        value = json.loads(text, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise ApiError("invalid_metadata", f"metadata is not JSON: {exc.msg}", 422) from exc
-    except RecursionError as exc:
-        raise ApiError("invalid_metadata", "metadata is nested too deeply", 422) from exc
-    except ValueError as exc:  # NaN, Infinity: stored, they would break every filtered search
-        raise ApiError("invalid_metadata", str(exc), 422) from exc
-    if not isinstance(value, dict):
-        raise ApiError("invalid_metadata", "metadata must be a JSON object", 422)
-    if _depth(value) > MAX_METADATA_DEPTH:
-        raise ApiError(
-            "invalid_metadata", f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels", 422
-        )
-    return value
-
-
-MAX_METADATA_DEPTH = 16
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"metadata holds {name}, which is not JSON: send a number or null")
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
 
 
 def parse_callback_url(text: str | None, allow: Allow) -> str | None:
@@ -103,8 +67,6 @@ def accept(
     """Check every file (``check_files``), store them as documents of ``tenant`` and queue the
     new ones. Returns each file's document and whether this call created it.
     """
-    from workers.tasks import prepare
-
     check_files(state, form)
     keys = [state.blobs.adopt(upload.path, upload.sha256) for upload in form.files]
     results: list[tuple[Document, bool]] = []
@@ -126,7 +88,7 @@ def accept(
     created_ids = [document.id for document, created in results if created]
     try:
         for document_id in created_ids:
-            prepare.apply_async((document_id, queue), queue=queue, retry=False)
+            state.send(PREPARE, (document_id, queue), queue)
     except Exception as exc:
         log.warning("cannot queue documents", extra={"error": str(exc)[:200]})
         _forget(state, created_ids)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, field_validator
 
 from storage.tables import Document
+from workers.views import document_view
 
 
 class ErrorInfo(BaseModel):
@@ -100,39 +101,18 @@ class DocumentPublic(BaseModel):
 
     @staticmethod
     def fields_of(document: Document) -> dict[str, Any]:
-        """The fields of ``of(document)``, for models extending this one."""
+        """The fields of ``of(document)``, for models extending this one: the document's view
+        (less its tenant: a client sees only its own) and its links."""
+        fields = document_view(document)
+        del fields["tenant"]
         base = f"/v1/documents/{document.id}"
-        queued = processing = None
-        if document.started_at is not None:
-            queued = (document.started_at - document.created_at).total_seconds()
-            if document.finished_at is not None:
-                processing = (document.finished_at - document.started_at).total_seconds()
-        error = None
-        if document.error_code is not None:
-            error = ErrorInfo(code=document.error_code, message=document.error_message or "")
-        return dict(
-            id=document.id,
-            filename=document.filename,
-            media_type=document.media_type,
-            size_bytes=document.size_bytes,
-            sha256=document.sha256,
-            status=document.status,
-            page_count=document.page_count,
-            pages_done=document.pages_done,
-            error=error,
-            metadata=document.meta or {},
-            created_at=document.created_at,
-            started_at=document.started_at,
-            finished_at=document.finished_at,
-            queued_seconds=queued,
-            processing_seconds=processing,
-            links={
-                "self": base,
-                "events": f"{base}/events",
-                "text": f"{base}/text",
-                "hocr": f"{base}/hocr",
-            },
-        )
+        fields["links"] = {
+            "self": base,
+            "events": f"{base}/events",
+            "text": f"{base}/text",
+            "hocr": f"{base}/hocr",
+        }
+        return fields
 
 
 class UploadedDocument(DocumentPublic):

@@ -1,61 +1,34 @@
-"""What the API process holds: settings, the database, blobs, the embedder (loaded on first
-search), and the Celery app used to send tasks."""
+"""What the API process holds: the runtime every process builds from the settings (database,
+blobs, parameters, the embedder on first search), and the Celery app it sends tasks through."""
 
 from __future__ import annotations
 
-import threading
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 from celery import Celery
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import Settings
 from core.logging import get_logger
-from pipelines.load import LoadParams
-from storage.blobs import BlobStore
-from storage.db import session_factory
-from workers.context import blob_store, load_embedder, load_params, open_database
-from workers.ingest import IndexEmbedder
+from workers.runtime import Runtime
 
 log = get_logger("api")
 
 
 @dataclass
-class ApiState:
+class ApiState(Runtime):
     """The API's long-lived handles, built once at startup."""
 
-    settings: Settings
-    engine: Engine
-    blobs: BlobStore
-    load: LoadParams
-    celery: Celery
-    sessions: sessionmaker[Session] = field(init=False)
-    _sqlite_writes: threading.Lock = field(init=False, default_factory=threading.Lock)
+    @property
+    def celery(self) -> Celery:
+        """The Celery app tasks are sent through (workers/app.py; it holds no task code)."""
+        from workers.app import app
 
-    def __post_init__(self) -> None:
-        self.sessions = session_factory(self.engine)
+        return app
 
-    def writing(self) -> AbstractContextManager[object]:
-        """Hold around a write transaction of a request. SQLite takes one writer at a time, and
-        a connection that finds it busy polls with sleeps of 1 to 100 ms, so concurrent uploads
-        would mostly sleep; on a lock the threads of this process take turns instead, each
-        woken the moment the previous one committed. PostgreSQL needs no turns."""
-        return self._sqlite_writes if self.engine.dialect.name == "sqlite" else nullcontext()
-
-    @classmethod
-    def build(cls, settings: Settings) -> ApiState:
-        """Open (and migrate) the database, the blob store and the Celery app."""
-        from workers.app import app as celery_app
-
-        return cls(
-            settings=settings,
-            engine=open_database(settings),
-            blobs=blob_store(settings),
-            load=load_params(settings),
-            celery=celery_app,
-        )
+    def send(self, task: str, args: tuple[Any, ...], queue: str) -> None:
+        """Send the task named ``task`` (workers/queues.py) to ``queue``; a broker that does not
+        take it raises at once (no publishing retries while a client waits)."""
+        self.celery.send_task(task, args=args, queue=queue, retry=False)
 
     def warm_up(self) -> None:
         """Open what the first uploads would otherwise open while a client waits: a database
@@ -71,8 +44,3 @@ class ApiState:
                 producer.connection.ensure_connection(max_retries=1)
         except Exception as exc:
             log.warning("broker not reachable at start", extra={"error": str(exc)[:200]})
-
-    @property
-    def embedder(self) -> IndexEmbedder:
-        """The query embedder, loaded on first use (once per process: get_embedder caches it)."""
-        return load_embedder(self.settings)

@@ -14,33 +14,37 @@ from core.status import DocumentStatus
 from pipelines.markdown import document_markdown, page_markdown
 from pipelines.types import PageResult
 from storage import repository as repo
-from storage.db import session_factory
 from storage.errors import DocumentNotFound, PageNotFound
 from storage.tables import Document
-from workers.context import open_database
+from workers.runtime import Runtime
+from workers.views import document_view
 
 _PAGE_SIZE = 500
 
 
+# the fields ``scanrag documents --json`` prints, in this order ("pages": the page count)
+_JSON_FIELDS = (
+    "id",
+    "tenant",
+    "filename",
+    "status",
+    "pages",
+    "pages_done",
+    "error",
+    "media_type",
+    "size_bytes",
+    "sha256",
+    "metadata",
+    "created_at",
+)
+
+
 def document_dict(document: Document) -> dict[str, Any]:
-    """A document row as the JSON ``scanrag documents --json`` prints."""
-    error = None
-    if document.error_code is not None:
-        error = {"code": document.error_code, "message": document.error_message}
-    return {
-        "id": document.id,
-        "tenant": document.tenant,
-        "filename": document.filename,
-        "status": document.status,
-        "pages": document.page_count,
-        "pages_done": document.pages_done,
-        "error": error,
-        "media_type": document.media_type,
-        "size_bytes": document.size_bytes,
-        "sha256": document.sha256,
-        "metadata": document.meta,
-        "created_at": document.created_at.isoformat(),
-    }
+    """A document row as the JSON ``scanrag documents --json`` prints: its public view."""
+    view = document_view(document)
+    view["pages"] = view["page_count"]
+    view["created_at"] = view["created_at"].isoformat()
+    return {key: view[key] for key in _JSON_FIELDS}
 
 
 def documents(
@@ -53,9 +57,9 @@ def documents(
     """List the stored documents, newest first: id, status, pages, file and error."""
     settings = get_settings()
     with exit_on_error():
-        engine = open_database(settings)
+        rt = Runtime.build(settings)
         rows: list[Document] = []
-        with session_factory(engine)() as session:
+        with rt.sessions() as session:
             while True:
                 page = repo.list_documents(
                     session,
@@ -67,7 +71,7 @@ def documents(
                 rows.extend(page)
                 if len(page) < _PAGE_SIZE:
                     break
-    engine.dispose()
+    rt.close()
     if as_json:
         print(json.dumps([document_dict(d) for d in rows], ensure_ascii=False), flush=True)
         return
@@ -99,8 +103,8 @@ def show(
     with ``--markdown`` as Markdown."""
     settings = get_settings()
     with exit_on_error():
-        engine = open_database(settings)
-        with session_factory(engine)() as session:
+        rt = Runtime.build(settings)
+        with rt.sessions() as session:
             document = repo.get_document(session, document_id=document_id)
             if document is None:
                 _refuse(document_id, DocumentNotFound().message, DocumentNotFound.code)
@@ -123,7 +127,7 @@ def show(
                     print(page_markdown(PageResult.from_dict(found.layout)), flush=True)
                 else:
                     print(found.text, flush=True)
-    engine.dispose()
+    rt.close()
 
 
 def _refuse_unfinished(document: Document) -> NoReturn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,27 +13,17 @@ from cli.progress import PageBar
 from cli.tables import print_table
 from core.config import get_settings
 from core.errors import Category
-from workers.context import (
-    blob_store,
-    build_engine,
-    chunk_params,
-    load_embedder,
-    load_params,
-    open_database,
-)
-from workers.ingest import IngestContext, IngestOutcome, ingest_paths
+from workers.context import build_engine
+from workers.ingest import IngestOutcome, ingest_paths
+from workers.runtime import Runtime
+from workers.views import InvalidMetadata, parse_metadata
 
 
 def _metadata(text: str | None) -> dict[str, Any]:
-    if text is None:
-        return {}
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise typer.BadParameter(f"not JSON: {exc}", param_hint="--metadata") from exc
-    if not isinstance(value, dict):
-        raise typer.BadParameter("must be a JSON object", param_hint="--metadata")
-    return value
+        return parse_metadata(text)
+    except InvalidMetadata as exc:
+        raise typer.BadParameter(exc.message, param_hint="--metadata") from exc
 
 
 def _report_failure(outcome: IngestOutcome) -> None:
@@ -54,21 +43,13 @@ def ingest(
     meta = _metadata(metadata)
     with exit_on_error():
         ocr = build_engine(settings)
-        ocr.models()
-        engine = open_database(settings)
-    ctx = IngestContext(
-        engine=engine,
-        blobs=blob_store(settings),
-        ocr=ocr,
-        load_embedder=lambda: load_embedder(settings),
-        load=load_params(settings),
-        chunk=chunk_params(settings),
-    )
+        ocr.models()  # a missing model file is reported before anything is stored
+        rt = Runtime.build(settings, ocr)
     with PageBar(enabled=sys.stderr.isatty()) as bar:
         outcomes = ingest_paths(
-            paths, ctx=ctx, tenant=tenant, meta=meta, progress=bar, on_outcome=_report_failure
+            paths, rt=rt, tenant=tenant, meta=meta, progress=bar, on_outcome=_report_failure
         )
-    engine.dispose()
+    rt.close()
     print_summary(outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
     if any(o.error_category is not Category.BAD_INPUT for o in failed):

@@ -14,7 +14,7 @@ from cli import documents_cmd, ingest_cmd, reindex_cmd, search_cmd, service_cmd
 from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, fail_line
 from cli.progress import PageBar
 from core.config import get_settings
-from core.errors import BadInput, ScanragError
+from core.errors import BadInput, ScanragError, as_error
 from core.logging import configure_logging, get_logger
 from pipelines.hocr import hocr_head, hocr_tail, page_hocr
 from pipelines.load import expand_inputs
@@ -105,10 +105,9 @@ def ocr(
                     writer.discard()
                     writer = None
                 failed += 1
-                error = event.error
-                if not isinstance(error, ScanragError):  # a bug must not stop the other files
-                    log.error("ocr failed", extra={"document": event.source}, exc_info=error)
-                    error = ScanragError(f"internal error: {error}")
+                if not isinstance(event.error, ScanragError):  # a bug: the other files go on
+                    log.error("ocr failed", extra={"document": event.source}, exc_info=event.error)
+                error = as_error(event.error or RuntimeError("unknown failure"))
                 if not isinstance(error, BadInput):
                     internal += 1
                 fail_line(Path(event.source), error)

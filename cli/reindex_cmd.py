@@ -12,10 +12,9 @@ from cli.errors import EXIT_OK, exit_on_error
 from core.config import get_settings
 from core.status import DocumentStatus
 from storage import repository as repo
-from storage.db import session_factory
-from workers.context import blob_store, build_engine, chunk_params, load_embedder, open_database
-from workers.ingest import reindex_document
+from workers import documents
 from workers.relayout import relayout_document
+from workers.runtime import Runtime
 
 
 def reindex(
@@ -37,28 +36,24 @@ def reindex(
     """
     settings = get_settings()
     with exit_on_error():
-        engine = open_database(settings)
-        sessions = session_factory(engine)
-        with sessions() as session:
+        rt = Runtime.build(settings)
+        with rt.sessions() as session:
             ids = document or [
                 d.id
                 for d in repo.list_documents(session, status=DocumentStatus.DONE, limit=1_000_000)
             ]
-        finder = build_engine(settings).models().regions if relayout else None
-        blobs = blob_store(settings)
-        embedder = load_embedder(settings)
-        params = chunk_params(settings)
+        finder = rt.ocr.models().regions if relayout else None
         chunks = relaid = reread = 0
         for document_id in tqdm(ids, unit="doc", disable=not sys.stderr.isatty()):
             if finder is not None:
-                outcome = relayout_document(sessions, blobs, document_id=document_id, finder=finder)
+                outcome = relayout_document(
+                    rt.sessions, rt.blobs, document_id=document_id, finder=finder
+                )
                 relaid += outcome.relaid
                 reread += outcome.need_reread
-            count, _ = reindex_document(
-                sessions, document_id=document_id, params=params, embedder=embedder
-            )
+            count, _ = documents.index(rt, document_id)
             chunks += count
-        engine.dispose()
+        rt.close()
     print(f"reindexed {len(ids)} documents: {chunks} chunks; {relaid} pages laid out again")
     if reread:
         print(

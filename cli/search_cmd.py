@@ -15,10 +15,10 @@ from core.config import get_settings
 from pipelines.embed import embed_query
 from storage import repository as repo
 from storage.blobs import BlobStore
-from storage.db import session_factory
 from storage.page_images import crop_png
 from storage.search import SearchHit, hybrid_search
-from workers.context import blob_store, load_embedder, open_database, search_options
+from workers.runtime import Runtime
+from workers.views import hit_view
 
 
 def _read_queries(path: Path) -> list[dict[str, Any]]:
@@ -42,20 +42,6 @@ def _read_queries(path: Path) -> list[dict[str, Any]]:
             )
         requests.append(item)
     return requests
-
-
-def hit_dict(hit: SearchHit) -> dict[str, Any]:
-    """A hit as the JSON the command prints."""
-    return {
-        "document": {"id": hit.document_id, "filename": hit.filename},
-        "page": hit.page_number,
-        "bbox": list(hit.bbox),
-        "text": hit.text,
-        "score": round(hit.score, 6),
-        "line_boxes": [list(box) for box in hit.line_boxes],
-        "kind": hit.kind,
-        "title": hit.title,
-    }
 
 
 def write_crop(session: Session, blobs: BlobStore, hit: SearchHit, target: Path) -> Path | None:
@@ -92,16 +78,14 @@ def search(
     requests = _read_queries(queries) if queries is not None else [{"query": query}]
     settings = get_settings()
     with exit_on_error():
-        engine = open_database(settings)
-        embedder = load_embedder(settings)
-        sessions = session_factory(engine)
-        with sessions.begin() as session:
+        rt = Runtime.build(settings)
+        embedder = rt.embedder
+        with rt.sessions.begin() as session:
             # a query embedded by another model than the index's would find nonsense
             repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
-        blobs = blob_store(settings)
         if crops is not None:
             crops.mkdir(parents=True, exist_ok=True)
-        with sessions() as session:
+        with rt.sessions() as session:
             for number, request in enumerate(requests):
                 text = request["query"]
                 hits = hybrid_search(
@@ -111,17 +95,17 @@ def search(
                     k=k,
                     document_ids=document or None,
                     tenant=tenant,
-                    **search_options(settings),
+                    **rt.search,
                 )
-                found = [hit_dict(hit) for hit in hits]
+                found = [hit_view(hit) for hit in hits]
                 if crops is not None:
                     prefix = f"q{number:04d}-" if queries is not None else ""
                     for rank, (hit, out) in enumerate(zip(hits, found, strict=True), start=1):
                         name = f"{prefix}{rank:02d}-{hit.document_id[:8]}-p{hit.page_number}.png"
-                        crop = write_crop(session, blobs, hit, crops.resolve() / name)
+                        crop = write_crop(session, rt.blobs, hit, crops.resolve() / name)
                         out["crop"] = None if crop is None else str(crop)
                 _print_hits(request, found, as_json=as_json, many=queries is not None)
-    engine.dispose()
+    rt.close()
 
 
 def _print_hits(

@@ -14,9 +14,9 @@ from cli.supervise import Child, supervise
 from cli.tables import print_table
 from core.config import get_settings
 from storage import accounts
-from storage.db import session_factory
 from workers.context import check_models, open_database
 from workers.queues import QUEUES
+from workers.runtime import Runtime
 
 keys_app = typer.Typer(help="API keys of the service's tenants.", no_args_is_help=True)
 
@@ -165,10 +165,10 @@ def create_key(
     if not tenant.strip() or len(tenant) > 64:
         raise typer.BadParameter("1 to 64 characters", param_hint="--tenant")
     with exit_on_error():
-        engine = open_database(get_settings())
-        with session_factory(engine).begin() as session:
+        rt = Runtime.build(get_settings())
+        with rt.sessions.begin() as session:
             made = accounts.create_key(session, tenant=tenant)
-        engine.dispose()
+        rt.close()
     typer.echo(f"tenant: {made.tenant}")
     typer.echo(f"key id: {made.key_id}")
     typer.echo(f"webhook secret: {made.webhook_secret}")
@@ -179,8 +179,8 @@ def create_key(
 def list_keys() -> None:
     """Every key: id, tenant, prefix, created, revoked."""
     with exit_on_error():
-        engine = open_database(get_settings())
-        with session_factory(engine)() as session:
+        rt = Runtime.build(get_settings())
+        with rt.sessions() as session:
             rows = [
                 (
                     k.id,
@@ -191,7 +191,7 @@ def list_keys() -> None:
                 )
                 for k in accounts.list_keys(session)
             ]
-        engine.dispose()
+        rt.close()
     print_table(("id", "tenant", "key", "created", "revoked"), rows)
 
 
@@ -199,10 +199,10 @@ def list_keys() -> None:
 def revoke_key(key_id: Annotated[str, typer.Argument(help="the key id (keys list)")]) -> None:
     """Revoke a key: requests with it get 401 from now on."""
     with exit_on_error():
-        engine = open_database(get_settings())
-        with session_factory(engine).begin() as session:
+        rt = Runtime.build(get_settings())
+        with rt.sessions.begin() as session:
             revoked = accounts.revoke_key(session, key_id=key_id)
-        engine.dispose()
+        rt.close()
     if not revoked:
         print(f"scanrag: {key_id}: no live key has this id [key_not_found]", file=sys.stderr)
         raise typer.Exit(1)

@@ -90,3 +90,11 @@ class ModelError(ScanragError):
 
     code = "model_error"
     default_message = "a model could not be loaded"
+
+
+def as_error(exc: BaseException) -> ScanragError:
+    """``exc`` when it is one of ours, else an internal error naming it: what the CLI, the
+    ingest and the tasks record for a bug or an unexpected fault."""
+    if isinstance(exc, ScanragError):
+        return exc
+    return ScanragError(f"internal error: {exc}")

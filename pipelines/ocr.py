@@ -1,39 +1,34 @@
-"""The OCR pipeline, top to bottom: pages -> orient -> detect -> recognize -> layout -> results.
+"""The OCR pipeline, top to bottom: pages -> detect -> orient -> recognize -> layout -> results.
 
 Pages stream through in small batches (lines of all pages of a batch are recognised together).
 Pages are rasterised in a background thread, and ``workers`` batches are read at once, each on
 its own thread: onnxruntime releases the GIL, and on a CPU one single-threaded inference per
 core keeps every core busier than one inference spread over all of them (small convolutions
 parallelise poorly). Results always come out in page order, whatever finishes first.
+
+The threads are ``pipelines.scheduling``'s (``run_ordered``, ``prefetch``, re-exported here);
+which pages are turned, and how, is ``pipelines.orient``'s.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 import numpy as np
 
 from core.logging import get_logger
-from models.detector import DetectionResult
 from pipelines.layout import LayoutParams
 from pipelines.load import Document, RasterPage
+from pipelines.orient import OrientedPages, turn_sideways_pages, turn_upside_down_pages
 from pipelines.read import (
     Detector,
     PageReading,
     ReadParams,
     Recognizer,
     read_lines,
-    rotate_image,
-    sideways_rotation,
-    turn_quads,
-    vote_flip,
 )
 from pipelines.regions import (
     RegionFinder,
@@ -42,9 +37,21 @@ from pipelines.regions import (
     page_layout,
     worth_regions,
 )
+from pipelines.scheduling import prefetch, run_ordered
 from pipelines.types import PageResult
 
-T = TypeVar("T")
+__all__ = [
+    "DocumentEvent",
+    "NoProgress",
+    "OcrParams",
+    "ProgressReporter",
+    "ocr_batch",
+    "ocr_documents",
+    "ocr_pages",
+    "prefetch",  # re-exported: lives in pipelines.scheduling
+    "run_ordered",  # re-exported: lives in pipelines.scheduling
+]
+
 log = get_logger("ocr")
 
 
@@ -178,49 +185,6 @@ def ocr_documents(
         yield event
 
 
-R = TypeVar("R")
-
-
-def run_ordered(tasks: Iterable[Callable[[], list[R]] | list[R]], workers: int) -> Iterator[R]:
-    """Run the callables among ``tasks`` on ``workers`` threads and yield their results (lists)
-    item by item in task order; plain lists pass through in their place.
-
-    At most ``workers + 1`` tasks are submitted ahead of the one being yielded, so memory stays
-    bounded; a task's exception is raised when its turn comes. With one worker everything runs
-    on the caller's thread.
-    """
-    if workers <= 1:
-        for task in tasks:
-            yield from task() if callable(task) else task
-        return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scanrag-ocr")
-    pending: deque[Future[list[R]] | list[R]] = deque()
-    running = 0  # futures among pending
-    try:
-        for task in tasks:
-            if callable(task):
-                pending.append(pool.submit(task))
-                running += 1
-            else:
-                pending.append(task)
-            while running > workers or (pending and _settled(pending[0])):
-                head = pending.popleft()
-                running -= isinstance(head, Future)
-                yield from _outcome(head)
-        while pending:
-            yield from _outcome(pending.popleft())
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _settled(item: Future[list[R]] | list[R]) -> bool:
-    return not isinstance(item, Future) or item.done()
-
-
-def _outcome(item: Future[list[R]] | list[R]) -> list[R]:
-    return item.result() if isinstance(item, Future) else item
-
-
 def ocr_batch(
     pages: list[RasterPage],
     source: str,
@@ -230,29 +194,19 @@ def ocr_batch(
     regions: RegionFinder | None = None,
 ) -> list[PageResult]:
     """Read a few pages together: detection batched, recognition of all their lines batched,
-    layout regions (when a ``regions`` model is given) found on the upright pages, batched."""
+    layout regions (when a ``regions`` model is given) found on the upright pages, batched.
+
+    With ``params.orientation`` sideways pages are turned before reading, and pages read poorly
+    are checked for lying upside down after it (and read again when turned)."""
     start = time.perf_counter()
     images = [p.image for p in pages]
-    detections = detector.detect(images)
-    rotations = [0] * len(pages)
+    oriented = OrientedPages(images, detector.detect(images), [0] * len(pages))
     if params.orientation:
-        for i, det in enumerate(detections):
-            if len(det.quads) and sideways_rotation(det.quads):
-                images[i], detections[i], rotations[i] = _turn_sideways(
-                    images[i], detector, recognizer, params.read
-                )
-    readings = read_lines(images, detections, recognizer, params.read)
+        oriented = turn_sideways_pages(oriented, detector, recognizer, params.read)
+    readings = read_lines(oriented.images, oriented.detections, recognizer, params.read)
     if params.orientation:
-        for i, reading in enumerate(readings):
-            if rotations[i] or reading.confidence >= params.read.upright_confidence:
-                continue
-            det = detections[i]
-            if len(det.quads) and vote_flip(images[i], det.quads, recognizer, params.read):
-                h, w = images[i].shape[:2]
-                images[i] = rotate_image(images[i], 180)
-                detections[i] = replace(det, quads=turn_quads(det.quads, 180, w, h))
-                rotations[i] = 180
-                readings[i] = read_lines([images[i]], [detections[i]], recognizer, params.read)[0]
+        oriented, readings = turn_upside_down_pages(oriented, readings, recognizer, params.read)
+    images, rotations = oriented.images, oriented.rotations
     found = _find_regions(images, readings, regions, params.regions)
     seconds = (time.perf_counter() - start) / len(pages)
     for page, reading, rotation in zip(pages, readings, rotations, strict=True):
@@ -293,18 +247,6 @@ def _find_regions(
     return found
 
 
-def _turn_sideways(
-    image: np.ndarray, detector: Detector, recognizer: Recognizer, params: ReadParams
-) -> tuple[np.ndarray, DetectionResult, int]:
-    """A page whose text runs vertically: turned 90 or 270 degrees, whichever reads better."""
-    turned = rotate_image(image, 90)
-    det = detector.detect([turned])[0]
-    if len(det.quads) and vote_flip(turned, det.quads, recognizer, params):
-        h, w = turned.shape[:2]
-        return rotate_image(turned, 180), replace(det, quads=turn_quads(det.quads, 180, w, h)), 270
-    return turned, det, 90
-
-
 def _page_result(
     source: str,
     page: RasterPage,
@@ -330,40 +272,3 @@ def _page_result(
         seconds=seconds,
         layout_model=model,
     )
-
-
-_DONE = object()
-
-
-def prefetch(items: Iterable[T], size: int) -> Iterator[T]:
-    """Iterate ``items`` from a background thread, at most ``size`` ahead; errors re-raised."""
-    q: queue.Queue[object] = queue.Queue(maxsize=max(1, size))
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if stop.is_set():
-                    return
-                q.put(item)
-            q.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, raised there
-            q.put(exc)
-
-    thread = threading.Thread(target=produce, daemon=True, name="scanrag-prefetch")
-    thread.start()
-    try:
-        while True:
-            item = q.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                thread.join(timeout=0.05)

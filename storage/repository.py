@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import Select, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.status import FINAL, STATUSES, UNFINISHED, DocumentStatus
+from core.status import FINAL, UNFINISHED, DocumentStatus, sources
 from core.vocab import BBox
 from storage.errors import DocumentNotFound, IndexMismatch
 from storage.tables import (
@@ -154,40 +154,6 @@ def count_documents(
     return int(session.execute(stmt).scalar_one())
 
 
-def set_status(
-    session: Session,
-    *,
-    document_id: str,
-    status: DocumentStatus,
-    error_code: str | None = None,
-    error_message: str | None = None,
-    pages_done: int | None = None,
-    page_count: int | None = None,
-) -> None:
-    """Record where the document's processing stands; the error fields are always overwritten."""
-    if status not in STATUSES:
-        raise ValueError(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-    values: dict[str, Any] = {
-        "status": status,
-        "error_code": error_code,
-        "error_message": error_message,
-        "updated_at": utcnow(),
-    }
-    if pages_done is not None:
-        values["pages_done"] = pages_done
-    if page_count is not None:
-        values["page_count"] = page_count
-    updated = session.execute(
-        update(Document)
-        .where(Document.id == document_id)
-        .values(**values)
-        .returning(Document.id)
-        .execution_options(synchronize_session="fetch")
-    ).first()
-    if updated is None:
-        raise DocumentNotFound()
-
-
 def _page_row(document_id: str, page: dict[str, Any]) -> dict[str, Any]:
     layout = {k: v for k, v in page.items() if k != "image_key"}
     return {
@@ -302,22 +268,40 @@ def stored_page_numbers(session: Session, *, document_id: str) -> set[int]:
     return set(session.scalars(select(Page.number).where(Page.document_id == document_id)))
 
 
-def mark_started(session: Session, *, document_id: str, page_count: int, queue: str) -> None:
-    """Record that workers took the document up: its page count, queue and start time."""
-    session.execute(
+def _move(
+    session: Session, document_id: str, status: DocumentStatus, values: dict[str, Any]
+) -> bool:
+    """Move the document to ``status`` (setting ``values`` too) if its lifecycle allows it from
+    the status it is in (core.status.MOVES); True when this call moved it."""
+    moved = session.execute(
         update(Document)
-        .where(Document.id == document_id, Document.status != DocumentStatus.DONE)
-        .values(
-            status=DocumentStatus.PROCESSING,
-            page_count=page_count,
-            queue=queue,
-            started_at=func.coalesce(Document.started_at, utcnow()),
-            error_code=None,
-            error_message=None,
-            updated_at=utcnow(),
-        )
+        .where(Document.id == document_id, Document.status.in_(sources(status)))
+        .values(status=status, updated_at=utcnow(), **values)
+        .returning(Document.id)
         .execution_options(synchronize_session="fetch")
-    )
+    ).first()
+    return moved is not None
+
+
+def mark_started(
+    session: Session, *, document_id: str, page_count: int | None, queue: str | None = None
+) -> bool:
+    """Record that the document is being read: its start time, and its page count and queue
+    where given (the first start is kept when a task runs again; a failed document taken up
+    again starts afresh). False when it cannot be (done, or gone)."""
+    now = utcnow()
+    again = Document.status == DocumentStatus.FAILED
+    values: dict[str, Any] = {
+        "started_at": case((again, now), else_=func.coalesce(Document.started_at, now)),
+        "finished_at": None,
+        "error_code": None,
+        "error_message": None,
+    }
+    if page_count is not None:
+        values["page_count"] = page_count
+    if queue is not None:
+        values["queue"] = queue
+    return _move(session, document_id, DocumentStatus.PROCESSING, values)
 
 
 def finish(
@@ -328,7 +312,8 @@ def finish(
     error_code: str | None = None,
     error_message: str | None = None,
 ) -> bool:
-    """Move the document to ``done`` or ``failed`` unless it is already there.
+    """Move the document to ``done`` (from processing) or ``failed`` (from queued or
+    processing), with its finish time, unless it is already final.
 
     Returns True when this call made the change, so exactly one of several concurrent
     finishers sends the webhook.
@@ -336,22 +321,13 @@ def finish(
     if status not in FINAL:
         raise ValueError(f"not a final status: {status!r}")
     values: dict[str, Any] = {
-        "status": status,
         "error_code": error_code,
         "error_message": error_message,
         "finished_at": utcnow(),
-        "updated_at": utcnow(),
     }
     if status == DocumentStatus.DONE:
         values["pages_done"] = Document.page_count
-    changed = session.execute(
-        update(Document)
-        .where(Document.id == document_id, Document.status.not_in(FINAL))
-        .values(**values)
-        .returning(Document.id)
-        .execution_options(synchronize_session="fetch")
-    ).first()
-    return changed is not None
+    return _move(session, document_id, status, values)
 
 
 def update_pages_done(session: Session, *, document_id: str) -> int:

@@ -12,12 +12,12 @@ from storage import jobs
 from storage.tables import Batch
 from workers.ingest import document_for_file, fingerprint
 from workers.queues import BATCH
-from workers.state import WorkerState
+from workers.runtime import Runtime
 
 log = get_logger("batches")
 
 
-def list_batch_files(state: WorkerState, batch_id: str, *, enqueue: Callable[[str], None]) -> None:
+def list_batch_files(state: Runtime, batch_id: str, *, enqueue: Callable[[str], None]) -> None:
     """Create (or find) a document per file of the batch's folder and queue the new ones.
 
     Safe to run again: files already listed are skipped, content already stored is not queued.
@@ -58,7 +58,7 @@ class OutsideFolder(BadInput):
     default_message = "a link to a file outside the batch's folder: not read"
 
 
-def _refuse_file(state: WorkerState, batch_id: str, path: Path, error: ScanragError) -> None:
+def _refuse_file(state: Runtime, batch_id: str, path: Path, error: ScanragError) -> None:
     """List a file of the batch that is not read, with the reason (it counts as failed)."""
     with state.sessions.begin() as session:
         jobs.add_batch_item(
@@ -72,7 +72,7 @@ def _refuse_file(state: WorkerState, batch_id: str, path: Path, error: ScanragEr
 
 
 def _add_file(
-    state: WorkerState, batch_id: str, tenant: str, path: Path, enqueue: Callable[[str], None]
+    state: Runtime, batch_id: str, tenant: str, path: Path, enqueue: Callable[[str], None]
 ) -> None:
     try:
         sha256, size, head = fingerprint(path)

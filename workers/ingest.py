@@ -1,57 +1,39 @@
-"""Ingest files: hash -> document row -> original into the blob store -> OCR, page images ->
-chunks -> embeddings -> pages, chunks and vectors stored with status "done" in one transaction.
+"""Ingest local files in one process (``scanrag ingest``): fingerprint -> the tenant's document
+row -> original into the blob store -> the document's way of workers/documents.py (taken up,
+pages read and stored, indexed, done), several files at a time.
 
-Plain functions: the CLI calls them now, Celery tasks will later. A document is marked done only
-in the transaction that writes its content, and that write deletes before it inserts, so a run
-killed anywhere leaves the row not done and the next run redoes it without duplicates.
+A document is marked done only in the transaction that writes its chunks, and every write
+replaces by natural key, so a run killed anywhere leaves the row not done and the next run
+goes on from the pages it stored, without duplicates.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import numpy as np
-from PIL import Image
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from core.errors import Category, CorruptDocument, ScanragError, UnsupportedType
+from core.errors import Category, CorruptDocument, ScanragError, UnsupportedType, as_error
 from core.logging import get_logger
 from core.status import DocumentStatus
-from pipelines.chunk import ChunkParams, chunk_document
-from pipelines.embed import Embedder, embed_chunks
-from pipelines.engine import OcrEngine
-from pipelines.load import Document, LoadParams, RasterPage, expand_inputs, open_document, sniff
+from pipelines.load import expand_inputs, sniff
 from pipelines.ocr import NoProgress, ProgressReporter, run_ordered
-from pipelines.types import PageResult
 from storage import repository as repo
-from storage.blobs import BlobStore
-from storage.db import session_factory
+from storage.errors import DocumentNotFound
+from workers import documents
+from workers.runtime import Runtime
 
 log = get_logger("ingest")
 
 OutcomeStatus = Literal["done", "duplicate", "failed"]
-PAGE_IMAGE_QUALITY = 90  # JPEG: a tenth of a PNG's size on scans, and crops stay legible
 _HASH_BYTES = 1 << 20
-
-
-class IndexEmbedder(Embedder, Protocol):
-    """A text embedder the index can record (models.embedder.TextEmbedder is one)."""
-
-    name: str
-    dim: int
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens in ``text`` as the embedder counts them (chunks are budgeted in these)."""
-        ...
 
 
 class IngestProgress(ProgressReporter, Protocol):
@@ -65,35 +47,6 @@ class NoIngestProgress(NoProgress):
 
     def add_total(self, pages: int) -> None:
         return None
-
-
-@dataclass
-class IngestContext:
-    """What ingesting needs, built once by the caller from its settings.
-
-    ``load_embedder`` is called on first use only, so a run of duplicates never loads it.
-    """
-
-    engine: Engine
-    blobs: BlobStore
-    ocr: OcrEngine
-    load_embedder: Callable[[], IndexEmbedder]
-    load: LoadParams = field(default_factory=LoadParams)
-    chunk: ChunkParams = field(default_factory=ChunkParams)
-    sessions: sessionmaker[Session] = field(init=False, repr=False)
-    _embedder: IndexEmbedder | None = field(default=None, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.sessions = session_factory(self.engine)
-
-    @property
-    def embedder(self) -> IndexEmbedder:
-        """The text embedder, loaded on first use."""
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = self.load_embedder()
-            return self._embedder
 
 
 @dataclass(frozen=True)
@@ -126,7 +79,7 @@ class IngestOutcome:
 def ingest_paths(
     paths: Iterable[str | Path],
     *,
-    ctx: IngestContext,
+    rt: Runtime,
     tenant: str = "default",
     meta: dict[str, Any] | None = None,
     progress: IngestProgress = NoIngestProgress(),
@@ -147,7 +100,7 @@ def ingest_paths(
                 return [
                     ingest_file(
                         path,
-                        ctx=ctx,
+                        rt=rt,
                         tenant=tenant,
                         meta=meta,
                         progress=progress,
@@ -161,7 +114,7 @@ def ingest_paths(
 
     outcomes = []
     files = (task(k, path) for k, path in enumerate(expand_inputs(paths)))
-    for outcome in run_ordered(files, ctx.ocr.params.workers):
+    for outcome in run_ordered(files, rt.ocr.params.workers):
         if on_outcome is not None:
             on_outcome(outcome)
         outcomes.append(outcome)
@@ -210,7 +163,7 @@ class _ContentTurns:
 def ingest_file(
     path: str | Path,
     *,
-    ctx: IngestContext,
+    rt: Runtime,
     tenant: str = "default",
     meta: dict[str, Any] | None = None,
     progress: IngestProgress = NoIngestProgress(),
@@ -241,113 +194,42 @@ def ingest_file(
     try:
         sha256, size, head = fingerprint(path)
         with turns(sha256):  # the same content in flight twice: the second waits, a duplicate
-            with ctx.sessions.begin() as session:
+            with rt.writing(), rt.sessions.begin() as session:
                 document, _ = document_for_file(
                     session, path, sha256=sha256, size=size, head=head, tenant=tenant, meta=meta
                 )
                 document_id, status, pages = document.id, document.status, document.page_count
-            if status == "done":
+            if status == DocumentStatus.DONE:
                 seconds = time.perf_counter() - start
                 return IngestOutcome(path, document_id, "duplicate", pages or 0, seconds=seconds)
-            pages = _process(
-                path, document_id=document_id, sha256=sha256, ctx=ctx, progress=progress
-            )
-    except ScanragError as exc:
-        if exc.category is not Category.BAD_INPUT:
-            log.warning("ingest failed", extra={"document": document_id, "code": exc.code})
-        _record_failure(ctx, document_id, exc)
-        return failed(document_id, exc)
+            pages = _process(path, document, rt=rt, progress=progress)
     except Exception as exc:  # a bug or a database fault must not stop the other files
-        log.exception("ingest failed", extra={"document": document_id, "path": str(path)})
-        error = ScanragError(f"internal error: {exc}")
-        _record_failure(ctx, document_id, error)
+        error = as_error(exc)
+        if error.category is Category.INTERNAL and not isinstance(exc, ScanragError):
+            log.exception("ingest failed", extra={"document": document_id, "path": str(path)})
+        elif error.category is not Category.BAD_INPUT:
+            log.warning("ingest failed", extra={"document": document_id, "code": error.code})
+        if document_id is not None:
+            documents.fail(rt, document_id, error)
         return failed(document_id, error)
     return IngestOutcome(path, document_id, "done", pages, seconds=time.perf_counter() - start)
 
 
-def _process(
-    path: Path, *, document_id: str, sha256: str, ctx: IngestContext, progress: IngestProgress
-) -> int:
-    """Read, chunk, embed and store one document; returns its page count."""
-    # processing from here on, so a failure below is recorded over an earlier run's outcome
-    _set_processing(ctx, document_id, pages_done=0)
-    if ctx.blobs.put_file(path) != sha256:
+def _process(path: Path, document: repo.Document, *, rt: Runtime, progress: IngestProgress) -> int:
+    """Store the file, then take the document up, read its pages not stored yet, and index it;
+    returns its page count."""
+    if rt.blobs.put_file(path) != document.sha256:
         raise CorruptDocument("the file changed while it was being read; send it again")
-    document = open_document(path, ctx.load)
-    progress.add_total(document.page_count)
-    _set_processing(ctx, document_id, pages_done=0, page_count=document.page_count)
-    tap = PageImageTap(document)
-    pages: list[dict[str, Any]] = []
-    results: list[PageResult] = []
-    for result in ctx.ocr.read(tap, source=str(path), progress=progress):
-        image_key = store_page_image(ctx.blobs, tap.take(result.page), result)
-        results.append(result)
-        pages.append({**result.to_dict(), "image_key": image_key})
-        # one short transaction per page: whoever watches the row sees the pages go by
-        _set_processing(ctx, document_id, pages_done=len(pages))
-    embedder = ctx.embedder
-    rows, vectors = index_pages(results, ctx.chunk, embedder)
-    # content and "done" commit together: a document marked done is never half-written
-    with ctx.sessions.begin() as session:
-        repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
-        repo.replace_document_content(
-            session, document_id=document_id, pages=pages, chunks=rows, embeddings=vectors
-        )
-        repo.set_status(
-            session,
-            document_id=document_id,
-            status=DocumentStatus.DONE,
-            pages_done=len(pages),
-            page_count=len(pages),
-        )
-    return len(pages)
-
-
-def index_pages(
-    results: list[PageResult], params: ChunkParams, embedder: IndexEmbedder
-) -> tuple[list[repo.ChunkRow], np.ndarray]:
-    """The chunks of a document's read pages, as rows to store, and their embeddings."""
-    chunks = chunk_document(results, params, count_tokens=embedder.count_tokens)
-    vectors = embed_chunks(chunks, embedder)
-    rows = [
-        repo.ChunkRow(
-            page_number=c.page,
-            ordinal=c.ordinal,
-            text=c.text,
-            bbox=c.bbox,
-            line_boxes=c.line_boxes,
-            kind=c.kind,
-            title=c.title,
-        )
-        for c in chunks
-    ]
-    return rows, vectors
-
-
-def reindex_document(
-    sessions: sessionmaker[Session],
-    *,
-    document_id: str,
-    params: ChunkParams,
-    embedder: IndexEmbedder,
-    mark_done: bool = False,
-) -> tuple[int, bool]:
-    """Chunk and embed the document's stored pages and replace its chunks (no OCR).
-
-    With ``mark_done`` the document also moves to done in the same transaction. Returns the
-    number of chunks and whether this call marked the document done.
-    """
-    with sessions() as session:
-        stored = repo.document_pages(session, document_id=document_id)
-        results = [PageResult.from_dict(page.layout) for page in stored]
-    rows, vectors = index_pages(results, params, embedder)
-    with sessions.begin() as session:
-        repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
-        repo.replace_chunks(session, document_id=document_id, chunks=rows, embeddings=vectors)
-        changed = mark_done and repo.finish(
-            session, document_id=document_id, status=DocumentStatus.DONE
-        )
-    return len(rows), changed
+    opened = documents.take_up(rt, document)
+    ranges = documents.unread_ranges(rt, document.id, opened.page_count)
+    progress.add_total(sum(last - first + 1 for first, last in ranges))
+    for first, last in ranges:
+        if not documents.read_pages(
+            rt, document.id, opened, start=first, stop=last, progress=progress
+        ):
+            raise DocumentNotFound()
+    documents.index(rt, document.id, mark_done=True)
+    return opened.page_count
 
 
 def document_for_file(
@@ -401,74 +283,3 @@ def media_type_of(head: bytes) -> str:
         return sniff(head)
     except UnsupportedType:
         return "application/octet-stream"
-
-
-def _set_processing(
-    ctx: IngestContext, document_id: str, *, pages_done: int, page_count: int | None = None
-) -> None:
-    with ctx.sessions.begin() as session:
-        repo.set_status(
-            session,
-            document_id=document_id,
-            status=DocumentStatus.PROCESSING,
-            pages_done=pages_done,
-            page_count=page_count,
-        )
-
-
-def _record_failure(ctx: IngestContext, document_id: str | None, error: ScanragError) -> None:
-    if document_id is not None:
-        record_failure(ctx.sessions, document_id, error)
-
-
-def record_failure(sessions: sessionmaker[Session], document_id: str, error: ScanragError) -> bool:
-    """Mark the document failed (unless already finished); True when this call did it.
-
-    A database that cannot take it leaves the row not done, so a later run redoes it.
-    """
-    try:
-        with sessions.begin() as session:
-            return repo.finish(
-                session,
-                document_id=document_id,
-                status=DocumentStatus.FAILED,
-                error_code=error.code,
-                error_message=error.message,
-            )
-    except Exception:
-        log.exception("could not record the failure", extra={"document": document_id})
-        return False
-
-
-class PageImageTap(Document):
-    """The document, keeping each rendered page until its reading comes out, to store it."""
-
-    def __init__(self, document: Document) -> None:
-        super().__init__(document.path, document.media_type, document.page_count, document.params)
-        # pages are rendered in the pipeline's prefetch thread and taken in this one
-        self._images: dict[int, np.ndarray] = {}
-        self._lock = threading.Lock()
-
-    def pages(self, start: int = 1, stop: int | None = None) -> Iterator[RasterPage]:
-        for page in super().pages(start, stop):
-            with self._lock:
-                self._images[page.number] = page.image
-            yield page
-
-    def take(self, number: int) -> np.ndarray:
-        """The rendered image of page ``number``, forgotten here once taken."""
-        with self._lock:
-            return self._images.pop(number)
-
-
-def store_page_image(blobs: BlobStore, image: np.ndarray, result: PageResult) -> str:
-    """The page as read (turned upright, so boxes fit it) stored as JPEG; returns its key."""
-    upright = np.rot90(image, k=-(result.rotation // 90) % 4)  # rotation is clockwise
-    if upright.shape[:2] != (result.height, result.width):
-        log.warning(
-            "page image and reading differ in size",
-            extra={"document": result.source, "page": result.page},
-        )
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(upright)).save(buffer, "JPEG", quality=PAGE_IMAGE_QUALITY)
-    return blobs.put_bytes(buffer.getvalue(), suffix=".jpg")

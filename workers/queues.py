@@ -1,4 +1,5 @@
-"""The worker queues, by name: importing them builds nothing (workers/app.py builds the app).
+"""The worker queues and the tasks, by name: importing them builds nothing (workers/app.py
+builds the app), so the API and the CLI send tasks by name without importing the tasks.
 
 - ``interactive``: documents uploaded through the API, one at a time;
 - ``batch``: documents of batch ingestions (a worker serving both queues alternates between
@@ -17,3 +18,10 @@ INTERACTIVE: Final = "interactive"
 BATCH: Final = "batch"
 WEBHOOKS: Final = "webhooks"
 QUEUES: Final[tuple[Queue, ...]] = (INTERACTIVE, BATCH, WEBHOOKS)
+
+# the tasks' names (workers/tasks.py registers them under these)
+PREPARE: Final = "scanrag.prepare"
+READ_PAGES: Final = "scanrag.read_pages"
+FINALIZE: Final = "scanrag.finalize"
+LIST_BATCH: Final = "scanrag.list_batch"
+DELIVER_WEBHOOK: Final = "scanrag.deliver_webhook"

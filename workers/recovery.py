@@ -23,7 +23,9 @@ from core.logging import get_logger
 from storage import jobs
 from storage import repository as repo
 from storage.tables import Batch, utcnow
-from workers.queues import BATCH, INTERACTIVE, WEBHOOKS
+from workers.app import app
+from workers.queues import BATCH, DELIVER_WEBHOOK, INTERACTIVE, LIST_BATCH, PREPARE, WEBHOOKS
+from workers.runtime import process_runtime
 
 log = get_logger("recovery")
 
@@ -33,17 +35,14 @@ WEBHOOK_RESEND_WINDOW = timedelta(days=1)  # older undelivered webhooks are left
 
 def check_broker(settings: Settings) -> int:
     """Requeue unfinished work if the broker restarted since the last check; returns how many."""
-    from workers.state import worker_state
-    from workers.tasks import deliver_webhook, list_batch, prepare
-
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
     try:
         info = cast(dict[str, Any], client.info("server"))
         run_id = str(info["run_id"])
     finally:
         client.close()
-    state = worker_state()
-    with state.sessions.begin() as session:
+    rt = process_runtime()
+    with rt.sessions.begin() as session:
         seen = jobs.get_state(session, name=RUN_ID)
         if seen == run_id:
             return 0
@@ -54,15 +53,15 @@ def check_broker(settings: Settings) -> int:
         batches = list(session.scalars(select(Batch.id).where(Batch.status == "listing")))
         webhooks = jobs.undelivered_webhooks(
             session,
-            max_attempts=state.settings.service.webhook_retries + 1,
+            max_attempts=rt.settings.service.webhook_retries + 1,
             since=utcnow() - WEBHOOK_RESEND_WINDOW,
         )
     for document_id, queue in documents:
-        prepare.apply_async((document_id, queue or INTERACTIVE), queue=queue or INTERACTIVE)
+        app.send_task(PREPARE, args=(document_id, queue or INTERACTIVE), queue=queue or INTERACTIVE)
     for batch_id in batches:
-        list_batch.apply_async((batch_id,), queue=BATCH)
+        app.send_task(LIST_BATCH, args=(batch_id,), queue=BATCH)
     for document_id in webhooks:
-        deliver_webhook.apply_async((document_id,), queue=WEBHOOKS)
+        app.send_task(DELIVER_WEBHOOK, args=(document_id,), queue=WEBHOOKS)
     if seen is not None or documents or batches or webhooks:
         what = "broker restarted" if seen is not None else "first broker check"
         log.warning(

@@ -40,7 +40,7 @@ def relayout_document(
     force: bool = False,
 ) -> RelayoutOutcome:
     """Lay out again the document's pages that ``finder`` has not seen (all with ``force``)
-    and store them; chunks are rebuilt by ``reindex_document`` afterwards."""
+    and store them; chunks are rebuilt by ``workers.documents.index`` afterwards."""
     with sessions() as session:
         stored = [
             (PageResult.from_dict(p.layout), p.image_key)

@@ -21,7 +21,8 @@ from core.netguard import Allow, UrlRefused, check_url, resolve
 from storage import accounts, jobs
 from storage import repository as repo
 from storage.tables import Document
-from workers.state import WorkerState
+from workers.runtime import Runtime
+from workers.views import document_view
 
 log = get_logger("webhooks")
 
@@ -35,20 +36,12 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def outcome_body(document: Document) -> dict[str, Any]:
-    """What a webhook says about a finished document."""
-    error = None
-    if document.error_code is not None:
-        error = {"code": document.error_code, "message": document.error_message}
+    """What a webhook says about a finished document: the event and part of its public view."""
+    view = document_view(document)
+    fields = ("id", "status", "filename", "page_count", "metadata", "error")
     return {
         "event": f"document.{document.status}",
-        "document": {
-            "id": document.id,
-            "status": document.status,
-            "filename": document.filename,
-            "page_count": document.page_count,
-            "metadata": document.meta,
-            "error": error,
-        },
+        "document": {key: view[key] for key in fields},
     }
 
 
@@ -80,7 +73,7 @@ def post_checked(
     return response
 
 
-def deliver(state: WorkerState, document_id: str, *, attempt: int, delivery_id: str) -> bool:
+def deliver(state: Runtime, document_id: str, *, attempt: int, delivery_id: str) -> bool:
     """POST one attempt; records it and returns whether the receiver took it (2xx).
 
     A document without a callback URL, or deleted meanwhile, counts as delivered.

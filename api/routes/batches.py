@@ -16,7 +16,7 @@ from api.schemas import MULTIPART_FILES, BatchPublic, BatchRequest, errors, requ
 from api.state import ApiState
 from storage import jobs
 from storage.tables import Batch
-from workers.queues import BATCH
+from workers.queues import BATCH, LIST_BATCH
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"], responses=errors(401, 422))
 
@@ -70,8 +70,6 @@ def _folder(state: ApiState, requested: str) -> Path:
 async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> JSONResponse:
     """JSON ``{"path": folder}`` ingests every file under a folder of the import root;
     multipart (field ``files``) ingests the uploaded files. Both go on the batch queue."""
-    from workers.tasks import list_batch
-
     if request.headers.get("content-type", "").startswith("multipart/"):
         _, body, form, _ = await upload_files(request, state, tenant, None, BATCH)
         with state.sessions.begin() as session:
@@ -91,9 +89,7 @@ async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> 
         with state.sessions.begin() as session:
             batch = jobs.create_batch(session, tenant=tenant, source=str(folder))
         try:
-            await run_in_threadpool(
-                lambda: list_batch.apply_async((batch.id,), queue=BATCH, retry=False)
-            )
+            await run_in_threadpool(state.send, LIST_BATCH, (batch.id,), BATCH)
         except Exception as exc:
             with state.sessions.begin() as session:
                 row = session.get(Batch, batch.id)

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Str
 
 from api.deps import SessionDep, StateDep, TenantDep
 from api.errors import ApiError, not_found
-from api.intake import accept, parse_callback_url, parse_metadata
+from api.intake import accept, parse_callback_url
 from api.schemas import (
     MULTIPART_FILES,
     DocumentPublic,
@@ -36,6 +36,7 @@ from storage import repository as repo
 from storage.page_images import crop_png
 from storage.tables import Document
 from workers.queues import INTERACTIVE
+from workers.views import parse_metadata
 
 # the largest number a query or path takes: beyond it the databases' 64-bit integers overflow
 MAX_INT = 2**31 - 1

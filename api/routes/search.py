@@ -7,11 +7,11 @@ from urllib.parse import quote
 from fastapi import APIRouter
 
 from api.deps import SessionDep, StateDep, TenantDep
-from api.schemas import DocumentRef, SearchHitPublic, SearchRequest, SearchResponse, errors
+from api.schemas import SearchHitPublic, SearchRequest, SearchResponse, errors
 from pipelines.embed import embed_query
 from storage import repository as repo
-from storage.search import hybrid_search
-from workers.context import search_options
+from storage.search import SearchHit, hybrid_search
+from workers.views import hit_view
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=errors(401, 413, 422))
 
@@ -33,25 +33,15 @@ def search(
         document_ids=body.filters.document_ids,
         metadata=body.filters.metadata,
         tenant=tenant,
-        **search_options(state.settings),
+        **state.search,
     )
     return SearchResponse(
         query=body.query,
-        hits=[
-            SearchHitPublic(
-                document=DocumentRef(id=hit.document_id, filename=hit.filename),
-                page=hit.page_number,
-                bbox=list(hit.bbox),
-                text=hit.text,
-                score=round(hit.score, 6),
-                line_boxes=[list(box) for box in hit.line_boxes],
-                kind=hit.kind,
-                title=hit.title,
-                crop_url=(
-                    f"/v1/documents/{hit.document_id}/pages/{hit.page_number}/crop?bbox="
-                    + quote(",".join(f"{v:.0f}" for v in hit.bbox))
-                ),
-            )
-            for hit in hits
-        ],
+        hits=[SearchHitPublic(**hit_view(hit), crop_url=_crop_url(hit)) for hit in hits],
     )
+
+
+def _crop_url(hit: SearchHit) -> str:
+    """The API URL of the hit's region of its page image."""
+    box = quote(",".join(f"{v:.0f}" for v in hit.bbox))
+    return f"/v1/documents/{hit.document_id}/pages/{hit.page_number}/crop?bbox={box}"

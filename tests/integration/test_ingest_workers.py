@@ -1,5 +1,6 @@
 """workers.ingest on both backends (SQLite file, PostgreSQL + pgvector): a failure is recorded
-and leaves no content, the redo stores the document once, the copy is a duplicate."""
+and leaves no chunk, the redo goes on from the pages stored and stores the document once, the
+copy is a duplicate."""
 
 from __future__ import annotations
 
@@ -10,17 +11,17 @@ import pytest
 from PIL import Image
 from sqlalchemy import delete, func, select
 
+from core.config import Settings
 from core.errors import Category
 from models.embedder import TextEmbedder, get_embedder
 from pipelines.chunk import ChunkParams
 from pipelines.engine import OcrEngine
 from storage import repository as repo
-from storage.blobs import BlobStore
-from storage.db import make_engine, migrate
 from storage.search import hybrid_search
 from storage.tables import Chunk, IndexInfo, Page
 from tests.pagegen import text_page
-from workers.ingest import IngestContext, ingest_file, ingest_paths
+from workers.ingest import ingest_file, ingest_paths
+from workers.runtime import Runtime
 
 pytestmark = pytest.mark.slow
 
@@ -35,22 +36,13 @@ def embedder() -> TextEmbedder:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ctx(
     request: pytest.FixtureRequest, tmp_path: Path, engine: OcrEngine, embedder: TextEmbedder
-) -> Iterator[IngestContext]:
-    """An ingest context on a fresh, migrated database of the parametrised backend."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'scanrag.db'}"
-    else:
-        url = request.getfixturevalue("pg_database")
-    db = make_engine(url)
-    migrate(db)
-    yield IngestContext(
-        engine=db,
-        blobs=BlobStore(tmp_path / "blobs"),
-        ocr=engine,
-        load_embedder=lambda: embedder,
-        chunk=ChunkParams(max_tokens=10, min_tokens=2),  # one chunk per line
-    )
-    db.dispose()
+) -> Iterator[Runtime]:
+    """A runtime on a fresh, migrated database of the parametrised backend."""
+    url = None if request.param == "sqlite" else request.getfixturevalue("pg_database")
+    rt = Runtime.build(Settings(home=tmp_path, database_url=url), ocr=engine, embedder=embedder)
+    rt.chunk = ChunkParams(max_tokens=10, min_tokens=2)  # one chunk per line
+    yield rt
+    rt.close()
 
 
 class Recorder:
@@ -67,18 +59,18 @@ class Recorder:
         self.pages.append(page)
 
 
-def rows(ctx: IngestContext, table: type[Page] | type[Chunk]) -> int:
+def rows(ctx: Runtime, table: type[Page] | type[Chunk]) -> int:
     with ctx.sessions() as session:
         return int(session.execute(select(func.count()).select_from(table)).scalar_one())
 
 
-def test_ingest_fails_cleanly_then_stores_once(ctx: IngestContext, tmp_path: Path) -> None:
+def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> None:
     letter = tmp_path / "letter.png"
     text_page(LINES).save(letter)
     # an index built by another model: the document is read, then refused before it is stored
     with ctx.sessions.begin() as session:
         repo.check_index_model(session, name="another/model", dim=384)
-    failed = ingest_file(letter, ctx=ctx, tenant="acme", meta={"source": "mail"})
+    failed = ingest_file(letter, rt=ctx, tenant="acme", meta={"source": "mail"})
     assert (failed.status, failed.error_code) == ("failed", "index_model_mismatch")
     assert failed.error_category is Category.INTERNAL and failed.document_id is not None
     with ctx.sessions() as session:
@@ -87,15 +79,16 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: IngestContext, tmp_path: Pat
             "failed",
             "index_model_mismatch",
         )
-    assert rows(ctx, Page) == rows(ctx, Chunk) == 0
+    # the page read stays (as in the service: pages are stored as they are read), no chunk
+    assert (rows(ctx, Page), rows(ctx, Chunk)) == (1, 0)
 
     with ctx.sessions.begin() as session:
         session.execute(delete(IndexInfo))
     progress = Recorder()
-    done = ingest_file(letter, ctx=ctx, tenant="acme", meta={"source": "mail"}, progress=progress)
+    done = ingest_file(letter, rt=ctx, tenant="acme", meta={"source": "mail"}, progress=progress)
     assert (done.status, done.pages, done.error_code) == ("done", 1, None)
     assert done.document_id == failed.document_id  # the failed row was redone, not duplicated
-    assert (progress.total, progress.pages) == (1, [1])
+    assert (progress.total, progress.pages) == (0, [])  # the redo goes on from the stored page
     with ctx.sessions() as session:
         row = repo.get_document(session, document_id=done.document_id)
         assert row is not None
@@ -117,7 +110,7 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: IngestContext, tmp_path: Pat
         )
         assert hits[0].text == LINES[1] and hits[0].page_number == 1
 
-    again, missing = ingest_paths([letter, tmp_path / "missing.pdf"], ctx=ctx, tenant="acme")
+    again, missing = ingest_paths([letter, tmp_path / "missing.pdf"], rt=ctx, tenant="acme")
     assert (again.status, again.document_id, again.pages) == ("duplicate", done.document_id, 1)
     assert (missing.status, missing.document_id, missing.error_code) == (
         "failed",
@@ -128,13 +121,13 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: IngestContext, tmp_path: Pat
 
 
 def test_a_folder_is_read_files_at_once_with_copies_as_duplicates(
-    ctx: IngestContext, tmp_path: Path
+    ctx: Runtime, tmp_path: Path
 ) -> None:
     folder = tmp_path / "inbox"
     folder.mkdir()
     for name, lines in [("a.png", LINES[:1]), ("b.png", LINES[:1]), ("c.png", LINES[1:])]:
         text_page(lines).save(folder / name)  # a and b: the same content
-    outcomes = ingest_paths([folder], ctx=ctx)
+    outcomes = ingest_paths([folder], rt=ctx)
     assert [(o.path.name, o.status) for o in outcomes] == [
         ("a.png", "done"),
         ("b.png", "duplicate"),

@@ -18,6 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.status import DocumentStatus, may_move, sources
 from storage import lexeme_stats as stats_module
 from storage import repository as repo
 from storage import search as search_module
@@ -269,19 +270,26 @@ def test_delete_cascades_and_returns_unshared_blobs(sessions: sessionmaker[Sessi
         assert repo.get_document(s, document_id=keep_id) is not None
 
 
-def test_status_and_listing(sessions: sessionmaker[Session]) -> None:
+def test_status_lifecycle_and_listing(sessions: sessionmaker[Session]) -> None:
     first = add_document(sessions, ["one"], [0], tenant="acme")
     second = add_document(sessions, ["two"], [1], tenant="acme")
-    add_document(sessions, ["three"], [2], tenant="globex")
+    third = add_document(sessions, ["three"], [2], tenant="globex")
     with sessions.begin() as s:
-        repo.set_status(s, document_id=first, status="processing", pages_done=1, page_count=3)
-        repo.set_status(
-            s, document_id=second, status="failed", error_code="corrupt", error_message="bad"
+        assert repo.mark_started(s, document_id=first, page_count=3)
+        assert repo.update_pages_done(s, document_id=first) == 1  # its one stored page
+        assert repo.finish(
+            s,
+            document_id=second,
+            status=DocumentStatus.FAILED,
+            error_code="corrupt",
+            error_message="bad",
         )
+        # moves the lifecycle does not allow
+        assert not repo.finish(s, document_id=third, status=DocumentStatus.DONE)  # never read
+        assert not repo.finish(s, document_id=second, status=DocumentStatus.DONE)
+        assert not repo.mark_started(s, document_id="0" * 32, page_count=1)
         with pytest.raises(ValueError):
-            repo.set_status(s, document_id=first, status="exploded")
-        with pytest.raises(DocumentNotFound):
-            repo.set_status(s, document_id="0" * 32, status="done")
+            repo.finish(s, document_id=first, status=DocumentStatus.PROCESSING)
     with sessions() as s:
         doc = repo.get_document(s, document_id=first)
         assert doc is not None and (doc.status, doc.pages_done, doc.page_count) == (
@@ -298,6 +306,32 @@ def test_status_and_listing(sessions: sessionmaker[Session]) -> None:
         assert {d.id for d in acme} == {first, second}
         assert len(repo.list_documents(s, limit=2, offset=2)) == 1
         assert repo.count_documents(s, tenant="acme") == 2 and repo.count_documents(s) == 3
+        assert doc.started_at is not None and doc.finished_at is None
+        failed_at = failed[0].finished_at
+        assert failed_at is not None and failed[0].started_at is None
+    # a failed document taken up again starts afresh; a done one is never taken up again
+    with sessions.begin() as s:
+        assert repo.mark_started(s, document_id=second, page_count=1)
+        assert repo.finish(s, document_id=first, status=DocumentStatus.DONE)
+        assert not repo.mark_started(s, document_id=first, page_count=3)
+        assert not repo.finish(s, document_id=first, status=DocumentStatus.FAILED)
+    with sessions() as s:
+        again = repo.get_document(s, document_id=second)
+        assert again is not None and again.status == "processing"
+        assert (again.error_code, again.finished_at) == (None, None)
+        assert again.started_at is not None and again.started_at >= failed_at
+        done = repo.get_document(s, document_id=first)
+        assert done is not None and (done.status, done.pages_done) == ("done", 3)
+        assert done.finished_at is not None and done.started_at is not None
+
+
+def test_status_moves() -> None:
+    assert may_move("queued", DocumentStatus.PROCESSING)
+    assert may_move("failed", DocumentStatus.PROCESSING)
+    assert not may_move("done", DocumentStatus.PROCESSING)
+    assert not may_move("queued", DocumentStatus.DONE)
+    assert sources(DocumentStatus.DONE) == {DocumentStatus.PROCESSING}
+    assert all(not may_move(s, DocumentStatus.QUEUED) for s in DocumentStatus)
 
 
 def test_hybrid_search_by_words_and_by_vector(sessions: sessionmaker[Session]) -> None:

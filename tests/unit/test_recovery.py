@@ -1,7 +1,7 @@
 """What a restarted broker forgot is sent again: unfinished documents and undelivered webhooks.
 
 A real SQLite database; the broker's ``run_id`` comes from a stand-in Redis client and the
-tasks sent are recorded instead of going to a broker."""
+tasks sent (by name) are recorded instead of going to a broker."""
 
 from __future__ import annotations
 
@@ -16,21 +16,21 @@ from core.config import Settings
 from storage import jobs
 from storage import repository as repo
 from storage.tables import Document, utcnow
-from workers import recovery, tasks
-from workers.state import WorkerState
+from workers import recovery
+from workers.runtime import Runtime
 
 
 @pytest.fixture()
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerState:
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     settings = Settings(home=tmp_path, service={"webhook_retries": 2})  # type: ignore[arg-type]
-    built = WorkerState.from_settings(settings)
-    monkeypatch.setattr("workers.state.worker_state", lambda: built)
+    built = Runtime.build(settings)
+    monkeypatch.setattr(recovery, "process_runtime", lambda: built)
     sent: list[tuple[str, Any]] = []
-    for name in ("prepare", "list_batch", "deliver_webhook"):
-        task = getattr(tasks, name)
-        monkeypatch.setattr(
-            task, "apply_async", lambda args, queue, _n=name: sent.append((_n, args[0]))
-        )
+    monkeypatch.setattr(
+        recovery.app,
+        "send_task",
+        lambda name, args, queue: sent.append((name.removeprefix("scanrag."), args[0])),
+    )
     built.sent = sent  # type: ignore[attr-defined]
     return built
 
@@ -41,7 +41,7 @@ def broker(monkeypatch: pytest.MonkeyPatch, run_id: str) -> None:
 
 
 def document(
-    state: WorkerState,
+    state: Runtime,
     name: str,
     *,
     status: str = "done",
@@ -78,7 +78,7 @@ def document(
 
 
 def test_undelivered_webhooks_are_sent_again_when_the_broker_restarted(
-    state: WorkerState, monkeypatch: pytest.MonkeyPatch
+    state: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     never = document(state, "never")  # its webhook task was lost before any attempt
     failing = document(state, "failing", status="failed", attempts=("refused",))

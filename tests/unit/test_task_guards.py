@@ -5,6 +5,7 @@ guard reads, and sending the webhook task is recorded instead of going to a brok
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,8 +17,8 @@ from core.config import Settings
 from core.errors import CorruptDocument
 from storage import repository as repo
 from storage.tables import Document
-from workers import tasks
-from workers.state import WorkerState
+from workers import documents, tasks
+from workers.runtime import Runtime
 
 
 class Retry(Exception):
@@ -25,26 +26,36 @@ class Retry(Exception):
 
 
 def fake_task(task_id: str, retries: int = 0) -> Any:
+    """A stand-in for a bound ScanragTask: its request fields, and its retry policy's methods
+    (celery's ``retry`` returns the exception to raise; here it carries the countdown)."""
+
     def retry(exc: BaseException, countdown: float) -> Retry:
         return Retry(countdown)
 
-    return SimpleNamespace(
-        request=SimpleNamespace(id=task_id, retries=retries), name="scanrag.test", retry=retry
+    task = SimpleNamespace(
+        request=SimpleNamespace(id=task_id, retries=retries),
+        name="scanrag.test",
+        retry=retry,
+        max_retries=tasks.ScanragTask.max_retries,
+        backoff_cap=tasks.ScanragTask.backoff_cap,
     )
+    task.retry_later = partial(tasks.ScanragTask.retry_later, task)
+    task.retry_if_passing = partial(tasks.ScanragTask.retry_if_passing, task)
+    return task
 
 
 @pytest.fixture()
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WorkerState:
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     settings = Settings(home=tmp_path, service={"max_deliveries": 2})  # type: ignore[arg-type]
-    built = WorkerState.from_settings(settings)
-    monkeypatch.setattr(tasks, "worker_state", lambda: built)
+    built = Runtime.build(settings)
+    monkeypatch.setattr(tasks, "process_runtime", lambda: built)
     sent: list[tuple[Any, ...]] = []
     monkeypatch.setattr(tasks.deliver_webhook, "apply_async", lambda *a, **k: sent.append(a))
     built.sent = sent  # type: ignore[attr-defined]
     return built
 
 
-def new_document(state: WorkerState) -> str:
+def new_document(state: Runtime) -> str:
     with state.sessions.begin() as session:
         document, _ = repo.get_or_create_document(
             session,
@@ -58,14 +69,14 @@ def new_document(state: WorkerState) -> str:
         return document.id
 
 
-def status(state: WorkerState, document_id: str) -> tuple[str, str | None]:
+def status(state: Runtime, document_id: str) -> tuple[str, str | None]:
     with state.sessions() as session:
         document = session.get(Document, document_id)
         assert document is not None
         return document.status, document.error_code
 
 
-def test_a_message_delivered_too_often_is_poison(state: WorkerState) -> None:
+def test_a_message_delivered_too_often_is_poison(state: Runtime) -> None:
     document_id = new_document(state)
     ran: list[int] = []
     for _ in range(2):  # delivered, the worker died, delivered again: still run
@@ -80,25 +91,25 @@ def test_a_message_delivered_too_often_is_poison(state: WorkerState) -> None:
     assert len(ran) == 2  # the document is failed: nothing left to do
 
 
-def test_bad_input_fails_at_once_without_retry(state: WorkerState) -> None:
+def test_bad_input_fails_at_once_without_retry(state: Runtime) -> None:
     document_id = new_document(state)
 
-    def body(s: WorkerState, d: Document) -> None:
+    def body(s: Runtime, d: Document) -> None:
         raise CorruptDocument("the PDF is truncated")
 
     tasks._run(fake_task("t-3"), document_id, body)
     assert status(state, document_id) == ("failed", "corrupt_document")
 
 
-def test_a_passing_fault_is_retried_with_backoff(state: WorkerState) -> None:
+def test_a_passing_fault_is_retried_with_backoff(state: Runtime) -> None:
     document_id = new_document(state)
 
-    def body(s: WorkerState, d: Document) -> None:
+    def body(s: Runtime, d: Document) -> None:
         raise OperationalError("SELECT 1", {}, Exception("database is locked"))
 
     with pytest.raises(Retry) as raised:
         tasks._run(fake_task("t-4", retries=2), document_id, body)
-    assert raised.value.args == (8,)
+    assert 8 <= raised.value.args[0] < 9  # 2 ** (retries + 1), and under a second of jitter
     assert status(state, document_id) == ("queued", None)
     # out of retries: the document fails with the fault, instead of hanging
     tasks._run(fake_task("t-5", retries=tasks.MAX_RETRIES), document_id, body)
@@ -106,5 +117,5 @@ def test_a_passing_fault_is_retried_with_backoff(state: WorkerState) -> None:
 
 
 def test_page_ranges_cover_the_document() -> None:
-    assert tasks.page_ranges(1, 4) == [(1, 1)]
-    assert tasks.page_ranges(9, 4) == [(1, 4), (5, 8), (9, 9)]
+    assert documents.page_ranges(1, 4) == [(1, 1)]
+    assert documents.page_ranges(9, 4) == [(1, 4), (5, 8), (9, 9)]

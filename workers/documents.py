@@ -1,0 +1,182 @@
+"""One document's way through scanrag, the same whoever drives it (``scanrag ingest`` in one
+process, or the Celery tasks spread over workers):
+
+    take_up      open the stored file, mark the document processing with its page count
+    read_pages   read pages (those not stored yet), store each with its image as soon as read
+    index        chunk and embed the stored pages, replace the chunks, mark the document done
+    fail         mark the document failed with the error's code and message
+
+Every write replaces by natural key (page number, chunk ordinal), so any step may run twice, or
+again after its process died, without duplicating anything; the status moves only as
+core.status allows (done once, so its webhook goes once), with its timestamps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.errors import ScanragError
+from core.logging import get_logger
+from core.status import DocumentStatus
+from pipelines.chunk import ChunkParams, chunk_document
+from pipelines.embed import embed_chunks
+from pipelines.load import Document, open_document
+from pipelines.ocr import NoProgress, ProgressReporter
+from pipelines.types import PageResult
+from storage import repository as repo
+from storage.errors import DocumentNotFound
+from workers.page_images import PageImageTap, store_page_image
+from workers.runtime import IndexEmbedder, Runtime
+
+log = get_logger("documents")
+
+
+def take_up(rt: Runtime, document: repo.Document, *, queue: str | None = None) -> Document:
+    """Mark the document processing (and the queue it is read from), open its stored file and
+    record its page count. Raises a core.errors.BadInput subclass for a file it cannot read."""
+    # processing before opening: a file that fails to open (again) is recorded over an
+    # earlier outcome, never left with the reason of another run
+    with rt.writing(), rt.sessions.begin() as session:
+        repo.mark_started(session, document_id=document.id, page_count=None, queue=queue)
+    opened = open_stored(rt, document)
+    with rt.writing(), rt.sessions.begin() as session:
+        repo.mark_started(session, document_id=document.id, page_count=opened.page_count)
+    return opened
+
+
+def open_stored(rt: Runtime, document: repo.Document) -> Document:
+    """The document's stored file, opened for reading."""
+    return open_document(rt.blobs.path(document.blob_key), rt.load)
+
+
+def page_ranges(page_count: int, size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` 1-based inclusive ranges of ``size`` pages covering the document."""
+    return [(start, min(start + size - 1, page_count)) for start in range(1, page_count + 1, size)]
+
+
+def unread_ranges(
+    rt: Runtime, document_id: str, page_count: int, size: int | None = None
+) -> list[tuple[int, int]]:
+    """``(start, stop)`` ranges of the document's pages holding a page not stored yet: the
+    ranges of ``size`` pages that do (as the tasks split a document), or, without ``size``,
+    each run of consecutive unstored pages."""
+    with rt.sessions() as session:
+        stored = repo.stored_page_numbers(session, document_id=document_id)
+    if size is not None:
+        return [
+            (start, stop)
+            for start, stop in page_ranges(page_count, size)
+            if not set(range(start, stop + 1)) <= stored
+        ]
+    runs: list[tuple[int, int]] = []
+    for number in range(1, page_count + 1):
+        if number in stored:
+            continue
+        if runs and runs[-1][1] == number - 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
+
+
+def read_pages(
+    rt: Runtime,
+    document_id: str,
+    opened: Document,
+    *,
+    start: int = 1,
+    stop: int | None = None,
+    progress: ProgressReporter = NoProgress(),
+) -> bool:
+    """Read pages ``start..stop`` of the opened document and store each, with its page image,
+    in a short transaction of its own as soon as it is read (whoever watches the document sees
+    the pages go by). False when the document was deleted meanwhile (reading stops)."""
+    tap = PageImageTap(opened)
+    for result in rt.ocr.read(tap, source=document_id, start=start, stop=stop, progress=progress):
+        if not store_page(rt, document_id, tap.take(result.page), result):
+            return False
+    return True
+
+
+def store_page(rt: Runtime, document_id: str, image: np.ndarray, result: PageResult) -> bool:
+    """Store one read page and its image, and count it done; False when the document is gone."""
+    image_key = store_page_image(rt.blobs, image, result)
+    page = {**result.to_dict(), "image_key": image_key}
+    try:
+        with rt.writing(), rt.sessions.begin() as session:
+            repo.replace_pages(session, document_id=document_id, pages=[page])
+            repo.update_pages_done(session, document_id=document_id)
+    except DocumentNotFound:
+        # deleted while its pages were being read: the image just written is nobody's (unless
+        # an identical page of another document shares it)
+        with rt.sessions.begin() as session:
+            for key in repo.unused_blob_keys(session, {image_key}):
+                rt.blobs.delete(key)
+        log.info("document deleted while read", extra={"document": document_id})
+        return False
+    # debug: a CLI run shows its progress bar instead; the tasks log each range they read
+    log.debug(
+        "page read", extra={"document": document_id, "page": result.page, "s": result.seconds}
+    )
+    return True
+
+
+def index_pages(
+    results: list[PageResult], params: ChunkParams, embedder: IndexEmbedder
+) -> tuple[list[repo.ChunkRow], np.ndarray]:
+    """The chunks of a document's read pages, as rows to store, and their embeddings."""
+    chunks = chunk_document(results, params, count_tokens=embedder.count_tokens)
+    vectors = embed_chunks(chunks, embedder)
+    rows = [
+        repo.ChunkRow(
+            page_number=c.page,
+            ordinal=c.ordinal,
+            text=c.text,
+            bbox=c.bbox,
+            line_boxes=c.line_boxes,
+            kind=c.kind,
+            title=c.title,
+        )
+        for c in chunks
+    ]
+    return rows, vectors
+
+
+def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[int, bool]:
+    """Chunk and embed the document's stored pages and replace its chunks (no OCR).
+
+    With ``mark_done`` the document also moves to done in the same transaction: content and
+    "done" commit together, so a document marked done is never half-written. Returns the
+    number of chunks and whether this call marked the document done.
+    """
+    with rt.sessions() as session:
+        stored = repo.document_pages(session, document_id=document_id)
+        results = [PageResult.from_dict(page.layout) for page in stored]
+    embedder = rt.embedder
+    rows, vectors = index_pages(results, rt.chunk, embedder)
+    with rt.writing(), rt.sessions.begin() as session:
+        repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
+        repo.replace_chunks(session, document_id=document_id, chunks=rows, embeddings=vectors)
+        changed = mark_done and repo.finish(
+            session, document_id=document_id, status=DocumentStatus.DONE
+        )
+    return len(rows), changed
+
+
+def fail(rt: Runtime, document_id: str, error: ScanragError) -> bool:
+    """Mark the document failed (unless already finished); True when this call did it.
+
+    A database that cannot take it leaves the row not done, so a later run redoes it.
+    """
+    try:
+        with rt.writing(), rt.sessions.begin() as session:
+            return repo.finish(
+                session,
+                document_id=document_id,
+                status=DocumentStatus.FAILED,
+                error_code=error.code,
+                error_message=error.message,
+            )
+    except Exception:
+        log.exception("could not record the failure", extra={"document": document_id})
+        return False

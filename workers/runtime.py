@@ -1,0 +1,135 @@
+"""The runtime: what one process holds, built once from the settings and shared by whoever runs
+there (the CLI's commands, the Celery tasks, the API's routes).
+
+The database engine and its sessions, the blob store, the loading, chunking and search
+parameters, and, on first use, the OCR engine and the text embedder. A worker process builds its
+runtime after the fork (``process_runtime``): a database connection or model session inherited
+across fork() would be shared by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Protocol, Self
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.config import Settings, get_settings
+from pipelines.chunk import ChunkParams
+from pipelines.embed import Embedder
+from pipelines.engine import OcrEngine
+from pipelines.load import LoadParams
+from storage.blobs import BlobStore
+from storage.db import session_factory
+from workers.context import (
+    SearchOptions,
+    blob_store,
+    build_engine,
+    chunk_params,
+    load_embedder,
+    load_params,
+    open_database,
+    search_options,
+)
+
+
+class IndexEmbedder(Embedder, Protocol):
+    """A text embedder the index can record (models.embedder.TextEmbedder is one)."""
+
+    name: str
+    dim: int
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens in ``text`` as the embedder counts them (chunks are budgeted in these)."""
+        ...
+
+
+@dataclass
+class Runtime:
+    """One process's handles; the OCR engine and the embedder are built on first use, so a
+    process that never reads or embeds (a listing, a run of duplicates) never loads them."""
+
+    settings: Settings
+    engine: Engine
+    blobs: BlobStore
+    load: LoadParams
+    chunk: ChunkParams
+    search: SearchOptions
+    sessions: sessionmaker[Session] = field(init=False, repr=False)
+    _ocr: OcrEngine | None = field(default=None, init=False, repr=False)
+    _embedder: IndexEmbedder | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _sqlite_writes: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = session_factory(self.engine)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        ocr: OcrEngine | None = None,
+        embedder: IndexEmbedder | None = None,
+    ) -> Self:
+        """Open (and migrate) the database and the blob store; models are not loaded yet.
+        ``ocr``, ``embedder``: ones already built (the CLI loads its OCR models before opening
+        the database, so a missing model file is reported first; tests share theirs)."""
+        runtime = cls(
+            settings=settings,
+            engine=open_database(settings),
+            blobs=blob_store(settings),
+            load=load_params(settings),
+            chunk=chunk_params(settings),
+            search=search_options(settings),
+        )
+        runtime._ocr, runtime._embedder = ocr, embedder
+        return runtime
+
+    @property
+    def ocr(self) -> OcrEngine:
+        """The OCR engine of the settings (its models load on first use)."""
+        with self._lock:
+            if self._ocr is None:
+                self._ocr = build_engine(self.settings)
+            return self._ocr
+
+    @property
+    def embedder(self) -> IndexEmbedder:
+        """The text embedder of the index, loaded on first use."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = load_embedder(self.settings)
+            return self._embedder
+
+    def writing(self) -> AbstractContextManager[object]:
+        """Hold around a write transaction that many threads of this process may start at once.
+
+        SQLite takes one writer at a time, and a connection that finds it busy polls with sleeps
+        of 1 to 100 ms, so concurrent writers would mostly sleep; on a lock the threads take
+        turns instead, each woken the moment the previous one committed. PostgreSQL needs none.
+        """
+        return self._sqlite_writes if self.engine.dialect.name == "sqlite" else nullcontext()
+
+    def close(self) -> None:
+        """Close the database connections (the process goes on without this runtime)."""
+        self.engine.dispose()
+
+
+_runtime: Runtime | None = None
+_runtime_pid = 0
+_runtime_lock = threading.Lock()
+
+
+def process_runtime() -> Runtime:
+    """This process's runtime from the environment's settings, built on first use (again in a
+    forked child)."""
+    global _runtime, _runtime_pid
+    with _runtime_lock:
+        if _runtime is None or _runtime_pid != os.getpid():
+            _runtime = Runtime.build(get_settings())
+            _runtime_pid = os.getpid()
+        return _runtime
