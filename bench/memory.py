@@ -1,16 +1,24 @@
-"""Memory benchmark: peak RSS of ``scanrag ocr`` on a long scanned PDF, sampled as pages go by.
+"""Memory benchmark: peak RSS of ``scanrag ocr`` and ``scanrag ingest`` on a long scanned PDF,
+sampled as pages go by, and their speed on the same file.
 
-    python bench/memory.py [--pages 300] [--dpi 200]
+    python bench/memory.py [--pages 300] [--dpi 200] [--source forms|dense]
+                           [--commands ocr ingest]
 
-Builds a scanned PDF (no text layer) from dev page images cycled to ``--pages`` pages, runs
-``scanrag ocr PDF --out DIR`` in a subprocess, samples its RSS every 0.5 s and prints the RSS
-after every 10% of the pages, so growth with page count shows.
+Builds a scanned PDF (no text layer, JPEG pages, A4 at 200 dpi) of ``--pages`` pages cycled from
+``--source``: ``forms`` pastes the FUNSD and SROIE dev scans on A4 pages; ``dense`` takes the
+multi-column pages of ``shared/data/layout/dev`` rasterised at 200 dpi. Runs each of
+``--commands`` on it in a subprocess, one after the other (``scanrag ocr PDF --out DIR``;
+``scanrag ingest PDF`` into a fresh SCANRAG_HOME: OCR, page images, chunks, embeddings, SQLite),
+samples the process's RSS every 0.5 s, and prints the maximum RSS in each tenth of the run (pages
+flow at a steady rate, so growth with page count shows), then per command: pages, wall seconds,
+pages/s (start-up and model loading included) and peak RSS, and ingest's pages/s against ocr's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,43 +33,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import ROOT, SHARED, table
 
 
-def build_pdf(path: Path, pages: int) -> None:
-    """A ``pages``-page PDF of dev scans (JPEG pages, A4-ish at 200 dpi), written incrementally."""
+def _forms(pages: int) -> list[Image.Image]:
+    """FUNSD and SROIE dev scans pasted on A4 pages at 200 dpi, as a flatbed would give."""
     sources = sorted((SHARED / "data" / "ocr" / "funsd" / "dev" / "images").glob("*.png"))
     sources += sorted((SHARED / "data" / "ocr" / "sroie" / "dev" / "images").glob("*.jpg"))
     images = []
     for k in range(pages):
         img = Image.open(sources[k % len(sources)]).convert("L")
-        # every page A4 at 200 dpi, the scan pasted on it like a flatbed would give
         page = Image.new("L", (1654, 2339), 255)
         scale = min(1500 / img.width, 2200 / img.height)
         page.paste(img.resize((int(img.width * scale), int(img.height * scale))), (70, 70))
         images.append(page)
-    images[0].save(path, save_all=True, append_images=images[1:], resolution=200, quality=75)
+    return images
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--pages", type=int, default=300)
-    ap.add_argument("--dpi", type=int, default=200)
-    args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="scanrag-mem-"))
-    pdf = tmp / f"scan-{args.pages}.pdf"
-    build_pdf(pdf, args.pages)
-    out = tmp / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "cli.main",
-        "ocr",
-        str(pdf),
-        "--dpi",
-        str(args.dpi),
-        "--out",
-        str(out),
-    ]
+def _dense(pages: int, dpi: int) -> list[Image.Image]:
+    """The layout dev pages (two- and three-column papers and newsletters, figures, tables)."""
+    import pypdfium2
+
+    sources = []
+    for pdf in sorted((SHARED / "data" / "layout" / "dev").glob("*.pdf")):
+        document = pypdfium2.PdfDocument(pdf)
+        for page in document:
+            sources.append(page.render(scale=dpi / 72).to_pil().convert("L"))
+        document.close()
+    return [sources[k % len(sources)] for k in range(pages)]
+
+
+def build_pdf(path: Path, pages: int, source: str = "forms", dpi: int = 200) -> None:
+    """A ``pages``-page image-only PDF of ``source`` pages (see the module docstring)."""
+    images = _forms(pages) if source == "forms" else _dense(pages, dpi)
+    images[0].save(path, save_all=True, append_images=images[1:], resolution=dpi, quality=75)
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, list[tuple[float, float]]]:
+    """Run ``cmd``; (wall seconds, peak RSS MB, (seconds, RSS MB) samples every 0.5 s)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+    )
     ps = psutil.Process(proc.pid)
     peak = 0.0
     samples: list[tuple[float, float]] = []
@@ -76,26 +86,66 @@ def main() -> None:
     wall = time.perf_counter() - start
     err = proc.stderr.read() if proc.stderr else ""
     if proc.returncode != 0:
-        raise SystemExit(f"scanrag ocr failed ({proc.returncode}): {err}")
-    result = out / (pdf.name + ".jsonl")
-    pages_done = sum(1 for _ in result.open())
-    # RSS in each tenth of the run (pages flow at a steady rate, so tenths of time ~ of pages)
-    rows = []
+        raise SystemExit(f"{' '.join(cmd[3:5])} failed ({proc.returncode}): {err[-2000:]}")
+    return wall, peak, samples
+
+
+def windows(samples: list[tuple[float, float]], wall: float) -> list[float | None]:
+    """The maximum RSS in each tenth of the run."""
+    out: list[float | None] = []
     for k in range(1, 11):
-        t_hi = wall * k / 10
-        window = [r for t, r in samples if wall * (k - 1) / 10 <= t < t_hi]
-        rows.append(
-            {
-                "pages done (approx.)": round(pages_done * k / 10),
-                "max RSS MB in window": round(max(window)) if window else None,
-            }
-        )
-    print(table(rows, ["pages done (approx.)", "max RSS MB in window"]))
+        window = [r for t, r in samples if wall * (k - 1) / 10 <= t < wall * k / 10]
+        out.append(round(max(window)) if window else None)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--pages", type=int, default=300)
+    ap.add_argument("--dpi", type=int, default=200)
+    ap.add_argument("--source", choices=["forms", "dense"], default="forms")
+    ap.add_argument("--commands", nargs="+", choices=["ocr", "ingest"], default=["ocr"])
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="scanrag-mem-"))
+    pdf = tmp / f"scan-{args.pages}.pdf"
+    build_pdf(pdf, args.pages, args.source, args.dpi)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCANRAG_")}
+    env["SCANRAG_OCR__DPI"] = str(args.dpi)
+    runs: dict[str, tuple[float, float, list[float | None]]] = {}
+    for command in args.commands:
+        base = [sys.executable, "-m", "cli.main", command, str(pdf)]
+        if command == "ocr":
+            cmd = [*base, "--dpi", str(args.dpi), "--out", str(tmp / "out")]
+        else:
+            cmd = base
+        wall, peak, samples = measure(cmd, {**env, "SCANRAG_HOME": str(tmp / f"home-{command}")})
+        runs[command] = (wall, peak, windows(samples, wall))
+    rows = [
+        {"pages done (approx.)": round(args.pages * k / 10)}
+        | {f"{c}: max RSS MB": runs[c][2][k - 1] for c in runs}
+        for k in range(1, 11)
+    ]
+    print(table(rows, ["pages done (approx.)"] + [f"{c}: max RSS MB" for c in runs]))
+    print()
+    summary = [
+        {
+            "command": c,
+            "pages": args.pages,
+            "wall s": round(wall, 1),
+            "pages/s": args.pages / wall,
+            "peak RSS MB": round(peak),
+        }
+        for c, (wall, peak, _) in runs.items()
+    ]
+    print(table(summary, ["command", "pages", "wall s", "pages/s", "peak RSS MB"]))
+    if {"ocr", "ingest"} <= runs.keys():
+        ratio = runs["ocr"][0] / runs["ingest"][0]
+        print(f"\ningest pages/s / ocr pages/s: {ratio:.3f} (target >= 0.90)")
     print(
-        f"\npages: {pages_done}, wall: {wall:.1f} s, pages/s: {pages_done / wall:.3f}, "
-        f"peak RSS: {peak:.0f} MB"
+        json.dumps(
+            {c: {"wall_s": round(w, 1), "peak_rss_mb": round(p)} for c, (w, p, _) in runs.items()}
+        )
     )
-    print(json.dumps({"pages": pages_done, "peak_rss_mb": round(peak), "wall_s": round(wall, 1)}))
 
 
 if __name__ == "__main__":

@@ -101,7 +101,12 @@ def same_retriever_on_truth(
     from models.embedder import get_embedder
     from pipelines.embed import embed_query
     from storage.db import make_engine, migrate, session_factory
-    from storage.repository import ChunkRow, get_or_create_document, replace_document_content
+    from storage.repository import (
+        ChunkRow,
+        PageRow,
+        get_or_create_document,
+        replace_document_content,
+    )
     from storage.search import hybrid_search
 
     engine = make_engine(f"sqlite:///{work / 'truth.db'}")
@@ -128,16 +133,10 @@ def same_retriever_on_truth(
                 for i, (page, text) in enumerate(items)
             ]
             vectors = embedder.embed([r.text for r in rows])
+            blank: dict[str, Any] = {"width": 0, "height": 0, "dpi": None, "rotation": 0}
+            blank |= {"text": "", "blocks": []}  # the layout of a page with no read text
             pages = [
-                {
-                    "page": p,
-                    "width": 0,
-                    "height": 0,
-                    "dpi": None,
-                    "rotation": 0,
-                    "text": "",
-                    "blocks": [],
-                }
+                PageRow(number=p, width=0, height=0, text="", layout={"page": p, **blank})
                 for p in sorted({p for p, _ in items})
             ]
             replace_document_content(

@@ -29,6 +29,16 @@ class DocumentStatus(StrEnum):
         return self in FINAL
 
 
+class BatchStatus(StrEnum):
+    """Where a batch's listing is: ``listing`` (its files being turned into documents) ->
+    ``listed`` (every file is a document or a refused item) or ``failed`` (the folder could not
+    be listed). Its documents have statuses of their own."""
+
+    LISTING = "listing"
+    LISTED = "listed"
+    FAILED = "failed"
+
+
 FINAL = frozenset({DocumentStatus.DONE, DocumentStatus.FAILED})
 UNFINISHED = frozenset({DocumentStatus.QUEUED, DocumentStatus.PROCESSING})
 STATUSES: tuple[str, ...] = tuple(s.value for s in DocumentStatus)

@@ -35,9 +35,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from core.vocab import as_bbox
+from core.vocab import ChunkKind, as_bbox
 from pipelines.text import block_text, join_lines
 from pipelines.types import BBox, Block, PageResult, TextLine, union_box
 
@@ -48,8 +48,6 @@ def count_words(text: str) -> int:
     """The number of whitespace-separated words in ``text`` (the default token count)."""
     return len(text.split())
 
-
-ChunkKind = Literal["text", "table", "figure"]
 
 # the chunk kind of each block kind (headers and footers make no chunk)
 _CHUNK_KIND: dict[str, ChunkKind] = {

@@ -20,6 +20,7 @@ from pipelines.ocr import (
     NoProgress,
     OcrParams,
     ProgressReporter,
+    UprightSink,
     ocr_documents,
     ocr_pages,
 )
@@ -109,9 +110,10 @@ class OcrEngine:
         progress: ProgressReporter = NoProgress(),
         start: int = 1,
         stop: int | None = None,
+        upright: UprightSink | None = None,
     ) -> Iterator[PageResult]:
         """Pages ``start..stop`` (1-based, inclusive; default all) of an opened document, read,
-        in page order."""
+        in page order; ``upright`` is given each page's upright image (pipelines.ocr)."""
         models = self.models()
         yield from ocr_pages(
             document.pages(start, stop),
@@ -122,6 +124,7 @@ class OcrEngine:
             total=document.page_count,
             progress=progress,
             regions=models.regions,
+            upright=upright,
         )
 
     def read_path(self, path: str | Path, load: LoadParams = LoadParams()) -> Iterator[PageResult]:

@@ -80,6 +80,13 @@ class NoProgress:
         return None
 
 
+class UprightSink(Protocol):
+    """Given each page's image as read (turned upright, so the boxes of its reading fit it),
+    from the reading threads: a worker stores it as the page image."""
+
+    def keep(self, page: int, image: np.ndarray) -> None: ...
+
+
 def ocr_pages(
     pages: Iterable[RasterPage],
     *,
@@ -90,12 +97,14 @@ def ocr_pages(
     total: int | None = None,
     progress: ProgressReporter = NoProgress(),
     regions: RegionFinder | None = None,
+    upright: UprightSink | None = None,
 ) -> Iterator[PageResult]:
     """Read ``pages`` of one document; yields one PageResult per page, in page order.
-    ``regions`` (the layout model) orders the lines where it describes the page."""
+    ``regions`` (the layout model) orders the lines where it describes the page; ``upright``
+    is given each page's upright image before its result comes out."""
 
     def read(batch: list[RasterPage]) -> Callable[[], list[PageResult]]:
-        return lambda: ocr_batch(batch, source, detector, recognizer, params, regions)
+        return lambda: ocr_batch(batch, source, detector, recognizer, params, regions, upright)
 
     tasks = (read(batch) for batch in _batches(pages, params))
     for result in run_ordered(tasks, params.workers):
@@ -192,9 +201,11 @@ def ocr_batch(
     recognizer: Recognizer,
     params: OcrParams,
     regions: RegionFinder | None = None,
+    upright: UprightSink | None = None,
 ) -> list[PageResult]:
     """Read a few pages together: detection batched, recognition of all their lines batched,
-    layout regions (when a ``regions`` model is given) found on the upright pages, batched.
+    layout regions (when a ``regions`` model is given) found on the upright pages, batched;
+    each upright page image handed to ``upright`` when one is given.
 
     With ``params.orientation`` sideways pages are turned before reading, and pages read poorly
     are checked for lying upside down after it (and read again when turned)."""
@@ -208,6 +219,9 @@ def ocr_batch(
         oriented, readings = turn_upside_down_pages(oriented, readings, recognizer, params.read)
     images, rotations = oriented.images, oriented.rotations
     found = _find_regions(images, readings, regions, params.regions)
+    if upright is not None:
+        for page, image in zip(pages, images, strict=True):
+            upright.keep(page.number, image)
     seconds = (time.perf_counter() - start) / len(pages)
     for page, reading, rotation in zip(pages, readings, rotations, strict=True):
         log.debug(

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from core.status import FINAL, STATUSES, DocumentStatus
+from core.status import FINAL, STATUSES, BatchStatus, DocumentStatus
 from storage.repository import insert_ignoring_conflict
 from storage.tables import (
     Batch,
@@ -94,7 +94,7 @@ def release_key(session: Session, *, tenant: str, key: str) -> None:
 
 def create_batch(session: Session, *, tenant: str, source: str) -> Batch:
     """A new batch of ``tenant`` reading ``source`` (a folder, or "upload")."""
-    batch = Batch(tenant=tenant, source=source, status="listing", created_at=utcnow())
+    batch = Batch(tenant=tenant, source=source, status=BatchStatus.LISTING, created_at=utcnow())
     session.add(batch)
     session.flush()
     return batch

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.status import FINAL, UNFINISHED, DocumentStatus, sources
-from core.vocab import BBox
+from core.vocab import BBox, ChunkKind
 from storage.errors import DocumentNotFound, IndexMismatch
 from storage.tables import (
     EMBEDDING_DIM,
@@ -38,8 +38,22 @@ class ChunkRow:
     text: str
     bbox: BBox
     line_boxes: tuple[BBox, ...] = ()
-    kind: str = "text"  # text, table or figure
+    kind: ChunkKind = "text"
     title: str | None = None  # the heading of the section it sits in
+
+
+@dataclass(frozen=True)
+class PageRow:
+    """One read page to store: its number, size, orientation, text, full layout and page image."""
+
+    number: int
+    width: int
+    height: int
+    text: str
+    layout: dict[str, Any]  # the page as read (``PageResult.to_dict()``), kept whole
+    dpi: int | None = None
+    rotation: int = 0  # degrees (clockwise) the page was turned to make it upright
+    image_key: str | None = None  # the stored page image's blob key
 
 
 # Statements built once and run with parameters: building one per call (values, where clauses,
@@ -154,18 +168,17 @@ def count_documents(
     return int(session.execute(stmt).scalar_one())
 
 
-def _page_row(document_id: str, page: dict[str, Any]) -> dict[str, Any]:
-    layout = {k: v for k, v in page.items() if k != "image_key"}
+def _page_row(document_id: str, page: PageRow) -> dict[str, Any]:
     return {
         "document_id": document_id,
-        "number": int(page["page"]),
-        "width": int(page["width"]),
-        "height": int(page["height"]),
-        "dpi": None if page.get("dpi") is None else int(page["dpi"]),
-        "rotation": int(page.get("rotation", 0)),
-        "text": str(page.get("text", "")),
-        "layout": layout,
-        "image_key": page.get("image_key"),
+        "number": page.number,
+        "width": page.width,
+        "height": page.height,
+        "dpi": page.dpi,
+        "rotation": page.rotation,
+        "text": page.text,
+        "layout": page.layout,
+        "image_key": page.image_key,
     }
 
 
@@ -188,14 +201,13 @@ def _touch(session: Session, document_id: str) -> None:
     )
 
 
-def replace_pages(session: Session, *, document_id: str, pages: Sequence[dict[str, Any]]) -> None:
+def replace_pages(session: Session, *, document_id: str, pages: Sequence[PageRow]) -> None:
     """Store these pages of the document, replacing any stored pages with the same numbers.
 
-    ``pages`` are ``PageResult.to_dict()`` dicts with an optional ``"image_key"``. A worker
-    storing its page range twice (a redelivered task) leaves one copy of each page.
+    A worker storing its page range twice (a redelivered task) leaves one copy of each page.
     """
     _lock_document(session, document_id)
-    numbers = [int(page["page"]) for page in pages]
+    numbers = [page.number for page in pages]
     if numbers:
         session.execute(
             delete(Page).where(Page.document_id == document_id, Page.number.in_(numbers))
@@ -247,15 +259,14 @@ def replace_document_content(
     session: Session,
     *,
     document_id: str,
-    pages: Sequence[dict[str, Any]],
+    pages: Sequence[PageRow],
     chunks: Sequence[ChunkRow],
     embeddings: np.ndarray | None,
 ) -> None:
     """Replace the document's pages and chunks with these (delete, then insert).
 
-    ``pages`` are ``PageResult.to_dict()`` dicts with an optional ``"image_key"``; ``embeddings``
-    is one row per chunk (float32, ``EMBEDDING_DIM`` wide) or None. Running it again with the
-    same input leaves the same rows, never duplicates.
+    ``embeddings`` is one row per chunk (float32, ``EMBEDDING_DIM`` wide) or None. Running it
+    again with the same input leaves the same rows, never duplicates.
     """
     _lock_document(session, document_id)
     session.execute(delete(Page).where(Page.document_id == document_id))

@@ -20,7 +20,7 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.vocab import BBox, as_bbox
+from core.vocab import BBox, ChunkKind, as_bbox
 from storage.db import backend
 from storage.search_backend import Filters, Ranked, SearchBackend
 from storage.search_postgres import PostgresSearch
@@ -77,7 +77,7 @@ class SearchHit:
     score: float
     line_boxes: tuple[BBox, ...]
     chunk_id: int
-    kind: str  # text, table or figure
+    kind: ChunkKind
     title: str | None  # the heading of the chunk's section
     dense_rank: int | None
     lexical_rank: int | None

@@ -34,7 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from core.status import DocumentStatus
+from core.status import BatchStatus, DocumentStatus
 
 EMBEDDING_DIM = 384
 
@@ -254,7 +254,7 @@ class Batch(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_document_id)
     tenant: Mapped[str] = mapped_column(String(64))
     source: Mapped[str] = mapped_column(Text)  # the folder, or "upload"
-    status: Mapped[str] = mapped_column(String(16), default="listing")  # listing | listed | failed
+    status: Mapped[str] = mapped_column(String(16), default=BatchStatus.LISTING.value)
     files_total: Mapped[int | None] = mapped_column(Integer)
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from core.errors import BadInput, ScanragError
 from core.logging import get_logger
+from core.status import BatchStatus
 from pipelines.load import files_inside
 from storage import jobs
 from storage.tables import Batch
@@ -24,7 +25,7 @@ def list_batch_files(state: Runtime, batch_id: str, *, enqueue: Callable[[str], 
     """
     with state.sessions.begin() as session:
         batch = session.get(Batch, batch_id)
-        if batch is None or batch.status != "listing":
+        if batch is None or batch.status != BatchStatus.LISTING:
             return
         tenant, folder = batch.tenant, Path(batch.source)
     root = state.settings.service.import_root
@@ -39,7 +40,7 @@ def list_batch_files(state: Runtime, batch_id: str, *, enqueue: Callable[[str], 
         with state.sessions.begin() as session:
             row = session.get(Batch, batch_id)
             if row is not None:
-                row.status, row.error_message = "failed", f"cannot list the folder: {exc}"
+                row.status, row.error_message = BatchStatus.FAILED, f"cannot list the folder: {exc}"
         return
     for path in refused:
         # a link out of the folder is never read; it is listed with the reason, not skipped
@@ -49,7 +50,7 @@ def list_batch_files(state: Runtime, batch_id: str, *, enqueue: Callable[[str], 
     with state.sessions.begin() as session:
         row = session.get(Batch, batch_id)
         if row is not None:
-            row.status, row.files_total = "listed", len(files) + len(refused)
+            row.status, row.files_total = BatchStatus.LISTED, len(files) + len(refused)
     log.info("batch listed", extra={"batch": batch_id, "files": len(files)})
 
 

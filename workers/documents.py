@@ -25,7 +25,7 @@ from pipelines.ocr import NoProgress, ProgressReporter
 from pipelines.types import PageResult
 from storage import repository as repo
 from storage.errors import DocumentNotFound
-from workers.page_images import PageImageTap, store_page_image
+from workers.page_images import UprightImages, store_page_image
 from workers.runtime import IndexEmbedder, Runtime
 
 log = get_logger("documents")
@@ -91,17 +91,32 @@ def read_pages(
     """Read pages ``start..stop`` of the opened document and store each, with its page image,
     in a short transaction of its own as soon as it is read (whoever watches the document sees
     the pages go by). False when the document was deleted meanwhile (reading stops)."""
-    tap = PageImageTap(opened)
-    for result in rt.ocr.read(tap, source=document_id, start=start, stop=stop, progress=progress):
-        if not store_page(rt, document_id, tap.take(result.page), result):
-            return False
-    return True
+    images = UprightImages()
+    pages = rt.ocr.read(
+        opened, source=document_id, start=start, stop=stop, progress=progress, upright=images
+    )
+    # all() stops at the first page whose document is gone
+    return all(store_page(rt, document_id, images.take(result.page), result) for result in pages)
+
+
+def page_row(result: PageResult, image_key: str | None) -> repo.PageRow:
+    """The read page as a row to store, with the key of its stored page image."""
+    return repo.PageRow(
+        number=result.page,
+        width=result.width,
+        height=result.height,
+        text=result.text,
+        layout=result.to_dict(),
+        dpi=result.dpi,
+        rotation=result.rotation,
+        image_key=image_key,
+    )
 
 
 def store_page(rt: Runtime, document_id: str, image: np.ndarray, result: PageResult) -> bool:
     """Store one read page and its image, and count it done; False when the document is gone."""
     image_key = store_page_image(rt.blobs, image, result)
-    page = {**result.to_dict(), "image_key": image_key}
+    page = page_row(result, image_key)
     try:
         with rt.writing(), rt.sessions.begin() as session:
             repo.replace_pages(session, document_id=document_id, pages=[page])

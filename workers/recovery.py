@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from core.config import Settings
 from core.logging import get_logger
+from core.status import BatchStatus
 from storage import jobs
 from storage import repository as repo
 from storage.tables import Batch, utcnow
@@ -50,7 +51,7 @@ def check_broker(settings: Settings) -> int:
         # ran, through a broker that restarted since. Queuing a document twice is harmless.
         jobs.set_state(session, name=RUN_ID, value=run_id)
         documents = repo.unfinished_documents(session)
-        batches = list(session.scalars(select(Batch.id).where(Batch.status == "listing")))
+        batches = list(session.scalars(select(Batch.id).where(Batch.status == BatchStatus.LISTING)))
         webhooks = jobs.undelivered_webhooks(
             session,
             max_attempts=rt.settings.service.webhook_retries + 1,

@@ -19,6 +19,7 @@ from pipelines.regions import RegionFinder, relayout
 from pipelines.types import PageResult
 from storage import repository as repo
 from storage.blobs import BlobStore
+from workers.documents import page_row
 
 log = get_logger("relayout")
 
@@ -46,7 +47,7 @@ def relayout_document(
             (PageResult.from_dict(p.layout), p.image_key)
             for p in repo.document_pages(session, document_id=document_id)
         ]
-    pages: list[dict[str, object]] = []
+    pages: list[repo.PageRow] = []
     missing = 0
     for page, key in stored:
         if page.layout_model == finder.name and not force:
@@ -63,7 +64,7 @@ def relayout_document(
         if pixels.shape[:2] != (page.height, page.width):
             missing += 1  # not the upright page the boxes are measured on
             continue
-        pages.append({**relayout(page, pixels, finder).to_dict(), "image_key": key})
+        pages.append(page_row(relayout(page, pixels, finder), key))
     if pages:
         with sessions.begin() as session:
             repo.replace_pages(session, document_id=document_id, pages=pages)

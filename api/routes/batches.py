@@ -14,6 +14,7 @@ from api.intake import BrokerUnavailable
 from api.routes.documents import upload_files
 from api.schemas import MULTIPART_FILES, BatchPublic, BatchRequest, errors, request_body
 from api.state import ApiState
+from core.status import BatchStatus
 from storage import jobs
 from storage.tables import Batch
 from workers.queues import BATCH, LIST_BATCH
@@ -78,7 +79,7 @@ async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> 
                 jobs.add_batch_item(
                     session, batch_id=batch.id, path=upload.filename, document_id=document["id"]
                 )
-            batch.status, batch.files_total = "listed", len(form.files)
+            batch.status, batch.files_total = BatchStatus.LISTED, len(form.files)
     else:
         try:
             request_body = BatchRequest.model_validate(await request.json())

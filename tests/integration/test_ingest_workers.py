@@ -142,3 +142,19 @@ def test_a_folder_is_read_files_at_once_with_copies_as_duplicates(
             for p in repo.document_pages(session, document_id=o.document_id)
         ]
     assert texts == [LINES[0], LINES[1]]
+
+
+def test_a_sideways_page_is_stored_upright(ctx: Runtime, tmp_path: Path) -> None:
+    # the page image stored is the one the pipeline read (turned upright), so boxes fit it
+    sideways = tmp_path / "sideways.png"
+    text_page(LINES).rotate(90, expand=True).save(sideways)
+    done = ingest_file(sideways, rt=ctx)
+    assert done.status == "done"
+    with ctx.sessions() as session:
+        (page,) = repo.document_pages(session, document_id=done.document_id or "")
+        assert page.rotation in (90, 270) and page.text == "\n".join(LINES)
+        assert page.image_key is not None
+        with Image.open(ctx.blobs.path(page.image_key)) as image:
+            assert (
+                image.size == (page.width, page.height) and page.width > page.height
+            )  # lines run across

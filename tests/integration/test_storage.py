@@ -86,19 +86,27 @@ def add_document(
         repo.replace_document_content(
             s,
             document_id=doc.id,
-            pages=[page_dict(1, " ".join(texts))],
+            pages=[page_row(1, " ".join(texts))],
             chunks=[chunk_row(i, t) for i, t in enumerate(texts)],
             embeddings=np.stack([unit((a, 1.0)) for a in axes]),
         )
         return doc.id
 
 
-def page_dict(number: int, text_: str, image_key: str | None = None) -> dict[str, Any]:
+def page_row(number: int, text_: str, image_key: str | None = None) -> repo.PageRow:
     line = {"text": text_, "bbox": [10.0, 10.0, 200.0, 30.0], "confidence": 0.9}
     block = {"kind": "text", "bbox": line["bbox"], "lines": [{**line, "words": []}]}
     page = {"source": "scan.pdf", "page": number, "width": 1700, "height": 2200, "dpi": 200}
     page |= {"rotation": 0, "text": text_, "blocks": [block], "lines": [line], "words": []}
-    return page | {"seconds": 0.1} | ({"image_key": image_key} if image_key else {})
+    return repo.PageRow(
+        number=number,
+        width=1700,
+        height=2200,
+        text=text_,
+        layout=page | {"seconds": 0.1},
+        dpi=200,
+        image_key=image_key,
+    )
 
 
 def chunk_row(ordinal: int, text_: str, page: int = 1) -> repo.ChunkRow:
@@ -201,7 +209,7 @@ def test_get_or_create_document_is_safe_under_a_race(sessions: sessionmaker[Sess
 
 def test_replace_document_content_twice_keeps_one_copy(sessions: sessionmaker[Session]) -> None:
     doc_id = add_document(sessions, ["old text about walruses"], [0])
-    pages = [page_dict(1, "first page", image_key="c" * 64 + ".png"), page_dict(2, "second")]
+    pages = [page_row(1, "first page", image_key="c" * 64 + ".png"), page_row(2, "second")]
     chunks = [chunk_row(0, "alpha invoice"), chunk_row(1, "beta receipt"), chunk_row(2, "gamma", 2)]
     vectors = np.stack([unit((1, 1.0)), unit((2, 1.0)), unit((3, 1.0))])
     for _ in range(2):
@@ -215,7 +223,7 @@ def test_replace_document_content_twice_keeps_one_copy(sessions: sessionmaker[Se
         stored = repo.document_pages(s, document_id=doc_id)
         assert [p.number for p in stored] == [1, 2]
         assert stored[0].image_key == "c" * 64 + ".png" and stored[1].image_key is None
-        assert stored[0].layout == {k: v for k, v in pages[0].items() if k != "image_key"}
+        assert stored[0].layout == pages[0].layout
         assert (stored[0].width, stored[0].dpi, stored[0].text) == (1700, 200, "first page")
         rows = repo.document_chunks(s, document_id=doc_id)
         assert [c.text for c in rows] == ["alpha invoice", "beta receipt", "gamma"]
@@ -248,7 +256,7 @@ def test_delete_cascades_and_returns_unshared_blobs(sessions: sessionmaker[Sessi
         repo.replace_document_content(
             s,
             document_id=doc_id,
-            pages=[page_dict(1, "doomed aardvark", image_key=image)],
+            pages=[page_row(1, "doomed aardvark", image_key=image)],
             chunks=[chunk_row(0, "doomed aardvark")],
             embeddings=np.stack([unit((6, 1.0))]),
         )
