@@ -100,7 +100,8 @@ class EmbedSettings(BaseModel):
     """The text embedder."""
 
     device: Device = "auto"
-    batch: int = Field(default=64, ge=1, le=1024)
+    # 32: as fast as 64 on a CPU, with half the activation memory (docs/BENCHMARKS.md, issue 15)
+    batch: int = Field(default=32, ge=1, le=1024)
     threads: int = Field(default=0, ge=0, description="torch threads; 0 = cores")
 
 

@@ -6,7 +6,7 @@ make one atomic change (``with session_factory(engine).begin() as session: ...``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -372,6 +372,18 @@ def document_pages(session: Session, *, document_id: str) -> list[Page]:
     """The document's pages in page order."""
     stmt = select(Page).where(Page.document_id == document_id).order_by(Page.number)
     return list(session.scalars(stmt))
+
+
+def page_layouts(session: Session, *, document_id: str) -> Iterator[dict[str, Any]]:
+    """The stored layout (the page as read) of each of the document's pages, in page order,
+    fetched a few rows at a time: a long document's pages are never all in memory at once."""
+    stmt = (
+        select(Page.layout)
+        .where(Page.document_id == document_id)
+        .order_by(Page.number)
+        .execution_options(yield_per=8)
+    )
+    yield from session.scalars(stmt)
 
 
 def get_page(session: Session, *, document_id: str, number: int) -> Page | None:

@@ -18,7 +18,7 @@ import numpy as np
 from core.errors import ScanragError
 from core.logging import get_logger
 from core.status import DocumentStatus
-from pipelines.chunk import ChunkParams, chunk_document
+from pipelines.chunk import chunk_document
 from pipelines.embed import embed_chunks
 from pipelines.load import Document, open_document
 from pipelines.ocr import NoProgress, ProgressReporter
@@ -26,7 +26,7 @@ from pipelines.types import PageResult
 from storage import repository as repo
 from storage.errors import DocumentNotFound
 from workers.page_images import UprightImages, store_page_image
-from workers.runtime import IndexEmbedder, Runtime
+from workers.runtime import Runtime, trim_heap
 
 log = get_logger("documents")
 
@@ -129,6 +129,9 @@ def store_page(rt: Runtime, document_id: str, image: np.ndarray, result: PageRes
                 rt.blobs.delete(key)
         log.info("document deleted while read", extra={"document": document_id})
         return False
+    # the page's image, crops and readings are freed now: give their memory back, or a long
+    # document's reading creeps up (300 dense pages: +175 MB without, docs/BENCHMARKS.md)
+    trim_heap()
     # debug: a CLI run shows its progress bar instead; the tasks log each range they read
     log.debug(
         "page read", extra={"document": document_id, "page": result.page, "s": result.seconds}
@@ -136,11 +139,23 @@ def store_page(rt: Runtime, document_id: str, image: np.ndarray, result: PageRes
     return True
 
 
-def index_pages(
-    results: list[PageResult], params: ChunkParams, embedder: IndexEmbedder
-) -> tuple[list[repo.ChunkRow], np.ndarray]:
-    """The chunks of a document's read pages, as rows to store, and their embeddings."""
-    chunks = chunk_document(results, params, count_tokens=embedder.count_tokens)
+def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[int, bool]:
+    """Chunk and embed the document's stored pages and replace its chunks (no OCR).
+
+    With ``mark_done`` the document also moves to done in the same transaction: content and
+    "done" commit together, so a document marked done is never half-written. Returns the
+    number of chunks and whether this call marked the document done.
+    """
+    embedder = rt.embedder
+    with rt.sessions() as session:
+        # pages stream from the database into the chunker: only the chunks are kept, so a
+        # long document's pages (words, boxes) are never all in memory at once
+        pages = (
+            PageResult.from_dict(layout)
+            for layout in repo.page_layouts(session, document_id=document_id)
+        )
+        chunks = chunk_document(pages, rt.chunk, count_tokens=embedder.count_tokens)
+    trim_heap()  # what reading and chunking freed, before the embedder's activations
     vectors = embed_chunks(chunks, embedder)
     rows = [
         repo.ChunkRow(
@@ -154,21 +169,6 @@ def index_pages(
         )
         for c in chunks
     ]
-    return rows, vectors
-
-
-def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[int, bool]:
-    """Chunk and embed the document's stored pages and replace its chunks (no OCR).
-
-    With ``mark_done`` the document also moves to done in the same transaction: content and
-    "done" commit together, so a document marked done is never half-written. Returns the
-    number of chunks and whether this call marked the document done.
-    """
-    with rt.sessions() as session:
-        stored = repo.document_pages(session, document_id=document_id)
-        results = [PageResult.from_dict(page.layout) for page in stored]
-    embedder = rt.embedder
-    rows, vectors = index_pages(results, rt.chunk, embedder)
     with rt.writing(), rt.sessions.begin() as session:
         repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
         repo.replace_chunks(session, document_id=document_id, chunks=rows, embeddings=vectors)

@@ -225,6 +225,8 @@ def test_replace_document_content_twice_keeps_one_copy(sessions: sessionmaker[Se
         assert stored[0].image_key == "c" * 64 + ".png" and stored[1].image_key is None
         assert stored[0].layout == pages[0].layout
         assert (stored[0].width, stored[0].dpi, stored[0].text) == (1700, 200, "first page")
+        streamed = repo.page_layouts(s, document_id=doc_id)
+        assert [layout["text"] for layout in streamed] == ["first page", "second"]
         rows = repo.document_chunks(s, document_id=doc_id)
         assert [c.text for c in rows] == ["alpha invoice", "beta receipt", "gamma"]
         assert rows[0].bbox == [10.0, 10.0, 200.0, 30.0]
