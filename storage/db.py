@@ -10,6 +10,7 @@ from typing import Any, Literal
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -62,6 +63,14 @@ def make_engine(url: str | URL) -> Engine:
     raise ValueError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
     )
+
+
+def dialect_insert(session: Session, table: Any) -> Any:
+    """An INSERT of ``table`` in the session's database's own dialect (for its ON CONFLICT
+    clauses, which both databases have under one name)."""
+    if backend(session.get_bind().engine) == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def backend(engine: Engine) -> Backend:

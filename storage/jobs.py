@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.status import FINAL, STATUSES, BatchStatus, DocumentStatus
+from storage.db import dialect_insert
 from storage.repository import insert_ignoring_conflict
 from storage.tables import (
     Batch,
@@ -26,19 +26,10 @@ from storage.tables import (
 FAILED = DocumentStatus.FAILED.value  # a refused file of a batch counts as failed
 
 
-def _upsert(session: Session, table: Any) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    if dialect == "sqlite":
-        return sqlite.insert(table)
-    raise ValueError(f"unsupported database {dialect!r}")
-
-
 def count_delivery(session: Session, *, task_key: str, document_id: str | None) -> int:
     """Count one more delivery of the task message ``task_key``; returns the count so far."""
     table = TaskDelivery.__table__
-    stmt = _upsert(session, table).values(
+    stmt = dialect_insert(session, table).values(
         task_key=task_key, document_id=document_id, count=1, updated_at=utcnow()
     )
     stmt = stmt.on_conflict_do_update(
@@ -118,7 +109,7 @@ def add_batch_item(
     error_message: str | None = None,
 ) -> bool:
     """Record one file of a batch; a path already recorded is left as it is (returns False)."""
-    stmt = _upsert(session, BatchItem.__table__).values(
+    stmt = dialect_insert(session, BatchItem.__table__).values(
         batch_id=batch_id,
         path=path,
         document_id=document_id,
@@ -213,7 +204,7 @@ def get_state(session: Session, *, name: str) -> str | None:
 
 def set_state(session: Session, *, name: str, value: str) -> None:
     """Set a shared fact."""
-    stmt = _upsert(session, ServiceState.__table__).values(
+    stmt = dialect_insert(session, ServiceState.__table__).values(
         name=name, value=value, updated_at=utcnow()
     )
     session.execute(

@@ -12,11 +12,11 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Select, bindparam, case, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.status import FINAL, UNFINISHED, DocumentStatus, sources
 from core.vocab import BBox, ChunkKind
+from storage.db import backend, dialect_insert
 from storage.errors import DocumentNotFound, IndexMismatch
 from storage.tables import (
     EMBEDDING_DIM,
@@ -66,15 +66,10 @@ _DOCUMENT_BY_HASH = select(Document).where(
 
 def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was inserted."""
-    dialect = session.get_bind().dialect.name
+    dialect = backend(session.get_bind().engine)
     stmt = _INSERT_IGNORING.get((dialect, table.name))
     if stmt is None:
-        if dialect == "postgresql":
-            built: Any = postgresql.insert(table)
-        elif dialect == "sqlite":
-            built = sqlite.insert(table)
-        else:
-            raise ValueError(f"unsupported database {dialect!r}")
+        built = dialect_insert(session, table)
         # RETURNING says whether a row was written (rowcount is -1 under psycopg 3).
         stmt = built.on_conflict_do_nothing().returning(*table.primary_key.columns)
         _INSERT_IGNORING[(dialect, table.name)] = stmt

@@ -25,7 +25,7 @@ from pipelines.embed import Embedder
 from pipelines.engine import OcrEngine
 from pipelines.load import LoadParams
 from storage.blobs import BlobStore
-from storage.db import session_factory
+from storage.db import backend, session_factory
 from workers.context import (
     SearchOptions,
     blob_store,
@@ -113,7 +113,7 @@ class Runtime:
         of 1 to 100 ms, so concurrent writers would mostly sleep; on a lock the threads take
         turns instead, each woken the moment the previous one committed. PostgreSQL needs none.
         """
-        return self._sqlite_writes if self.engine.dialect.name == "sqlite" else nullcontext()
+        return self._sqlite_writes if backend(self.engine) == "sqlite" else nullcontext()
 
     def close(self) -> None:
         """Close the database connections (the process goes on without this runtime)."""
