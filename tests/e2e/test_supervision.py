@@ -18,8 +18,9 @@ import httpx
 import pytest
 import redis
 
-from tests.e2e.conftest import PYTHON, REDIS_URL, ROOT, Service, free_port, service_env
+from tests.e2e.conftest import PYTHON, REDIS_URL, Service, free_port, service_env
 from tests.e2e.test_service import make_pdf
+from tests.harness import terminate
 
 pytestmark = pytest.mark.slow
 
@@ -45,35 +46,15 @@ def up(tmp_path: Path) -> Iterator[tuple[Service, subprocess.Popen[bytes], Path]
         SCANRAG_SERVICE__TIME_LIMIT="600",
     )
     service = Service(home, env, port=free_port())
-    log = home / "up.log"
-    service.logs.append(log)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "cli.main", "up", "--port", str(service.port), "-c", "1"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = service.spawn(
+        [PYTHON, "-m", "cli.main", "up", "--port", str(service.port), "-c", "1"], "up"
+    )
+    service.api = proc  # waiting fails at once if `scanrag up` exits
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(service.url + "/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, service.tail()
-            time.sleep(0.5)
-        yield service, proc, log
+        service.wait_ready(120, request_timeout=5)
+        yield service, proc, service.logs[-1]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        terminate(proc, signal.SIGTERM, grace=60)
 
 
 def worker_pids(log: Path) -> list[int]:
