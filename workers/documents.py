@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.errors import ScanragError
+from core.errors import Category, ScanragError, as_error
 from core.logging import get_logger
 from core.status import DocumentStatus
 from pipelines.chunk import chunk_document
@@ -176,6 +176,17 @@ def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[in
             session, document_id=document_id, status=DocumentStatus.DONE
         )
     return len(rows), changed
+
+
+def as_failure(exc: BaseException, document_id: str | None, **extra: object) -> ScanragError:
+    """``exc`` as the error to record on the document (core.errors.as_error), logged with the
+    document id: a bug with its traceback, any other fault but bad input as a warning."""
+    error = as_error(exc)
+    if not isinstance(exc, ScanragError):
+        log.error("processing failed", extra={"document": document_id, **extra}, exc_info=exc)
+    elif error.category is not Category.BAD_INPUT:
+        log.warning("processing failed", extra={"document": document_id, "code": error.code})
+    return error
 
 
 def fail(rt: Runtime, document_id: str, error: ScanragError) -> bool:

@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy.orm import Session
 
-from core.errors import Category, CorruptDocument, ScanragError, UnsupportedType, as_error
+from core.errors import Category, CorruptDocument, ScanragError, UnsupportedType
 from core.logging import get_logger
 from core.status import DocumentStatus
 from pipelines.load import expand_inputs, sniff
@@ -204,11 +204,7 @@ def ingest_file(
                 return IngestOutcome(path, document_id, "duplicate", pages or 0, seconds=seconds)
             pages = _process(path, document, rt=rt, progress=progress)
     except Exception as exc:  # a bug or a database fault must not stop the other files
-        error = as_error(exc)
-        if error.category is Category.INTERNAL and not isinstance(exc, ScanragError):
-            log.exception("ingest failed", extra={"document": document_id, "path": str(path)})
-        elif error.category is not Category.BAD_INPUT:
-            log.warning("ingest failed", extra={"document": document_id, "code": error.code})
+        error = documents.as_failure(exc, document_id, path=str(path))
         if document_id is not None:
             documents.fail(rt, document_id, error)
         return failed(document_id, error)

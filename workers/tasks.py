@@ -20,7 +20,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from core.errors import Category, ScanragError, as_error
+from core.errors import Category, ScanragError
 from core.logging import get_logger
 from core.status import FINAL
 from storage import jobs
@@ -93,10 +93,14 @@ class ScanragTask(Task):
             )
             self.retry_later(exc)
 
-    def retry_later(self, exc: BaseException | None = None) -> NoReturn:
-        """Retry after a backoff that doubles with each attempt (with a little jitter)."""
-        countdown = min(self.backoff_cap, 2 ** (self.request.retries + 1)) + (time.time() % 1)
-        raise self.retry(exc=exc, countdown=countdown)
+    def retry_later(
+        self, exc: BaseException | None = None, cap: float = 0, max_retries: int | None = None
+    ) -> NoReturn:
+        """Retry after a backoff that doubles with each attempt, up to ``cap`` seconds (default
+        ``backoff_cap``), with a little jitter; ``max_retries`` overrides the task's."""
+        countdown = min(cap or self.backoff_cap, 2 ** (self.request.retries + 1))
+        limit = {} if max_retries is None else {"max_retries": max_retries}
+        raise self.retry(exc=exc, countdown=countdown + (time.time() % 1), **limit)
 
 
 TASK: dict[str, Any] = {"bind": True, "base": ScanragTask}
@@ -128,12 +132,7 @@ def _run(task: ScanragTask, document_id: str, body: Callable[[Runtime, Document]
         _fail(rt, document_id, TaskTimeout())
     except Exception as exc:
         task.retry_if_passing(exc, document_id)
-        error = as_error(exc)
-        if not isinstance(exc, ScanragError):
-            log.exception("task failed", extra={"document": document_id, "task": task.name})
-        elif error.category is not Category.BAD_INPUT:
-            log.warning("task failed", extra={"document": document_id, "code": error.code})
-        _fail(rt, document_id, error)
+        _fail(rt, document_id, documents.as_failure(exc, document_id, task=task.name))
 
 
 def _fail(rt: Runtime, document_id: str, error: ScanragError) -> None:
@@ -239,5 +238,4 @@ def deliver_webhook(self: ScanragTask, document_id: str) -> None:
     delivered = deliver(rt, document_id, attempt=attempt, delivery_id=self.request.id)
     retries = rt.settings.service.webhook_retries
     if not delivered and self.request.retries < retries:
-        countdown = min(300, 2**attempt) + (time.time() % 1)  # backoff with a little jitter
-        raise self.retry(countdown=countdown, max_retries=retries)
+        self.retry_later(cap=300, max_retries=retries)
