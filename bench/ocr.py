@@ -7,6 +7,8 @@ after one warm-up page, using the whole machine:
   scanrag    one process, as `scanrag ocr DIR`: one reading thread per core (onnxruntime
              one thread each), pages of consecutive files in flight together
   scanrag-rules  the same without the layout model (SCANRAG_OCR__LAYOUT_MODEL=false), on request
+  scanrag-small  the same with PP-OCRv6 small reading every line (no tiny first:
+                 SCANRAG_OCR__FAST_RECOGNIZER=false), on request
   rapidocr   RapidOCR 3.10.0 packaged pipeline, PP-OCRv6 small det+rec, line classifier off,
              onnxruntime threads = cores, one image at a time; lines put in rows like the
              ground truth (as in shared/tools/run_rapidocr_baseline.py)
@@ -43,12 +45,16 @@ def _rows_text(items: list[tuple[float, float, float, float, str]]) -> str:
     return "\n".join(" ".join(i[4] for i in sorted(r["items"], key=lambda i: i[0])) for r in rows)
 
 
-def run_scanrag(images: list[Path], threads: int, layout_model: bool = True) -> list[dict]:
+def run_scanrag(
+    images: list[Path], threads: int, layout_model: bool = True, fast_recognizer: bool = True
+) -> list[dict]:
     from pipelines.engine import EngineParams, OcrEngine
 
     # as `scanrag ocr DIR` runs: one worker thread per core, pages of consecutive files in flight
-    no_regions = {} if layout_model else {"regions": None}
-    engine = OcrEngine(EngineParams(device="cpu", workers=threads, **no_regions))
+    off: dict = {} if layout_model else {"regions": None}
+    if not fast_recognizer:
+        off["cascade"] = None
+    engine = OcrEngine(EngineParams(device="cpu", workers=threads, **off))
     list(engine.read_path(images[0]))  # warm-up
     out = []
     for event in engine.read_paths(images):
@@ -154,9 +160,15 @@ def run_scanrag_rules(images: list[Path], threads: int) -> list[dict]:
     return run_scanrag(images, threads, layout_model=False)
 
 
+def run_scanrag_small(images: list[Path], threads: int) -> list[dict]:
+    """scanrag with PP-OCRv6 small reading every line."""
+    return run_scanrag(images, threads, fast_recognizer=False)
+
+
 ENGINES = {
     "scanrag": run_scanrag,
     "scanrag-rules": run_scanrag_rules,
+    "scanrag-small": run_scanrag_small,
     "rapidocr": run_rapidocr,
     "tesseract": run_tesseract,
 }

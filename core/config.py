@@ -73,6 +73,11 @@ class OcrSettings(BaseModel):
         description="find layout regions (columns, titles, tables, figures) with the CDLA model;"
         " false: reading order by the row rules alone",
     )
+    fast_recognizer: bool = Field(
+        default=True,
+        description="read lines with PP-OCRv6 tiny first and again with small where tiny is"
+        " unsure (clean print at tiny's cost); false: small reads every line",
+    )
     det_precision: DetPrecision = Field(
         default="auto", description="detector arithmetic; auto = int8 on a CPU, fp32 on a GPU"
     )

@@ -40,14 +40,19 @@ def in_alphabet(alphabet: Alphabet) -> Callable[[str], bool]:
     return lambda ch: len(ch) == 1 and any(lo <= ord(ch) <= hi for lo, hi in _WESTERN)
 
 
-def narrowed_model(path: Path, alphabet: Alphabet) -> tuple[bytes, list[str]]:
+def narrowed_model(
+    path: Path, alphabet: Alphabet, charset: list[str] | None = None
+) -> tuple[bytes, list[str]]:
     """The recognizer at ``path`` with its output layer cut to ``alphabet``, serialised, and
-    its charset (CTC blank first and space last stay, as the decoder expects)."""
+    its charset (CTC blank first and space last stay, as the decoder expects). The charset is
+    ``charset`` when given (a model shipped with a dictionary file), else the model's
+    ``character`` metadata."""
     model = onnx.load(str(path))
     meta = {p.key: p for p in model.metadata_props}
-    if "character" not in meta:
-        raise ModelError("recognizer has no 'character' metadata: not a PP-OCRv6 rec model")
-    charset = meta["character"].value.splitlines()
+    if charset is None:
+        if "character" not in meta:
+            raise ModelError("recognizer has no 'character' metadata: not a PP-OCRv6 rec model")
+        charset = meta["character"].value.splitlines()
     if alphabet == "all":
         return model.SerializeToString(), charset
     classes = len(charset) + 2
@@ -75,6 +80,7 @@ def narrowed_model(path: Path, alphabet: Alphabet) -> tuple[bytes, list[str]]:
             if dims and dims[-1].dim_value == classes:
                 dims[-1].dim_value = len(keep)
         narrowed = [charset[k - 1] for k in keep[1:-1]]
-        meta["character"].value = "\n".join(narrowed)
+        if "character" in meta:
+            meta["character"].value = "\n".join(narrowed)
         return model.SerializeToString(), narrowed
     raise ModelError("recognizer's output layer not found: cannot narrow it to an alphabet")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -17,11 +18,27 @@ from core.vocab import Alphabet
 from models.ctc import DecodedLine, ctc_greedy_decode
 from models.rec_head import narrowed_model
 from models.runtime import make_session
-from models.weights import PPOCR_V6_REC, verified_path
+from models.weights import PPOCR_V6_REC, PPOCR_V6_REC_TINY, PPOCR_V6_TINY_DICT, verified_path
 
 REC_HEIGHT = 48
 STRIDE = 8  # input pixels per CTC time step
 MIN_WIDTH = 64  # narrow crops are padded this far: the net needs some context around a glyph
+
+RecSize = Literal["small", "tiny"]
+
+
+@dataclass(frozen=True)
+class RecSpec:
+    """Which recognizer, where: ``size`` (PP-OCRv6 small or tiny) on ``device`` with
+    ``threads`` onnxruntime threads, ``batch`` crops a run at most, runs capped at
+    ``max_columns`` (crops x padded width; 0: no cap), answering ``alphabet``."""
+
+    device: str
+    threads: int
+    batch: int
+    max_columns: int = 0
+    alphabet: Alphabet = "western"
+    size: RecSize = "small"
 
 
 @dataclass(frozen=True)
@@ -97,21 +114,19 @@ class TextRecognizer:
         self.input_name = session.get_inputs()[0].name
 
     @classmethod
-    def load(
-        cls,
-        *,
-        device: str,
-        threads: int,
-        batch: int,
-        max_columns: int = 0,
-        alphabet: Alphabet = "western",
-    ) -> TextRecognizer:
-        """Load the checksummed PP-OCRv6 small recognizer, its output layer narrowed to
-        ``alphabet``; its charset comes from the model's metadata."""
-        path = verified_path(PPOCR_V6_REC)
-        model, charset = narrowed_model(path, alphabet)
-        session = make_session(path, device=device, threads=threads, model=model)
-        return cls(session, charset, batch, max_columns)
+    def load(cls, spec: RecSpec) -> TextRecognizer:
+        """Load the checksummed PP-OCRv6 recognizer ``spec`` names, its output layer narrowed to
+        its alphabet; the charset comes from the model's metadata (small) or the dictionary
+        file shipped beside it (tiny)."""
+        if spec.size == "tiny":
+            path = verified_path(PPOCR_V6_REC_TINY)
+            chars = verified_path(PPOCR_V6_TINY_DICT).read_text(encoding="utf-8").splitlines()
+            model, charset = narrowed_model(path, spec.alphabet, chars)
+        else:
+            path = verified_path(PPOCR_V6_REC)
+            model, charset = narrowed_model(path, spec.alphabet)
+        session = make_session(path, device=spec.device, threads=spec.threads, model=model)
+        return cls(session, charset, spec.batch, spec.max_columns)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Recognition]:
         """Decode every crop (REC_HEIGHT-high RGB uint8); results in input order."""
@@ -131,22 +146,66 @@ class TextRecognizer:
         return [r for r in results if r is not None]
 
 
-_cache: dict[tuple[str, int, int, int, str], TextRecognizer] = {}
+def sure(rec: Recognition, min_conf: float) -> bool:
+    """Whether every character of a reading has confidence ``min_conf`` or more (an empty
+    reading is never sure)."""
+    return bool(rec.line.char_conf) and min(rec.line.char_conf) >= min_conf
+
+
+@dataclass(frozen=True)
+class CascadeParams:
+    """When the fast recognizer's reading stands.
+
+    A line the fast net reads with every character at ``min_conf`` or more keeps that reading;
+    the others are read again by the accurate net. ``probe`` lines spread over a call are read
+    by the fast net first: when fewer than ``min_sure`` of them are sure (a noisy scan, where
+    the fast net is unsure of most lines and reading twice would cost more than it saves), the
+    accurate net reads the whole call.
+    """
+
+    min_conf: float = 0.9
+    probe: int = 16
+    min_sure: float = 0.5
+
+
+class CascadeRecognizer:
+    """PP-OCRv6 tiny first, small where tiny is unsure: clean print at tiny's cost, small's
+    reading everywhere else (the same ``recognize`` as TextRecognizer)."""
+
+    def __init__(
+        self, fast: TextRecognizer, accurate: TextRecognizer, params: CascadeParams
+    ) -> None:
+        self.fast = fast
+        self.accurate = accurate
+        self.params = params
+
+    def recognize(self, crops: list[np.ndarray]) -> list[Recognition]:
+        """Decode every crop; results in input order."""
+        n = len(crops)
+        if n == 0:
+            return []
+        p = self.params
+        step = max(1, n // p.probe)
+        probe = list(range(0, n, step))[: p.probe]
+        readings: dict[int, Recognition] = dict(
+            zip(probe, self.fast.recognize([crops[i] for i in probe]), strict=True)
+        )
+        if sum(sure(r, p.min_conf) for r in readings.values()) < p.min_sure * len(probe):
+            return self.accurate.recognize(crops)
+        rest = [i for i in range(n) if i not in readings]
+        readings.update(zip(rest, self.fast.recognize([crops[i] for i in rest]), strict=True))
+        again = [i for i in range(n) if not sure(readings[i], p.min_conf)]
+        readings.update(zip(again, self.accurate.recognize([crops[i] for i in again]), strict=True))
+        return [readings[i] for i in range(n)]
+
+
+_cache: dict[RecSpec, TextRecognizer] = {}
 _cache_lock = threading.Lock()
 
 
-def get_recognizer(
-    *, device: str, threads: int, batch: int, max_columns: int = 0, alphabet: Alphabet = "western"
-) -> TextRecognizer:
-    """The process-wide recognizer for these settings, loaded on first use."""
-    key = (device, threads, batch, max_columns, alphabet)
+def get_recognizer(spec: RecSpec) -> TextRecognizer:
+    """The process-wide recognizer for ``spec``, loaded on first use."""
     with _cache_lock:
-        if key not in _cache:
-            _cache[key] = TextRecognizer.load(
-                device=device,
-                threads=threads,
-                batch=batch,
-                max_columns=max_columns,
-                alphabet=alphabet,
-            )
-        return _cache[key]
+        if spec not in _cache:
+            _cache[spec] = TextRecognizer.load(spec)
+        return _cache[spec]

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from core.vocab import Alphabet
 from models.detector import DetectorParams, TextDetector, get_detector
 from models.layout_detector import RegionDetector, RegionParams, get_region_detector
-from models.recognizer import TextRecognizer, get_recognizer
+from models.recognizer import CascadeParams, CascadeRecognizer, RecSpec, get_recognizer
 from models.runtime import cpu_count, resolve_device
 from pipelines.load import Document, LoadParams, open_document
 from pipelines.ocr import (
@@ -24,6 +24,7 @@ from pipelines.ocr import (
     ocr_documents,
     ocr_pages,
 )
+from pipelines.read import Recognizer
 from pipelines.types import PageResult
 
 # On a CPU a recognizer run this wide (crops x padded width, in pixels) or narrower costs the
@@ -40,7 +41,8 @@ class EngineParams:
     threads; ``rec_columns`` (0: CPU_REC_COLUMNS on a CPU, no cap on a GPU) caps a recognizer
     batch's width; ``alphabet`` (``western`` or ``all``) is what the recognizer may answer;
     ``regions`` configures the layout region model (None: no model, the row rules order every
-    page).
+    page); ``cascade`` when PP-OCRv6 tiny's reading of a line stands (None: small reads every
+    line).
     """
 
     device: str = "auto"
@@ -51,6 +53,7 @@ class EngineParams:
     alphabet: Alphabet = "western"
     detector: DetectorParams = field(default_factory=DetectorParams)
     regions: RegionParams | None = field(default_factory=RegionParams)
+    cascade: CascadeParams | None = field(default_factory=CascadeParams)
     ocr: OcrParams = field(default_factory=OcrParams)
 
 
@@ -58,7 +61,7 @@ class Models(NamedTuple):
     """The networks one engine runs."""
 
     detector: TextDetector
-    recognizer: TextRecognizer
+    recognizer: Recognizer
     regions: RegionDetector | None
 
 
@@ -87,13 +90,7 @@ class OcrEngine:
                 p = self.params
                 self._models = Models(
                     get_detector(device=self.device, threads=p.threads, params=p.detector),
-                    get_recognizer(
-                        device=self.device,
-                        threads=p.threads,
-                        batch=p.rec_batch,
-                        max_columns=p.rec_columns,
-                        alphabet=p.alphabet,
-                    ),
+                    self._recognizer(),
                     None
                     if p.regions is None
                     else get_region_detector(
@@ -101,6 +98,14 @@ class OcrEngine:
                     ),
                 )
             return self._models
+
+    def _recognizer(self) -> Recognizer:
+        p = self.params
+        small = RecSpec(self.device, p.threads, p.rec_batch, p.rec_columns, p.alphabet, "small")
+        if p.cascade is None:
+            return get_recognizer(small)
+        tiny = replace(small, size="tiny")
+        return CascadeRecognizer(get_recognizer(tiny), get_recognizer(small), p.cascade)
 
     def read(
         self,

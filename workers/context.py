@@ -12,7 +12,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.config import Settings
 from models.detector import DetectorParams
 from models.layout_detector import RegionParams
-from models.weights import LAYOUT_CDLA, PPOCR_V6_DET, PPOCR_V6_REC, verified_path
+from models.recognizer import CascadeParams
+from models.weights import (
+    LAYOUT_CDLA,
+    PPOCR_V6_DET,
+    PPOCR_V6_REC,
+    PPOCR_V6_REC_TINY,
+    PPOCR_V6_TINY_DICT,
+    verified_path,
+)
 from pipelines.chunk import ChunkParams
 from pipelines.engine import EngineParams, OcrEngine
 from pipelines.load import LoadParams
@@ -72,6 +80,7 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
             rec_columns=ocr.rec_columns,
             alphabet=ocr.alphabet,
             regions=RegionParams() if ocr.layout_model else None,
+            cascade=CascadeParams() if ocr.fast_recognizer else None,
             detector=DetectorParams(
                 pixels=ocr.det_pixels,
                 batch=ocr.det_batch,
@@ -94,6 +103,8 @@ def check_models(settings: Settings) -> None:
     weights = [PPOCR_V6_DET, PPOCR_V6_REC]
     if settings.ocr.layout_model:
         weights.append(LAYOUT_CDLA)
+    if settings.ocr.fast_recognizer:
+        weights += [PPOCR_V6_REC_TINY, PPOCR_V6_TINY_DICT]
     for weight in weights:
         verified_path(weight)
 

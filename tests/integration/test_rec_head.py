@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from models.rec_head import in_alphabet
-from models.recognizer import TextRecognizer, crop_quad
+from models.recognizer import RecSpec, TextRecognizer, crop_quad
 from tests.pagegen import text_page
 
 LINE = "Invoice 4471: 12 valves, 3.5 m, Café Noël, total €98.40"
@@ -25,8 +25,8 @@ def test_narrowed_recognizer_reads_the_same_line_as_the_whole_one() -> None:
     x0, y0, x1, y1 = xs.min() - pad, ys.min() - pad, xs.max() + pad, ys.max() + pad
     quad = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
     crop = crop_quad(page, quad)
-    whole = TextRecognizer.load(device="cpu", threads=1, batch=8, alphabet="all")
-    narrow = TextRecognizer.load(device="cpu", threads=1, batch=8, alphabet="western")
+    whole = TextRecognizer.load(RecSpec("cpu", threads=1, batch=8, alphabet="all"))
+    narrow = TextRecognizer.load(RecSpec("cpu", threads=1, batch=8, alphabet="western"))
     assert len(narrow.charset) < len(whole.charset) // 10
     (a,) = whole.recognize([crop])
     (b,) = narrow.recognize([crop])
