@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.netguard import Allow
-from core.vocab import Alphabet, Device
+from core.vocab import Alphabet, Device, EmbedPrecision
 
 Renderer = Literal["pdfium", "pdf2image"]
 
@@ -108,6 +108,11 @@ class EmbedSettings(BaseModel):
     # 32: as fast as 64 on a CPU, with half the activation memory (docs/BENCHMARKS.md, issue 15)
     batch: int = Field(default=32, ge=1, le=1024)
     threads: int = Field(default=0, ge=0, description="torch threads; 0 = cores")
+    precision: EmbedPrecision = Field(
+        default="auto",
+        description="matrix products in fp32 or bf16; auto = bf16 on a CPU with AMX or"
+        " AVX-512 BF16 (vectors within 3e-5 cosine of fp32's), else fp32",
+    )
 
 
 class ServiceSettings(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 Device = Literal["auto", "cpu", "cuda"]  # where the networks run; auto: CUDA when there is one
 Alphabet = Literal["western", "all"]  # the characters the recognizer may answer
+EmbedPrecision = Literal["auto", "fp32", "bf16"]  # the embedder's arithmetic; auto: by the CPU
 ChunkKind = Literal["text", "table", "figure"]  # what a searchable chunk holds
 
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels, y down

@@ -12,7 +12,7 @@ from __future__ import annotations
 # models/__init__.py has set HF_HUB_OFFLINE and friends before transformers is imported here.
 # Nothing is ever fetched; local_files_only below guards the case where it was imported first.
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from core.errors import ModelError
+from core.vocab import EmbedPrecision
 from models.runtime import cpu_count
 from models.weights import WeightFile, verified_path
 
@@ -31,6 +32,30 @@ MINILM_L6_V2 = WeightFile(
 
 # the sequence length the model was trained at (its sentence_bert_config.json max_seq_length)
 MAX_WORD_PIECES = 256
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16; Linux flags)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: EmbedPrecision, device: str) -> Literal["fp32", "bf16"]:
+    """``auto`` -> ``bf16`` on a CPU that multiplies bfloat16 in hardware, else ``fp32``.
+
+    bf16 runs the encoder's matrix products in bfloat16 (torch autocast; pooling and the norm
+    stay fp32): 2.5x faster on an AMX CPU, vectors within 3e-5 cosine of fp32's
+    (docs/BENCHMARKS.md, issue 15). Without hardware support bf16 is emulated and slower.
+    """
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ModelError(f"unknown embedder precision {precision!r}: use auto, fp32 or bf16")
+    if precision == "auto":
+        return "bf16" if device == "cpu" and cpu_has_bf16() else "fp32"
+    return precision
 
 
 def resolve_torch_device(device: str) -> str:
@@ -56,21 +81,39 @@ class TextEmbedder:
     name = "sentence-transformers/all-MiniLM-L6-v2"
     dim = 384
 
-    def __init__(self, tokenizer: Any, model: torch.nn.Module, *, device: str, batch: int) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        model: torch.nn.Module,
+        *,
+        device: str,
+        batch: int,
+        precision: Literal["fp32", "bf16"] = "fp32",
+    ) -> None:
         if batch < 1:
             raise ModelError(f"embedding batch must be at least 1, got {batch}")
         self.tokenizer = tokenizer
         self.model = model
         self.device = device
         self.batch = batch
+        self.precision = precision
         # a fast tokenizer changes its padding/truncation state on every call and refuses
         # concurrent use from threads ("Already borrowed"): calls take turns
         self._tokenizer_lock = threading.Lock()
 
     @classmethod
-    def load(cls, *, device: str = "auto", threads: int = 0, batch: int = 64) -> TextEmbedder:
-        """Load the checksummed model on ``device`` (auto/cpu/cuda), ``threads`` (0 = cores)."""
+    def load(
+        cls,
+        *,
+        device: str = "auto",
+        threads: int = 0,
+        batch: int = 64,
+        precision: EmbedPrecision = "auto",
+    ) -> TextEmbedder:
+        """Load the checksummed model on ``device`` (auto/cpu/cuda), ``threads`` (0 = cores),
+        running its matrix products in ``precision`` (resolve_precision)."""
         resolved = resolve_torch_device(device)
+        arithmetic = resolve_precision(precision, resolved)
         folder = verified_path(MINILM_L6_V2).parent
         if resolved == "cpu":
             # torch's intra-op pool is process-wide: the last embedder loaded sets it
@@ -89,7 +132,7 @@ class TextEmbedder:
             raise ModelError(f"the embedder in {folder} gives {hidden} dims, expected {cls.dim}")
         model.eval()
         model.to(resolved)
-        return cls(tokenizer, model, device=resolved, batch=batch)
+        return cls(tokenizer, model, device=resolved, batch=batch, precision=arithmetic)
 
     def count_tokens(self, text: str) -> int:
         """The number of word pieces in ``text``, without the [CLS]/[SEP] tokens."""
@@ -129,21 +172,30 @@ class TextEmbedder:
             return out
         # character length is a cheap stand-in for word pieces when grouping by length
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        with torch.inference_mode():
+        bf16 = self.precision == "bf16"
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.device, dtype=torch.bfloat16, enabled=bf16),
+        ):
             for start in range(0, len(order), self.batch):
                 idx = order[start : start + self.batch]
                 out[idx] = self._embed_batch([texts[i] for i in idx])
         return out
 
 
-_cache: dict[tuple[str, int, int], TextEmbedder] = {}
+_cache: dict[tuple[str, int, int, str], TextEmbedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(*, device: str = "auto", threads: int = 0, batch: int = 64) -> TextEmbedder:
+def get_embedder(
+    *, device: str = "auto", threads: int = 0, batch: int = 64, precision: EmbedPrecision = "auto"
+) -> TextEmbedder:
     """The process-wide embedder for these settings, loaded on first use."""
-    key = (resolve_torch_device(device), threads, batch)
+    resolved = resolve_torch_device(device)
+    key = (resolved, threads, batch, resolve_precision(precision, resolved))
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = TextEmbedder.load(device=key[0], threads=threads, batch=batch)
+            _cache[key] = TextEmbedder.load(
+                device=resolved, threads=threads, batch=batch, precision=key[3]
+            )
         return _cache[key]

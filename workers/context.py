@@ -131,4 +131,6 @@ def load_embedder(settings: Settings) -> TextEmbedder:
     from models.embedder import get_embedder  # imports torch: only commands that embed pay it
 
     embed = settings.embed
-    return get_embedder(device=embed.device, threads=embed.threads, batch=embed.batch)
+    return get_embedder(
+        device=embed.device, threads=embed.threads, batch=embed.batch, precision=embed.precision
+    )

@@ -30,7 +30,8 @@ SENTENCES = [
 
 @pytest.fixture(scope="module")
 def embedder() -> TextEmbedder:
-    return get_embedder(device="cpu", threads=2, batch=3)
+    # fp32: these tests compare vectors to 1e-5 (bf16 is checked against fp32 below)
+    return get_embedder(device="cpu", threads=2, batch=3, precision="fp32")
 
 
 def test_vectors_are_unit_float32_rows(embedder: TextEmbedder) -> None:
@@ -124,3 +125,14 @@ def test_chunks_budgeted_in_word_pieces_and_embedded(embedder: TextEmbedder) -> 
     query = embed_query("when are invoices due?", embedder)
     assert query.shape == (384,)
     assert float(np.max(vectors @ query)) > 0.5
+
+
+def test_bf16_vectors_match_fp32_ones() -> None:
+    fp32 = TextEmbedder.load(device="cpu", threads=2, batch=4, precision="fp32")
+    bf16 = TextEmbedder.load(device="cpu", threads=2, batch=4, precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    texts = [s for s in SENTENCES if s] * 2
+    a, b = fp32.embed(texts), bf16.embed(texts)
+    assert b.dtype == np.float32 and np.allclose(np.linalg.norm(b, axis=1), 1.0, atol=1e-5)
+    assert not np.array_equal(a, b)  # the products did run in bfloat16
+    assert float((a * b).sum(axis=1).min()) > 0.9995
