@@ -13,6 +13,8 @@ core.status allows (done once, so its webhook goes once), with its timestamps.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from core.errors import Category, ScanragError, as_error
@@ -146,7 +148,9 @@ def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[in
     "done" commit together, so a document marked done is never half-written. Returns the
     number of chunks and whether this call marked the document done.
     """
+    started = time.perf_counter()
     embedder = rt.embedder
+    loaded = time.perf_counter()
     with rt.sessions() as session:
         # pages stream from the database into the chunker: only the chunks are kept, so a
         # long document's pages (words, boxes) are never all in memory at once
@@ -156,7 +160,9 @@ def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[in
         )
         chunks = chunk_document(pages, rt.chunk, count_tokens=embedder.count_tokens)
     trim_heap()  # what reading and chunking freed, before the embedder's activations
+    chunked = time.perf_counter()
     vectors = embed_chunks(chunks, embedder)
+    embedded = time.perf_counter()
     rows = [
         repo.ChunkRow(
             page_number=c.page,
@@ -175,6 +181,17 @@ def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[in
         changed = mark_done and repo.finish(
             session, document_id=document_id, status=DocumentStatus.DONE
         )
+    log.debug(
+        "indexed",
+        extra={
+            "document": document_id,
+            "chunks": len(rows),
+            "load_s": round(loaded - started, 3),
+            "chunk_s": round(chunked - loaded, 3),
+            "embed_s": round(embedded - chunked, 3),
+            "store_s": round(time.perf_counter() - embedded, 3),
+        },
+    )
     return len(rows), changed
 
 
