@@ -200,6 +200,12 @@ class SearchHitPublic(BaseModel):
     line_boxes: list[list[float]]
     kind: str = Field(description="text, table or figure")
     title: str | None = Field(default=None, description="the heading of the hit's section")
+    snippet: str = Field(
+        description="the sentence or two of the text that best match the query ('…' where cut)"
+    )
+    highlights: list[list[int]] = Field(
+        description="[start, end) character offsets in snippet of the words that match the query"
+    )
     crop_url: str
 
 

@@ -2,6 +2,10 @@
 
     python bench/squad_corpus.py --split dev --out /tmp/squad-dev [--dpi 150] [--limit N]
 
+``key.json`` (bench/layout.py's format, every article of layout "squad") lets bench/layout.py
+read the same PDFs: ``python bench/layout.py --data /tmp/squad-dev --layouts squad --skip-rag``
+compares scanrag's and Tesseract's text and speed on these dense single-column pages.
+
 Each article of ``shared/data/rag/squad`` is typeset like a printed report (heading, justified
 serif prose, page numbers), rasterised, degraded like a scan and written as JPEG pages into a PDF
 with no text layer. ``manifest.json`` records the pages every paragraph touches and the text
@@ -305,6 +309,12 @@ def main() -> None:
     spans = [p for e in entries for p in e["paragraph_pages"]]
     with (args.out / "questions.jsonl").open(encoding="utf-8") as f:
         qs = [json.loads(line) for line in f]
+    key = {
+        "pages": {Path(e["pdf"]).name: e["page_text"] for e in entries},
+        "layouts": {Path(e["pdf"]).name: "squad" for e in entries},
+        "questions": [],
+    }
+    _write_json(args.out / "key.json", key)
     print(f"manifest: {manifest}")
     for e in entries:
         print(f"  {e['title']}: {e['pages']} pages, {len(e['paragraph_pages'])} paragraphs")

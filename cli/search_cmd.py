@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from cli.errors import exit_on_error
-from cli.tables import one_line, print_table
+from cli.tables import emphasised, print_table
 from core.config import get_settings
 from pipelines.embed import embed_query
 from storage import repository as repo
@@ -97,7 +98,7 @@ def search(
                     tenant=tenant,
                     **rt.search,
                 )
-                found = [hit_view(hit) for hit in hits]
+                found = [hit_view(hit, text) for hit in hits]
                 if crops is not None:
                     prefix = f"q{number:04d}-" if queries is not None else ""
                     for rank, (hit, out) in enumerate(zip(hits, found, strict=True), start=1):
@@ -128,8 +129,9 @@ def _print_hits(
             hit["document"]["id"],
             hit["page"],
             hit["document"]["filename"],
-            one_line(hit["text"], 70),
+            # the sentence(s) that matched, the query's words in bold on a terminal
+            emphasised(hit["snippet"], hit["highlights"], 100, bold=sys.stdout.isatty()),
         )
         for rank, hit in enumerate(hits, start=1)
     ]
-    print_table(("rank", "score", "document", "page", "file", "text"), rows)
+    print_table(("rank", "score", "document", "page", "file", "snippet"), rows)

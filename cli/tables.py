@@ -24,3 +24,21 @@ def one_line(text: str, width: int = 80) -> str:
     """``text`` on one line (newlines as spaces), cut to ``width`` characters with an ellipsis."""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+BOLD, RESET = "\033[1m", "\033[0m"
+
+
+def emphasised(text: str, spans: Sequence[Sequence[int]], width: int, bold: bool) -> str:
+    """``text`` cut to ``width`` characters (an ellipsis where cut), with the ``[start, end)``
+    ``spans`` in bold when ``bold`` (a terminal) and plain otherwise. ``text`` is one line."""
+    cut = text if len(text) <= width else text[: width - 1] + "…"
+    if not bold:
+        return cut
+    out, at = [], 0
+    for start, end in spans:
+        if end > len(cut) - (cut != text) or start < at:
+            continue  # cut off, or overlapping one already marked
+        out += [cut[at:start], BOLD, cut[start:end], RESET]
+        at = end
+    return "".join([*out, cut[at:]])

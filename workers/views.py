@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from core.errors import BadInput
-from storage.search import SearchHit
+from pipelines.snippets import snippet
+from storage.search import SearchHit, query_tokens
 from storage.tables import Document
 
 
@@ -50,9 +51,11 @@ def document_view(document: Document) -> dict[str, Any]:
     }
 
 
-def hit_view(hit: SearchHit) -> dict[str, Any]:
+def hit_view(hit: SearchHit, query: str) -> dict[str, Any]:
     """A search hit: its document, page, box, text, score (6 decimals), line boxes, kind and
-    section title."""
+    section title, and the snippet of its text that best matches ``query`` with the offsets
+    of the matched words in it (``highlights``: ``[start, end)`` pairs)."""
+    best = snippet(hit.text, query_tokens(query))
     return {
         "document": {"id": hit.document_id, "filename": hit.filename},
         "page": hit.page_number,
@@ -62,6 +65,8 @@ def hit_view(hit: SearchHit) -> dict[str, Any]:
         "line_boxes": [list(box) for box in hit.line_boxes],
         "kind": hit.kind,
         "title": hit.title,
+        "snippet": best.text,
+        "highlights": [list(span) for span in best.highlights],
     }
 
 

@@ -21,7 +21,9 @@ def search(
     body: SearchRequest, session: SessionDep, state: StateDep, tenant: TenantDep
 ) -> SearchResponse:
     """The ``k`` passages that best match the query by its words and its meaning, each with its
-    document, page, box, text, score, and a ``crop_url`` showing the region of the page."""
+    document, page, box, text, score, a ``snippet`` of the text that shows why it matched
+    (with the matched words' offsets in ``highlights``), and a ``crop_url`` showing the region
+    of the page."""
     embedder = state.embedder
     repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
     session.commit()
@@ -37,7 +39,9 @@ def search(
     )
     return SearchResponse(
         query=body.query,
-        hits=[SearchHitPublic(**hit_view(hit), crop_url=_crop_url(hit)) for hit in hits],
+        hits=[
+            SearchHitPublic(**hit_view(hit, body.query), crop_url=_crop_url(hit)) for hit in hits
+        ],
     )
 
 

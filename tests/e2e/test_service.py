@@ -159,6 +159,11 @@ def test_upload_progress_search_webhook(
     ).json()["hits"]
     assert hits[0]["document"] == {"id": doc["id"], "filename": "harbour.pdf"}
     assert hits[0]["page"] == 2 and "lighthouse" in hits[0]["text"].lower()
+    top = hits[0]
+    marked = {top["snippet"][a:b].lower() for a, b in top["highlights"]}
+    assert "lighthouse" in marked and top["snippet"].strip("…").lower() in top[
+        "text"
+    ].lower().replace("\n", " ")
     crop = client.get(hits[0]["crop_url"])
     assert crop.status_code == 200 and crop.content[:4] == b"\x89PNG"
     crop_path = f"/v1/documents/{doc['id']}/pages/2/crop"

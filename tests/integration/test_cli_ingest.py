@@ -158,6 +158,7 @@ def test_search_finds_the_page_two_sentence_on_its_line(store: Store, tmp_path: 
     assert all(
         set(h)
         == {"document", "page", "bbox", "text", "score", "line_boxes", "kind", "title", "crop"}
+        | {"snippet", "highlights"}
         for h in hits
     )
     top = hits[0]
@@ -196,6 +197,8 @@ def test_search_queries_file_answers_one_line_per_query(store: Store, tmp_path: 
     assert (first["document"]["filename"], first["page"]) == ("two.pdf", 2)
     assert (second["document"]["filename"], second["page"]) == ("six.pdf", 3)
     assert "badger" in second["text"]
+    # the snippet shows why it matched: the query's words marked in it
+    assert "badger" in [second["snippet"][a:b].lower() for a, b in second["highlights"]]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "no query key"}\n')
     res = run(store.home, ["search", "--queries", str(bad), "--json"])
@@ -210,7 +213,7 @@ def test_search_prints_a_table_by_default(store: Store) -> None:
     )
     assert res.returncode == 0, res.stderr
     header, first, second = res.stdout.splitlines()
-    assert header.split() == ["rank", "score", "document", "page", "file", "text"]
+    assert header.split() == ["rank", "score", "document", "page", "file", "snippet"]
     assert first.split()[:1] == ["1"] and PAGE_ONE[0] in first and " two.pdf " in first
     assert second.split()[0] == "2" and "six.pdf" not in res.stdout
 

@@ -1,0 +1,140 @@
+"""Snippets: the sentence or two of a passage that best match a query, with the matched words'
+offsets, so a hit shows why it was found (API ``snippet``/``highlights``, the CLI's bold terms,
+the web app's marks).
+
+A query word matches a passage word when they are equal, ignoring case and accents, or share
+a stem: the longer starts with the shorter and the shorter has at least ``MIN_STEM`` letters
+(``repair`` finds ``repairs`` and ``repaired``; ``cat`` does not find ``catalogue``).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+MIN_STEM = 4
+MAX_CHARS = 300  # a snippet longer than this is cut around its matches
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+# a sentence ends at . ! ? followed by space and an upper-case letter, digit or quote, or at a
+# line break followed by a capital (OCR lines of a heading or a list)
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|\n+(?=[A-Z0-9•\-])")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A stretch of a passage and the ``(start, end)`` character offsets, in ``text``, of the
+    words that match the query (sorted, not overlapping)."""
+
+    text: str
+    highlights: tuple[tuple[int, int], ...]
+
+
+def fold(word: str) -> str:
+    """A word lowercased without accents: how query and passage words are compared."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def matches(word: str, term: str) -> bool:
+    """Whether passage ``word`` and query ``term`` (both folded) are the same word or share a
+    stem of at least MIN_STEM letters."""
+    if word == term:
+        return True
+    short, long = (word, term) if len(word) <= len(term) else (term, word)
+    return len(short) >= MIN_STEM and long.startswith(short)
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` spans of the sentences of ``text``, whitespace around them left out."""
+    spans, start = [], 0
+    for cut in _SENTENCE_END.finditer(text):
+        spans.append((start, cut.start()))
+        start = cut.end()
+    spans.append((start, len(text)))
+    out = []
+    for a, b in spans:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def _matched(text: str, a: int, b: int, terms: list[str]) -> list[tuple[int, int, int]]:
+    """``(start, end, term index)`` of every word of ``text[a:b]`` that matches a term."""
+    found = []
+    for m in _WORD.finditer(text, a, b):
+        word = fold(m.group())
+        for k, term in enumerate(terms):
+            if matches(word, term):
+                found.append((m.start(), m.end(), k))
+                break
+    return found
+
+
+def snippet(text: str, terms: list[str], max_chars: int = MAX_CHARS) -> Snippet:
+    """The one or two consecutive sentences of ``text`` that hold the most distinct ``terms``
+    (query words; ties: more matches, then one sentence, then earlier), cut to about
+    ``max_chars`` around their matches, with the matches' offsets. No match: the passage's
+    start, no highlights."""
+    folded = [fold(t) for t in terms if t.strip()]
+    spans = sentences(text)
+    if not spans:
+        return Snippet("", ())
+    best: tuple[tuple[int, int, int, int], int, int, list[tuple[int, int, int]]] | None = None
+    for i in range(len(spans)):
+        for j in (i, i + 1):
+            if j >= len(spans):
+                continue
+            a, b = spans[i][0], spans[j][1]
+            if j > i and b - a > max_chars:
+                continue  # two sentences only when they fit together
+            found = _matched(text, a, b, folded)
+            score = (len({k for *_, k in found}), len(found), i - j, -i)
+            if best is None or score > best[0]:
+                best = (score, a, b, found)
+    assert best is not None
+    (distinct, *_), a, b, found = best
+    if distinct == 0:
+        a, b, found = spans[0][0], spans[0][1], []
+    a, b = _window(text, a, b, found, max_chars)
+    piece = text[a:b]
+    lead = "…" if a > spans[0][0] and not _starts_sentence(a, spans) else ""
+    tail = "…" if b < len(text) and not _ends_sentence(b, spans) else ""
+    shift = len(lead) - a
+    marks = tuple((s + shift, e + shift) for s, e, _ in found if a <= s and e <= b)
+    return Snippet(lead + " ".join(piece.split("\n")) + tail, marks)
+
+
+def _starts_sentence(a: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s == a for s, _ in spans)
+
+
+def _ends_sentence(b: int, spans: list[tuple[int, int]]) -> bool:
+    return any(e == b for _, e in spans)
+
+
+def _window(
+    text: str, a: int, b: int, found: list[tuple[int, int, int]], max_chars: int
+) -> tuple[int, int]:
+    """``[a, b)`` narrowed to at most ~``max_chars``, centred on the matches, cut at spaces."""
+    if b - a <= max_chars:
+        return a, b
+    if found:
+        first, last = found[0][0], found[-1][1]
+        centre = (first + last) // 2 if last - first < max_chars else first + max_chars // 3
+    else:
+        centre = a + max_chars // 2
+    start = max(a, min(centre - max_chars // 2, b - max_chars))
+    end = min(b, start + max_chars)
+    # whole words only: move the cuts to the nearest space inside the window
+    if start > a:
+        space = text.find(" ", start, end)
+        start = space + 1 if space != -1 else start
+    if end < b:
+        space = text.rfind(" ", start, end)
+        end = space if space > start else end
+    return start, end
