@@ -288,6 +288,12 @@ class ScanragClient:
         """The PNG of a hit's region of its page."""
         return self._call("GET", hit.crop_url).content
 
+    def crop_of(self, document_id: str, number: int, bbox: Iterable[float]) -> bytes:
+        """The PNG of the region ``bbox`` (x0, y0, x1, y1 in page pixels) of a page."""
+        box = ",".join(f"{v:g}" for v in bbox)
+        path = f"/v1/documents/{document_id}/pages/{number}/crop"
+        return self._call("GET", path, params={"bbox": box}).content
+
     # search
 
     def search(

@@ -331,8 +331,8 @@ def main() -> None:
     args = ap.parse_args()
     engines = [e for e in args.engines.split(",") if e]
     layouts = [x for x in args.layouts.split(",") if x]
-    for bad in set(engines) - set(ENGINES) | set(layouts) - set(LAYOUTS):
-        ap.error(f"unknown engine or layout {bad!r}")
+    for bad in set(engines) - set(ENGINES):
+        ap.error(f"unknown engine {bad!r}")
 
     from core.config import get_settings
     from workers.context import load_params
@@ -341,6 +341,8 @@ def main() -> None:
     # the machines are shared: the load beside this run says how far to trust its seconds
     load_before = os.getloadavg()[0]
     key = json.loads((args.data / "key.json").read_text(encoding="utf-8"))
+    for bad in set(layouts) - set(key["layouts"].values()):
+        ap.error(f"no layout {bad!r} in {args.data / 'key.json'}")
     docs = select_documents(key, layouts, args.pages)
     layouts = [x for x in layouts if any(key["layouts"][d] == x for d in docs)]
     by_layout = {x: [d for d in docs if key["layouts"][d] == x] for x in layouts}

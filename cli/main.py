@@ -168,5 +168,29 @@ app.command()(service_cmd.worker)
 app.command()(service_cmd.up)
 app.add_typer(service_cmd.keys_app, name="keys")
 
+
+@app.command()
+def mcp(
+    url: Annotated[
+        str, typer.Option(envvar="SCANRAG_API_URL", help="the scanrag service's base URL")
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Serve the index to agent clients over MCP (stdio): search, list documents, page text
+    or Markdown, and a hit's crop. The API key is read from SCANRAG_API_KEY. Needs the
+    ``mcp`` extra (pip install 'scanrag[mcp]')."""
+    import os
+
+    try:
+        from api.integrations.mcp_server import serve
+    except ImportError as exc:
+        print(
+            f"scanrag: mcp needs the mcp package: pip install 'scanrag[mcp]' ({exc})"
+            " [missing_extra]",
+            file=sys.stderr,
+        )
+        raise typer.Exit(EXIT_INTERNAL) from exc
+    serve(url, os.environ.get("SCANRAG_API_KEY"))
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -75,8 +75,8 @@ class OcrSettings(BaseModel):
     )
     fast_recognizer: bool = Field(
         default=True,
-        description="read lines with PP-OCRv6 tiny first and again with small where tiny is"
-        " unsure (clean print at tiny's cost); false: small reads every line",
+        description="on a CPU, read lines with PP-OCRv6 tiny first and again with small where"
+        " tiny is unsure (clean print at tiny's cost); false: small reads every line",
     )
     det_precision: DetPrecision = Field(
         default="auto", description="detector arithmetic; auto = int8 on a CPU, fp32 on a GPU"

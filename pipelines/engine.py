@@ -41,8 +41,8 @@ class EngineParams:
     threads; ``rec_columns`` (0: CPU_REC_COLUMNS on a CPU, no cap on a GPU) caps a recognizer
     batch's width; ``alphabet`` (``western`` or ``all``) is what the recognizer may answer;
     ``regions`` configures the layout region model (None: no model, the row rules order every
-    page); ``cascade`` when PP-OCRv6 tiny's reading of a line stands (None: small reads every
-    line).
+    page); ``cascade`` when PP-OCRv6 tiny's reading of a line stands, on a CPU (None, or a GPU:
+    small reads every line).
     """
 
     device: str = "auto"
@@ -102,7 +102,8 @@ class OcrEngine:
     def _recognizer(self) -> Recognizer:
         p = self.params
         small = RecSpec(self.device, p.threads, p.rec_batch, p.rec_columns, p.alphabet, "small")
-        if p.cascade is None:
+        # on a GPU small's runs are cheap and a second pass is not: the cascade is for CPUs
+        if p.cascade is None or self.device != "cpu":
             return get_recognizer(small)
         tiny = replace(small, size="tiny")
         return CascadeRecognizer(get_recognizer(tiny), get_recognizer(small), p.cascade)
