@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_response, install_error_handlers
-from api.routes import batches, documents, health, search
+from api.routes import batches, documents, health, search, web
 from api.state import ApiState
 from core.config import Settings, get_settings
 from core.logging import configure_logging
@@ -110,4 +110,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(search.router)
     app.include_router(batches.router)
+    app.include_router(web.router)
     return app

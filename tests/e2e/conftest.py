@@ -121,3 +121,12 @@ def service(make_service: Callable[..., Service], import_root: Path) -> Service:
     return make_service(
         SCANRAG_SERVICE__IMPORT_ROOT=str(import_root), SCANRAG_SERVICE__WEBHOOK_ALLOW=RECEIVER_HOST
     )
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Each phase's report on the test item (``rep_setup``, ``rep_call``...), so a fixture can
+    tell in its teardown that the test failed (the browser tests then save a screenshot)."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, f"rep_{report.when}", report)

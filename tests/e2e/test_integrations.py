@@ -75,7 +75,7 @@ async def _mcp_session(url: str, key: str) -> dict[str, Any]:
         ]:
             result = await session.call_tool(name, args)
             out[name] = result
-        hit = json.loads(out["search"].content[0].text)
+        hit = json.loads(out["search"].content[0].text)  # the first of the list
         out["hit"] = hit
         out["page"] = await session.call_tool(
             "get_page_text", {"document_id": hit["document_id"], "page": hit["page"]}
@@ -99,7 +99,8 @@ def test_mcp_server_searches_lists_reads_and_crops(
     hit = out["hit"]
     assert (hit["document_id"], hit["page"]) == (doc.id, 2)
     assert "lighthouse" in hit["snippet"].lower()
-    listed = json.loads(out["list_documents"].content[0].text)
+    # a list comes back as one JSON text item per element
+    listed = [json.loads(item.text) for item in out["list_documents"].content]
     assert [d["id"] for d in listed] == [doc.id] and listed[0]["status"] == "done"
     assert "lighthouse lamp" in out["page"].content[0].text.lower()
     assert "harbour trust" in out["markdown"].content[0].text.lower()
