@@ -141,6 +141,21 @@ class Hit:
         """The words of the snippet that matched the query."""
         return [self.snippet[a:b] for a, b in self.highlights]
 
+    def metadata(self, base_url: str) -> dict[str, Any]:
+        """What a retrieved passage carries besides its text (the RAG adapters' metadata):
+        document id and filename, page, bbox, kind, title, score, snippet, absolute crop URL."""
+        return {
+            "document_id": self.document.id,
+            "filename": self.document.filename,
+            "page": self.page,
+            "bbox": list(self.bbox),
+            "kind": self.kind,
+            "title": self.title,
+            "score": self.score,
+            "snippet": self.snippet,
+            "crop_url": base_url.rstrip("/") + self.crop_url,
+        }
+
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
     """Files as given, and the files under folders (recursively, sorted) whose suffix the
@@ -166,6 +181,7 @@ class ScanragClient:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.url = url.rstrip("/")
         self.http = httpx.Client(
             base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport
         )

@@ -1,3 +1,4 @@
 """Adapters that hand a running scanrag service to other software: an MCP server for agent
-clients and a LangChain retriever. Each needs its optional extra (``pip install
-'scanrag[mcp]'``, ``'scanrag[langchain]'``) and talks to the service through ``api.client``."""
+clients, LangChain and LlamaIndex retrievers. Each needs its optional extra (``pip install
+'scanrag[mcp]'``, ``'scanrag[langchain]'``, ``'scanrag[llamaindex]'``) and talks to the service
+through ``api.client``."""

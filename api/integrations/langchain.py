@@ -14,29 +14,12 @@ filter as the search API does.
 
 from __future__ import annotations
 
-from typing import Any
-
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
-from api.client import Hit, ScanragClient
-
-
-def hit_metadata(hit: Hit, base_url: str) -> dict[str, Any]:
-    """What a retrieved passage carries besides its text."""
-    return {
-        "document_id": hit.document.id,
-        "filename": hit.document.filename,
-        "page": hit.page,
-        "bbox": list(hit.bbox),
-        "kind": hit.kind,
-        "title": hit.title,
-        "score": hit.score,
-        "snippet": hit.snippet,
-        "crop_url": base_url + hit.crop_url,
-    }
+from api.client import ScanragClient
 
 
 class ScanragRetriever(BaseRetriever):
@@ -55,5 +38,4 @@ class ScanragRetriever(BaseRetriever):
         hits = self.client.search(
             query, k=self.k, document_ids=self.document_ids, metadata=self.metadata
         )
-        base = str(self.client.http.base_url).rstrip("/")
-        return [Document(page_content=h.text, metadata=hit_metadata(h, base)) for h in hits]
+        return [Document(page_content=h.text, metadata=h.metadata(self.client.url)) for h in hits]

@@ -1,5 +1,5 @@
-"""The RAG integrations against the real service: the LangChain retriever and the MCP server
-(`scanrag mcp` over stdio, driven by the mcp package's own client)."""
+"""The RAG integrations against the real service: the LangChain and LlamaIndex retrievers and
+the MCP server (`scanrag mcp` over stdio, driven by the mcp package's own client)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,28 @@ def test_langchain_retriever_returns_passages_with_their_place(
         assert none == []
         only = ScanragRetriever(client=client, document_ids=[doc.id]).invoke(QUESTION)
         assert {d.metadata["document_id"] for d in only} == {doc.id}
+
+
+def test_llamaindex_retriever_returns_nodes_with_their_place(
+    service: Service, indexed: tuple[str, Document]
+) -> None:
+    from llama_index.core.schema import NodeWithScore
+
+    from api.integrations.llamaindex import ScanragRetriever
+
+    key, doc = indexed
+    with ScanragClient(service.url, api_key=key) as client:
+        found = ScanragRetriever(client, k=2).retrieve(QUESTION)
+        assert all(isinstance(n, NodeWithScore) for n in found) and found[0].score > 0
+        top = found[0].node
+        assert "lighthouse lamp" in top.get_content().lower()
+        meta = top.metadata
+        assert (meta["document_id"], meta["filename"], meta["page"]) == (doc.id, "harbour.pdf", 2)
+        assert len(meta["bbox"]) == 4 and meta["crop_url"].startswith(service.url + "/v1/")
+        assert client.http.get(meta["crop_url"]).content[:4] == b"\x89PNG"
+        assert ScanragRetriever(client, metadata={"project": "elsewhere"}).retrieve(QUESTION) == []
+        only = ScanragRetriever(client, document_ids=[doc.id]).retrieve(QUESTION)
+        assert {n.node.metadata["document_id"] for n in only} == {doc.id}
 
 
 async def _mcp_session(url: str, key: str) -> dict[str, Any]:
