@@ -119,6 +119,10 @@ def test_upload_view_search_and_hostile_text(page: Any, service: Service, tmp_pa
     # a line clicked in the text lights up on the image
     page.locator("#page-text .line").nth(2).click()
     assert page.locator("#overlay rect.line.active").count() == 1
+    # ... and a line clicked on the image lights up in the text
+    page.locator("#overlay rect.line").nth(4).click(force=True)
+    assert page.locator("#page-text .line.active").get_attribute("data-line") == "4"
+    assert page.locator("#overlay rect.line.active").count() == 1
     page.check("#show-order")
     assert page.locator("#overlay text").count() == len(page_json["blocks"])
     if os.environ.get("SCANRAG_UPDATE_SCREENSHOT"):
