@@ -39,8 +39,16 @@ def browser() -> Iterator[Any]:
 def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     pg = context.new_page()
-    dialogs: list[str] = []
-    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    dialogs: list[str] = []  # alerts (what injected markup would raise); a confirm is accepted
+
+    def on_dialog(d: Any) -> None:
+        if d.type == "confirm":
+            d.accept()
+        else:
+            dialogs.append(d.message)
+            d.dismiss()
+
+    pg.on("dialog", on_dialog)
     pg.dialogs = dialogs
     yield pg
     report = getattr(request.node, "rep_call", None)  # set by tests/e2e/conftest.py
@@ -148,6 +156,12 @@ def test_upload_view_search_and_hostile_text(page: Any, service: Service, tmp_pa
     assert "script" in text and "onerror" in text
     assert page.locator("#page-text script, #page-text img, #documents img").count() == 0
     assert page.dialogs == []
+
+    # delete: the row goes, and the API no longer has the document
+    page.locator(f"#documents tr[data-id='{odd['id']}'] button", has_text="Delete").click()
+    page.locator(f"#documents tr[data-id='{odd['id']}']").wait_for(state="detached")
+    with httpx.Client(base_url=service.url, headers={"Authorization": f"Bearer {key}"}) as http:
+        assert http.get(f"/v1/documents/{odd['id']}").status_code == 404
 
     # phone width: nothing wider than the screen
     page.set_viewport_size({"width": 390, "height": 844})
