@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -178,8 +179,6 @@ def mcp(
     """Serve the index to agent clients over MCP (stdio): search, list documents, page text
     or Markdown, and a hit's crop. The API key is read from SCANRAG_API_KEY. Needs the
     ``mcp`` extra (pip install 'scanrag[mcp]')."""
-    import os
-
     try:
         from api.integrations.mcp_server import serve
     except ImportError as exc:

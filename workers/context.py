@@ -103,7 +103,9 @@ def check_models(settings: Settings) -> None:
     weights = [PPOCR_V6_DET, PPOCR_V6_REC]
     if settings.ocr.layout_model:
         weights.append(LAYOUT_CDLA)
-    if settings.ocr.fast_recognizer:
+    # the tiny recognizer runs only on a CPU (pipelines.engine): a deployment set to CUDA
+    # need not install it
+    if settings.ocr.fast_recognizer and settings.ocr.device != "cuda":
         weights += [PPOCR_V6_REC_TINY, PPOCR_V6_TINY_DICT]
     for weight in weights:
         verified_path(weight)
