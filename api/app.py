@@ -45,24 +45,34 @@ class ServerTiming:
 
 
 MAX_BODY_BYTES = 1024 * 1024  # a JSON body (search, batch); uploads have their own limit
+IMAGE_PATHS = ("/v1/search", "/v1/encode")  # JSON bodies that may carry base64 images
+
+
+def image_body_bytes(max_image_bytes: int) -> int:
+    """The body limit of a request carrying images: one image at its limit, in base64, with
+    room for the rest of the JSON."""
+    return max(MAX_BODY_BYTES, (max_image_bytes + 2) // 3 * 4 + 64 * 1024)
 
 
 class BodyLimit:
-    """Refuses a request body over ``MAX_BODY_BYTES`` with 413 before it is parsed (by its
-    Content-Length, or while it streams in), except multipart uploads, which the upload reader
-    limits by the file size setting."""
+    """Refuses a request body over its limit with 413 before it is parsed (by its
+    Content-Length, or while it streams in): ``MAX_BODY_BYTES``, or ``image_bytes`` on the
+    paths that take base64 images; multipart uploads are limited by the upload reader."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, image_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
+        self.image_bytes = image_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
         if scope["type"] != "http" or headers.get(b"content-type", b"").startswith(b"multipart/"):
             await self.app(scope, receive, send)
             return
+        limit = self.image_bytes if scope.get("path") in IMAGE_PATHS else MAX_BODY_BYTES
+        too_large = f"the request body is over {limit} bytes"
         length = headers.get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            await error_response(413, "body_too_large", _TOO_LARGE)(scope, receive, send)
+        if not length.isdigit() or int(length) > limit:
+            await error_response(413, "body_too_large", too_large)(scope, receive, send)
             return
         received = 0
 
@@ -70,14 +80,11 @@ class BodyLimit:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > MAX_BODY_BYTES:  # a chunked body without a length
-                raise StarletteHTTPException(413, _TOO_LARGE)
+            if received > limit:  # a chunked body without a length
+                raise StarletteHTTPException(413, too_large)
             return message
 
         await self.app(scope, limited, send)
-
-
-_TOO_LARGE = f"the request body is over {MAX_BODY_BYTES} bytes"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -103,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, image_bytes=image_body_bytes(settings.embed.max_image_bytes))
     app.add_middleware(ServerTiming)
 
     app.include_router(health.router)

@@ -15,6 +15,7 @@ It needs only ``httpx`` (none of the server's packages), so an application can u
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -119,6 +120,8 @@ class Hit:
     highlights: tuple[tuple[int, int], ...]
     crop_url: str
     line_boxes: tuple[tuple[float, ...], ...] = ()
+    found_by: tuple[str, ...] = ()  # the legs that found it: lexical, dense, text_to_image, image
+    source: str = "chunk"  # chunk (a passage), or image (a page or figure by its image vector)
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Hit:
@@ -134,6 +137,8 @@ class Hit:
             highlights=tuple(tuple(h) for h in body.get("highlights", [])),
             crop_url=body["crop_url"],
             line_boxes=tuple(tuple(b) for b in body.get("line_boxes", [])),
+            found_by=tuple(body.get("found_by", ())),
+            source=body.get("source", "chunk"),
         )
 
     @property
@@ -314,21 +319,51 @@ class ScanragClient:
 
     def search(
         self,
-        query: str,
+        query: str | None = None,
         *,
+        image: bytes | Path | None = None,
         k: int = 10,
         document_ids: list[str] | None = None,
         metadata: dict[str, str] | None = None,
     ) -> list[Hit]:
-        """The ``k`` passages that best match ``query``, optionally only in ``document_ids``
-        and documents whose metadata has every ``key: value`` of ``metadata``."""
+        """The ``k`` passages (and, with an image model, pages and figures) that best match
+        ``query`` and/or ``image`` (a JPEG or PNG, as bytes or a file), optionally only in
+        ``document_ids`` and documents whose metadata has every ``key: value`` of
+        ``metadata``."""
         filters: dict[str, Any] = {}
         if document_ids is not None:
             filters["document_ids"] = document_ids
         if metadata is not None:
             filters["metadata"] = metadata
-        body = {"query": query, "k": k, "filters": filters}
+        body: dict[str, Any] = {"k": k, "filters": filters}
+        if query is not None:
+            body["query"] = query
+        if image is not None:
+            body["image"] = _image_json(image)
         return [Hit.of(h) for h in self._call("POST", "/v1/search", json=body).json()["hits"]]
+
+    def encode(
+        self,
+        model: str = "text",
+        *,
+        texts: list[str] | None = None,
+        images: list[bytes | Path] | None = None,
+    ) -> list[list[float]]:
+        """Vectors from the service's encoders, the same the index holds: ``model`` "text"
+        reads ``texts``; "image" reads ``images`` (JPEG or PNG) and ``texts`` (its text tower),
+        texts first."""
+        items: list[dict[str, Any]] = [{"text": t} for t in texts or []]
+        items += [{"image": _image_json(i)} for i in images or []]
+        body = {"model": model, "items": items}
+        vectors: list[list[float]] = self._call("POST", "/v1/encode", json=body).json()["vectors"]
+        return vectors
+
+
+def _image_json(image: bytes | Path) -> dict[str, str]:
+    """A JPEG or PNG as the API takes it: ``{"data": <base64>, "format"}``."""
+    data = image.read_bytes() if isinstance(image, Path) else image
+    fmt = "png" if data.startswith(b"\x89PNG") else "jpeg"
+    return {"data": base64.b64encode(data).decode("ascii"), "format": fmt}
 
 
 def _error(response: httpx.Response) -> ScanragError:

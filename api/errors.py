@@ -27,6 +27,8 @@ STATUS_BY_CODE = {
     "batch_not_found": 404,
     "document_not_ready": 409,
     "path_not_allowed": 403,
+    "too_many_items": 413,
+    "index_model_mismatch": 409,
 }
 STATUS_BY_CATEGORY = {Category.BAD_INPUT: 422, Category.TRANSIENT: 503, Category.INTERNAL: 500}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from storage.tables import Document
 from workers.views import document_view
@@ -175,15 +175,30 @@ class SearchFilters(BaseModel):
         return value
 
 
+class EncodedImage(BaseModel):
+    data: str = Field(description="the image file's bytes, base64")
+    format: Literal["jpeg", "jpg", "png"] = Field(description="what the bytes are")
+
+
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=2000)
+    query: str | None = Field(default=None, min_length=1, max_length=2000)
+    image: EncodedImage | None = Field(
+        default=None,
+        description="search by image (needs an image model): pages and figures that look like it",
+    )
     k: int = Field(default=10, ge=1, le=100)
     filters: SearchFilters = SearchFilters()
 
     @field_validator("query")
     @classmethod
-    def _query(cls, value: str) -> str:
-        return _storable(value, "the query")
+    def _query(cls, value: str | None) -> str | None:
+        return None if value is None else _storable(value, "the query")
+
+    @model_validator(mode="after")
+    def _something(self) -> SearchRequest:
+        if self.query is None and self.image is None:
+            raise ValueError("give a query, an image, or both")
+        return self
 
 
 class DocumentRef(BaseModel):
@@ -198,7 +213,9 @@ class SearchHitPublic(BaseModel):
     text: str
     score: float
     line_boxes: list[list[float]]
-    kind: str = Field(description="text, table or figure")
+    kind: str = Field(
+        description="text, table or figure (a chunk); page or figure (an image region)"
+    )
     title: str | None = Field(default=None, description="the heading of the hit's section")
     snippet: str = Field(
         description="the sentence or two of the text that best match the query ('…' where cut)"
@@ -207,11 +224,38 @@ class SearchHitPublic(BaseModel):
         description="[start, end) character offsets in snippet of the words that match the query"
     )
     crop_url: str
+    found_by: list[str] = Field(
+        description="the legs that found the hit, best rank first: lexical, dense (text"
+        " model), text_to_image (the query through the image model's text tower), image"
+    )
+    ranks: dict[str, int] = Field(description="the hit's 1-based rank in each leg that found it")
+    source: Literal["chunk", "image"] = Field(
+        description="chunk: a passage of text; image: a page or figure found by its image vector"
+    )
 
 
 class SearchResponse(BaseModel):
-    query: str
+    query: str | None
     hits: list[SearchHitPublic]
+
+
+class EncodeItem(BaseModel):
+    text: str | None = None
+    image: EncodedImage | None = None
+
+
+class EncodeRequestBody(BaseModel):
+    """The documented shape of ``POST /v1/encode`` (the body is checked by pipelines.encode)."""
+
+    model: Literal["text", "image"]
+    items: list[EncodeItem]
+
+
+class EncodeResponse(BaseModel):
+    model: Literal["text", "image"]
+    name: str = Field(description="the model's name (its folder's name; MiniLM's hub id)")
+    dim: int
+    vectors: list[list[float]]
 
 
 class BatchRequest(BaseModel):

@@ -101,6 +101,7 @@ def same_retriever_on_truth(
     from models.embedder import get_embedder
     from pipelines.embed import embed_query
     from storage.db import make_engine, migrate, session_factory
+    from storage.encoders import register
     from storage.repository import (
         ChunkRow,
         PageRow,
@@ -116,7 +117,11 @@ def same_retriever_on_truth(
     by_pdf: dict[str, list[tuple[int, str]]] = {}
     for pdf, page, text in pieces:
         by_pdf.setdefault(pdf, []).append((page, text))
+    identity = embedder.identity
     with sessions.begin() as s:
+        target = register(
+            s, kind="text", name=identity.name, sha256=identity.sha256, dim=identity.dim
+        )
         for pdf, items in by_pdf.items():
             doc, _ = get_or_create_document(
                 s,
@@ -140,12 +145,18 @@ def same_retriever_on_truth(
                 for p in sorted({p for p, _ in items})
             ]
             replace_document_content(
-                s, document_id=doc.id, pages=pages, chunks=rows, embeddings=np.asarray(vectors)
+                s,
+                document_id=doc.id,
+                pages=pages,
+                chunks=rows,
+                embeddings=np.asarray(vectors),
+                encoder_id=target.encoder_id,
             )
     ranked, texts = [], []
     with sessions() as s:
         for q in questions:
-            hits = hybrid_search(s, query=q, query_vector=embed_query(q, embedder), k=10)
+            vector = embed_query(q, embedder)
+            hits = hybrid_search(s, query=q, query_vector=vector, target=target, k=10)
             ranked.append([(h.filename, h.page_number) for h in hits])
             texts.append([h.text for h in hits])
     return ranked, texts

@@ -25,18 +25,21 @@ text. The queries are real SQuAD questions embedded with the real embedder, prec
 latency excludes the embedder, whose cost (one question per ``embed`` call, as the API does) has
 its own rows: with the default thread count (every core) and with one thread.
 
-Loading. Rows go in with SQLAlchemy core ``insert`` (executemany, ``BATCH`` rows a statement, a
-commit every ``COMMIT_EVERY`` chunks) into a schema made by ``storage.db.migrate``. On PostgreSQL
-the HNSW and GIN indexes of ``chunks`` are dropped before the load and re-created after from
-their own ``pg_indexes`` definitions (what the migration made), then ``VACUUM ANALYZE``; each
-index build is timed. SQLite keeps its FTS5 triggers during the load, then runs ``ANALYZE``.
+Loading. The built-in MiniLM is registered as the text encoder (``storage.encoders.register``)
+and every chunk row names it (``encoder_id``). Rows go in with SQLAlchemy core ``insert``
+(executemany, ``BATCH`` rows a statement, a commit every ``COMMIT_EVERY`` chunks) into a schema
+made by ``storage.db.migrate``. On PostgreSQL the encoder's partial HNSW index (made by
+``register``) and the GIN index of ``chunks`` are dropped before the load and re-created after
+from their own ``pg_indexes`` definitions, then ``VACUUM ANALYZE``; each index build is timed.
+SQLite keeps its FTS5 triggers during the load, then runs ``ANALYZE``.
 
-Measuring. After ``storage.search.warm_up`` and ``--warmup`` unmeasured questions, each measured
-question runs hybrid, dense and lexical search (interleaved, so load noise hits every kind
-alike), each in its own session, timed in-process around the ``storage.search`` call. Dense
-recall@k is the overlap of the dense hits with the exact cosine top k computed with numpy; lexical
-recall@k the overlap of the lexical hits with those of matching on every query word (PostgreSQL
-matches on the rarer words only, see storage.lexeme_stats).
+Measuring. After ``storage.search.warm_up`` (of the encoder's vectors) and ``--warmup``
+unmeasured questions, each measured question runs hybrid, dense and lexical search (interleaved,
+so load noise hits every kind alike), each in its own session, timed in-process around the
+``storage.search`` call. Dense recall@k is the overlap of the dense hits with the exact cosine
+top k computed with numpy; lexical recall@k the overlap of the lexical hits with those of
+matching on every query word (PostgreSQL matches on the rarer words only, see
+storage.lexeme_stats).
 
 The corpus (texts as JSON, vectors as ``.npy``) and the query embeddings are cached under
 ``--cache`` (default ``$TMPDIR/scanrag-bench-search``), so a rerun skips the embedding.
@@ -73,9 +76,10 @@ from sqlalchemy.orm import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import SHARED, table, write_jsonl
-from models.embedder import TextEmbedder, get_embedder
+from models.embedder import MINILM_L6_V2, MINILM_NAME, TextEmbedder, get_embedder
 from storage import search as search_module
 from storage.db import make_engine, migrate, session_factory
+from storage.encoders import VectorTarget, hnsw_index_name, register
 from storage.search import SearchHit, dense_search, hybrid_search, lexical_search, warm_up
 from storage.tables import EMBEDDING_DIM, Base
 
@@ -87,7 +91,7 @@ CHUNK_WORDS = (40, 120)
 BASE_WORDS = (30, 90)
 BATCH = 2_000
 COMMIT_EVERY = 50_000
-PG_INDEXES = ("ix_chunks_embedding_hnsw", "ix_chunks_text_tsv")
+PG_FTS_INDEX = "ix_chunks_text_tsv"
 PG_MAINTENANCE_WORK_MEM = "2GB"  # the HNSW graph of 200k x 384 (~0.5 GB) must fit to build fast
 TARGET_P95_MS = {"postgresql": 50.0, "sqlite": 150.0}
 KINDS = ("hybrid", "dense", "lexical")
@@ -391,7 +395,7 @@ def _page_rows(corpus: Corpus, d: int) -> Iterator[dict[str, Any]]:
         }
 
 
-def _chunk_row(corpus: Corpus, i: int) -> dict[str, Any]:
+def _chunk_row(corpus: Corpus, i: int, encoder_id: int) -> dict[str, Any]:
     ordinal = i % corpus.chunks_per_doc
     bbox, line_boxes = _boxes(ordinal % corpus.chunks_per_page, corpus.texts[i])
     return {
@@ -402,11 +406,21 @@ def _chunk_row(corpus: Corpus, i: int) -> dict[str, Any]:
         "bbox": bbox,
         "line_boxes": line_boxes,
         "embedding": corpus.vectors[i],
+        "encoder_id": encoder_id,
     }
 
 
-def bulk_load(engine: Engine, corpus: Corpus, pages_per_doc: int) -> None:
-    """Insert the documents, their pages and the chunks in large batches, few transactions."""
+def register_minilm(engine: Engine) -> VectorTarget:
+    """The built-in MiniLM registered as the text encoder (on PostgreSQL with its HNSW index)."""
+    with session_factory(engine).begin() as s:
+        return register(
+            s, kind="text", name=MINILM_NAME, sha256=MINILM_L6_V2.sha256, dim=EMBEDDING_DIM
+        )
+
+
+def bulk_load(engine: Engine, corpus: Corpus, pages_per_doc: int, target: VectorTarget) -> None:
+    """Insert the documents, their pages and the chunks (vectors of ``target``'s encoder) in
+    large batches, few transactions."""
     n = len(corpus.texts)
     with engine.begin() as c:
         documents = _document_rows(corpus, pages_per_doc)
@@ -419,7 +433,9 @@ def bulk_load(engine: Engine, corpus: Corpus, pages_per_doc: int) -> None:
     for start in range(0, n, COMMIT_EVERY):
         with engine.begin() as c:
             for lo in range(start, min(start + COMMIT_EVERY, n), BATCH):
-                rows = [_chunk_row(corpus, i) for i in range(lo, min(lo + BATCH, n))]
+                rows = [
+                    _chunk_row(corpus, i, target.encoder_id) for i in range(lo, min(lo + BATCH, n))
+                ]
                 c.execute(insert(Base.metadata.tables["chunks"]), rows)
         log(f"  {min(start + COMMIT_EVERY, n)}/{n} chunks inserted")
 
@@ -458,16 +474,20 @@ class Build:
         }
 
 
-def build_sqlite(workdir: Path, corpus: Corpus, pages_per_doc: int) -> tuple[Engine, Build]:
-    """A migrated SQLite file in ``workdir`` holding the corpus (FTS5 kept in sync by triggers)."""
+def build_sqlite(
+    workdir: Path, corpus: Corpus, pages_per_doc: int
+) -> tuple[Engine, Build, VectorTarget]:
+    """A migrated SQLite file in ``workdir`` holding the corpus (FTS5 kept in sync by triggers),
+    and the target of its vectors."""
     path = workdir / "sqlite" / "scanrag.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
+    target = register_minilm(engine)
     n = len(corpus.texts)
     info = Build("sqlite", n, corpus.documents, math.ceil(n / corpus.chunks_per_page))
     log(f"sqlite: loading {n} chunks into {path}")
     t = time.perf_counter()
-    bulk_load(engine, corpus, pages_per_doc)
+    bulk_load(engine, corpus, pages_per_doc, target)
     info.load_s = time.perf_counter() - t
     t = time.perf_counter()
     with engine.begin() as c:
@@ -478,7 +498,7 @@ def build_sqlite(workdir: Path, corpus: Corpus, pages_per_doc: int) -> tuple[Eng
     info.db_mb = sum(p.stat().st_size for p in path.parent.iterdir()) / 2**20
     info.notes = "FTS5 maintained by triggers during the load; vectors: exact, in memory"
     log(f"sqlite: built in {info.load_s:.1f}s, {info.db_mb:.0f} MB")
-    return engine, info
+    return engine, info, target
 
 
 @contextmanager
@@ -497,13 +517,19 @@ def postgres_server(workdir: Path) -> Iterator[Any]:
         server.cleanup()
 
 
-def build_postgres(server: Any, corpus: Corpus, pages_per_doc: int) -> tuple[Engine, Build]:
-    """A migrated database on ``server`` holding the corpus; chunk indexes built after the load."""
+def build_postgres(
+    server: Any, corpus: Corpus, pages_per_doc: int
+) -> tuple[Engine, Build, VectorTarget]:
+    """A migrated database on ``server`` holding the corpus, and the target of its vectors;
+    chunk indexes (GIN, the encoder's partial HNSW) built after the load."""
     with psycopg.connect(server.get_uri(), autocommit=True) as admin:
         admin.execute('CREATE DATABASE "scanrag_bench"')
         version = admin.execute("SHOW server_version").fetchone()
     engine = make_engine(server.get_uri("scanrag_bench"))
     migrate(engine)
+    target = register_minilm(engine)
+    hnsw_index = hnsw_index_name("chunks", target.encoder_id)
+    indexes = (hnsw_index, PG_FTS_INDEX)
     n = len(corpus.texts)
     info = Build("postgresql", n, corpus.documents, math.ceil(n / corpus.chunks_per_page))
     with engine.begin() as c:
@@ -514,21 +540,23 @@ def build_postgres(server: Any, corpus: Corpus, pages_per_doc: int) -> tuple[Eng
                 "SELECT indexname, indexdef FROM pg_indexes"
                 " WHERE tablename = 'chunks' AND indexname = ANY(:names)"
             ),
-            {"names": list(PG_INDEXES)},
+            {"names": list(indexes)},
         )
         definitions = {str(name): str(ddl) for name, ddl in found}
-        if set(definitions) != set(PG_INDEXES):
-            raise SystemExit(f"the migration made {sorted(definitions)}, expected {PG_INDEXES}")
-        for name in PG_INDEXES:
+        if set(definitions) != set(indexes):
+            raise SystemExit(
+                f"the migration and register() made {sorted(definitions)}, expected {indexes}"
+            )
+        for name in indexes:
             c.execute(text(f'DROP INDEX "{name}"'))
     log(f"postgresql {version[0] if version else '?'}, pgvector {pgvector_version}")
-    log(f"postgresql: dropped {', '.join(PG_INDEXES)}; loading {n} chunks")
+    log(f"postgresql: dropped {', '.join(indexes)}; loading {n} chunks")
     t = time.perf_counter()
-    bulk_load(engine, corpus, pages_per_doc)
+    bulk_load(engine, corpus, pages_per_doc, target)
     info.load_s = time.perf_counter() - t
     workers = max(0, min(7, (os.cpu_count() or 1) - 1))
     timings: dict[str, float] = {}
-    for name in ("ix_chunks_text_tsv", "ix_chunks_embedding_hnsw"):
+    for name in (PG_FTS_INDEX, hnsw_index):
         log(f"postgresql: {definitions[name]}")
         with engine.begin() as c:
             c.execute(text(f"SET LOCAL maintenance_work_mem = '{PG_MAINTENANCE_WORK_MEM}'"))
@@ -537,8 +565,8 @@ def build_postgres(server: Any, corpus: Corpus, pages_per_doc: int) -> tuple[Eng
             c.execute(text(definitions[name]))
         timings[name] = time.perf_counter() - t
         log(f"postgresql: {name} built in {timings[name]:.1f}s")
-    info.fts_index_s = timings["ix_chunks_text_tsv"]
-    info.hnsw_index_s = timings["ix_chunks_embedding_hnsw"]
+    info.fts_index_s = timings[PG_FTS_INDEX]
+    info.hnsw_index_s = timings[hnsw_index]
     t = time.perf_counter()
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         c.execute(text("VACUUM ANALYZE"))
@@ -559,22 +587,26 @@ def build_postgres(server: Any, corpus: Corpus, pages_per_doc: int) -> tuple[Eng
         f" {settings.get('shared_buffers')}, jit {settings.get('jit')}"
     )
     log(f"postgresql: built, {info.db_mb:.0f} MB")
-    return engine, info
+    return engine, info, target
 
 
-def uses_hnsw(engine: Engine, vector: npt.NDArray[np.float32]) -> bool:
-    """Whether PostgreSQL plans a dense top-50 like storage.search's on the HNSW index."""
+def uses_hnsw(engine: Engine, target: VectorTarget, vector: npt.NDArray[np.float32]) -> bool:
+    """Whether PostgreSQL plans a dense top-50 like storage.search's (the encoder's rows, the
+    same cast, its id as a literal) on the encoder's HNSW index."""
     literal = "[" + ",".join(f"{v:.6f}" for v in vector) + "]"
+    dim, encoder_id = int(target.dim), int(target.encoder_id)
     with engine.begin() as c:
         c.execute(text("SELECT set_config('hnsw.ef_search', '100', true)"))
         plan = c.execute(
             text(
-                "EXPLAIN SELECT id FROM chunks WHERE embedding IS NOT NULL"
-                " ORDER BY embedding <=> CAST(:q AS vector) LIMIT 50"
+                f"EXPLAIN SELECT id FROM chunks WHERE encoder_id = {encoder_id}"
+                f" ORDER BY CAST(embedding AS vector({dim})) <=> CAST(:q AS vector({dim}))"
+                " LIMIT 50"
             ),
             {"q": literal},
         ).scalars()
-        return any("ix_chunks_embedding_hnsw" in line for line in plan)
+        index = hnsw_index_name("chunks", encoder_id)
+        return any(index in line for line in plan)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -604,6 +636,7 @@ def chunk_ordinals(engine: Engine) -> dict[int, int]:
 
 def measure(
     engine: Engine,
+    target: VectorTarget,
     corpus: Corpus,
     queries: Queries,
     warmup: Queries,
@@ -617,14 +650,14 @@ def measure(
 
     def run(kind: str, session: Session, q: str, v: npt.NDArray[np.float32]) -> list[SearchHit]:
         if kind == "hybrid":
-            return hybrid_search(session, query=q, query_vector=v, k=k)
+            return hybrid_search(session, query=q, query_vector=v, target=target, k=k)
         if kind == "dense":
-            return dense_search(session, query_vector=v, k=k)
+            return dense_search(session, query_vector=v, target=target, k=k)
         return lexical_search(session, query=q, k=k)
 
     t = time.perf_counter()
     with sessions() as s:
-        warm_up(s)
+        warm_up(s, (target,))
     warm_s = time.perf_counter() - t
     for q, v in zip(warmup.texts, warmup.vectors, strict=True):
         for kind in KINDS:
@@ -776,11 +809,11 @@ def main() -> None:
     try:
         for name in args.backends:
             if name == "sqlite":
-                engine, info = build_sqlite(workdir, corpus, args.pages_per_doc)
+                engine, info, target = build_sqlite(workdir, corpus, args.pages_per_doc)
                 try:
                     log("sqlite: measuring")
                     latencies, recalls, info.warm_up_s = measure(
-                        engine, corpus, queries, warmup, k=args.k, exact=exact
+                        engine, target, corpus, queries, warmup, k=args.k, exact=exact
                     )
                 finally:
                     engine.dispose()
@@ -790,15 +823,15 @@ def main() -> None:
                     rows.append(latency_row(name, args.chunks, kind, latencies[kind], **extra))
                 continue
             with postgres_server(workdir) as server:
-                engine, info = build_postgres(server, corpus, args.pages_per_doc)
+                engine, info, target = build_postgres(server, corpus, args.pages_per_doc)
                 try:
-                    hnsw = uses_hnsw(engine, queries.vectors[0])
+                    hnsw = uses_hnsw(engine, target, queries.vectors[0])
                     log(f"postgresql: dense plan uses HNSW: {hnsw}")
                     if not hnsw:
                         info.notes += "; WARNING: dense plan does not use the HNSW index"
                     log("postgresql: measuring")
                     latencies, recalls, info.warm_up_s = measure(
-                        engine, corpus, queries, warmup, k=args.k, exact=exact
+                        engine, target, corpus, queries, warmup, k=args.k, exact=exact
                     )
                 finally:
                     engine.dispose()

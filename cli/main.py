@@ -11,7 +11,7 @@ from typing import Annotated, TextIO
 
 import typer
 
-from cli import documents_cmd, ingest_cmd, reindex_cmd, search_cmd, service_cmd
+from cli import documents_cmd, encode_cmd, ingest_cmd, reindex_cmd, search_cmd, service_cmd
 from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, fail_line
 from cli.progress import PageBar
 from core.config import get_settings
@@ -161,6 +161,7 @@ def _emit(page: dict[str, object], fmt: Format, stream: TextIO) -> None:
 
 app.command()(ingest_cmd.ingest)
 app.command()(search_cmd.search)
+app.command(name="encode")(encode_cmd.encode_command)
 app.command()(documents_cmd.documents)
 app.command()(documents_cmd.show)
 app.command()(reindex_cmd.reindex)

@@ -1,4 +1,5 @@
-"""``scanrag reindex``: lay out and chunk stored pages again, and embed them (no OCR)."""
+"""``scanrag reindex``: lay out and chunk stored pages again, and embed them (no OCR); after a
+change of the text or image model, embed every document with the configured one."""
 
 from __future__ import annotations
 
@@ -8,13 +9,29 @@ from typing import Annotated
 import typer
 from tqdm import tqdm
 
-from cli.errors import EXIT_OK, exit_on_error
+from cli.errors import EXIT_OK, error_line, exit_on_error
 from core.config import get_settings
+from core.errors import ScanragError
 from core.status import DocumentStatus
 from storage import repository as repo
+from storage.errors import IndexMismatch
 from workers import documents
 from workers.relayout import relayout_document
 from workers.runtime import Runtime
+
+
+def pending_switch(rt: Runtime) -> str | None:
+    """Why every document must be embedded again (the index holds another model's vectors
+    than a configured one's), or None."""
+    with rt.writing(), rt.sessions.begin() as session:
+        try:
+            documents.registered(session, rt.embedder.identity)
+            image = rt.image_encoder
+            if image is not None:
+                documents.registered(session, image.identity)
+        except IndexMismatch as exc:
+            return exc.message
+    return None
 
 
 def reindex(
@@ -29,19 +46,32 @@ def reindex(
         ),
     ] = True,
 ) -> None:
-    """Rebuild the chunks and embeddings of done documents from their stored pages (no OCR).
+    """Rebuild the chunks and vectors of documents from their stored pages (no OCR).
 
     Pages read before the layout model get their blocks, kinds and reading order rebuilt from
-    the stored page image first; a page without one is counted as needing a re-read.
+    the stored page image first; a page without one is counted as needing a re-read. When the
+    configured text or image model is not the one the index was built with, every document
+    is embedded again with it (the others' vectors are replaced, never mixed in a search).
     """
     settings = get_settings()
     with exit_on_error():
         rt = Runtime.build(settings)
+        switch = pending_switch(rt)
+        if switch is not None and document:
+            raise ScanragError(
+                "the configured model is not the index's: run `scanrag reindex` without"
+                " --document, so every document is embedded with it"
+            )
         with rt.sessions() as session:
             ids = document or [
                 d.id
                 for d in repo.list_documents(session, status=DocumentStatus.DONE, limit=1_000_000)
             ]
+            if switch is not None and not document:
+                # a document that is not done but holds vectors (failed after it was indexed)
+                # must lose the old model's too
+                done = set(ids)
+                ids += sorted(repo.documents_with_vectors(session) - done)
         finder = rt.ocr.models().regions if relayout else None
         chunks = relaid = reread = 0
         for document_id in tqdm(ids, unit="doc", disable=not sys.stderr.isatty()):
@@ -51,10 +81,16 @@ def reindex(
                 )
                 relaid += outcome.relaid
                 reread += outcome.need_reread
-            count, _ = documents.index(rt, document_id)
+            count, _ = documents.index(rt, document_id, switching=switch is not None)
             chunks += count
+        left = pending_switch(rt) if switch is not None else None
         rt.close()
     print(f"reindexed {len(ids)} documents: {chunks} chunks; {relaid} pages laid out again")
+    if switch is not None and left is None:
+        print("the index now holds the configured models' vectors only")
+    if left is not None:
+        # a document not done (failed, or still being read) keeps the old model's vectors
+        error_line(ScanragError(f"{left}; documents that are not done still hold them"))
     if reread:
         print(
             f"scanrag: {reread} pages have no stored page image and keep their old layout:"

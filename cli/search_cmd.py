@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 from cli.errors import exit_on_error
 from cli.tables import emphasised, print_table
 from core.config import get_settings
-from pipelines.embed import embed_query
-from storage import repository as repo
+from pipelines.encode import ImageLimits, open_image
 from storage.blobs import BlobStore
 from storage.page_images import crop_png
-from storage.search import SearchHit, hybrid_search
+from storage.search import SearchHit
 from workers.runtime import Runtime
+from workers.searching import search as run_search
 from workers.views import hit_view
 
 
@@ -72,31 +72,44 @@ def search(
         Path | None,
         typer.Option(help='a JSONL file of {"query": ...} lines; one result line per query'),
     ] = None,
+    image: Annotated[
+        Path | None,
+        typer.Option(help="a JPEG or PNG: find pages and figures that look like it (image model)"),
+    ] = None,
 ) -> None:
-    """Find the passages that best match a query, by its words and its meaning."""
-    if (query is None) == (queries is None):
-        raise typer.BadParameter("give a QUERY or --queries FILE (one of them)")
+    """Find the passages (and, with an image model, pages and figures) that best match a
+    query by its words and meaning, or an image by its look."""
+    if query is not None and queries is not None:
+        raise typer.BadParameter("give a QUERY or --queries FILE, not both")
+    if query is None and queries is None and image is None:
+        raise typer.BadParameter("give a QUERY, --queries FILE or --image FILE")
     requests = _read_queries(queries) if queries is not None else [{"query": query}]
     settings = get_settings()
     with exit_on_error():
+        picture = None
+        if image is not None:
+            limits = ImageLimits(settings.embed.max_image_bytes, settings.limits.max_page_pixels)
+            try:
+                raw = image.read_bytes()
+            except OSError as exc:
+                raise typer.BadParameter(
+                    f"cannot read {image}: {exc}", param_hint="--image"
+                ) from exc
+            picture = open_image(raw, image.suffix.lstrip("."), limits, str(image))
         rt = Runtime.build(settings)
-        embedder = rt.embedder
-        with rt.sessions.begin() as session:
-            # a query embedded by another model than the index's would find nonsense
-            repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
         if crops is not None:
             crops.mkdir(parents=True, exist_ok=True)
         with rt.sessions() as session:
             for number, request in enumerate(requests):
                 text = request["query"]
-                hits = hybrid_search(
+                hits = run_search(
+                    rt,
                     session,
                     query=text,
-                    query_vector=embed_query(text, embedder),
+                    image=picture,
                     k=k,
                     document_ids=document or None,
                     tenant=tenant,
-                    **rt.search,
                 )
                 found = [hit_view(hit, text) for hit in hits]
                 if crops is not None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.netguard import Allow
-from core.vocab import Alphabet, Device, EmbedPrecision
+from core.vocab import Alphabet, Device, EmbedPrecision, Pooling
 
 Renderer = Literal["pdfium", "pdf2image"]
 
@@ -99,10 +99,14 @@ class SearchSettings(BaseModel):
         default=3.0, ge=0, description="weight of the full-text leg (the dense leg has 1)"
     )
     candidates: int = Field(default=50, ge=1, le=1000, description="hits each leg contributes")
+    image_weight: float = Field(
+        default=1.0, ge=0, description="weight of the image legs (image model) in the fusion"
+    )
 
 
 class EmbedSettings(BaseModel):
-    """The text embedder."""
+    """The encoders of the index: text (built-in MiniLM, or a local model folder) and,
+    optionally, images (a local CLIP- or SigLIP-style model folder)."""
 
     device: Device = "auto"
     # 32: as fast as 64 on a CPU, with half the activation memory (docs/BENCHMARKS.md, issue 15)
@@ -112,6 +116,32 @@ class EmbedSettings(BaseModel):
         default="auto",
         description="matrix products in fp32 or bf16; auto = bf16 on a CPU with AMX or"
         " AVX-512 BF16 (vectors within 3e-5 cosine of fp32's), else fp32",
+    )
+    text_model: Path | None = Field(
+        default=None,
+        description="a local folder holding a text encoder in the Hugging Face layout (config,"
+        " weights, tokenizer); None: the built-in all-MiniLM-L6-v2",
+    )
+    image_model: Path | None = Field(
+        default=None,
+        description="a local folder holding a CLIP- or SigLIP-style model (image tower, and a"
+        " text tower for text queries); None: no image vectors",
+    )
+    text_pooling: Pooling = Field(
+        default="auto",
+        description="token states to one vector (mean, cls, last); auto: the folder's"
+        " sentence-transformers pooling config, else mean",
+    )
+    text_max_length: int = Field(
+        default=0, ge=0, le=32768, description="tokens read per text; 0 = the model's own limit"
+    )
+    normalize: bool = Field(default=True, description="L2-normalise every vector")
+    image_batch: int = Field(default=16, ge=1, le=1024, description="images per encoder run")
+    max_encode_items: int = Field(
+        default=64, ge=1, le=4096, description="most items in one /v1/encode request"
+    )
+    max_image_bytes: int = Field(
+        default=10 * 1024 * 1024, gt=0, description="largest image in an encode or search request"
     )
 
 

@@ -9,6 +9,10 @@ Device = Literal["auto", "cpu", "cuda"]  # where the networks run; auto: CUDA wh
 Alphabet = Literal["western", "all"]  # the characters the recognizer may answer
 EmbedPrecision = Literal["auto", "fp32", "bf16"]  # the embedder's arithmetic; auto: by the CPU
 ChunkKind = Literal["text", "table", "figure"]  # what a searchable chunk holds
+# how a text encoder turns token states into one vector; auto: the model folder says (or mean)
+Pooling = Literal["auto", "mean", "cls", "last"]
+EncoderKind = Literal["text", "image"]  # which of the index's encoders
+RegionKind = Literal["page", "figure"]  # what an image vector shows
 
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels, y down
 

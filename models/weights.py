@@ -101,3 +101,42 @@ def verified_path(weight: WeightFile) -> Path:
             )
         _verified.add(path)
     return path
+
+
+# the files that hold a model's weights in the Hugging Face layout (shards included)
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".h5", ".msgpack")
+_folder_digests: dict[tuple[str, int, int], str] = {}
+
+
+def folder_sha256(folder: Path) -> str:
+    """The sha256 of a local model folder's weights: that file's own sha256 when there is one
+    weight file, else the sha256 of the ``"<sha256>  <name>"`` lines of its weight files (sorted
+    by name, as ``sha256sum`` prints them). Computed once per file version in a process."""
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    if not files:
+        raise ModelError(f"no weight file ({', '.join(WEIGHT_SUFFIXES)}) in {folder}")
+    lines = []
+    for path in files:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        with _lock:
+            digest = _folder_digests.get(key)
+        if digest is None:
+            digest = file_sha256(path)
+            with _lock:
+                _folder_digests[key] = digest
+        lines.append(f"{digest}  {path.name}\n")
+    if len(lines) == 1:
+        return lines[0].split()[0]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def check_folder(folder: Path, what: str) -> Path:
+    """``folder`` if it is a model folder (a config.json inside), else a ModelError naming it."""
+    folder = folder.expanduser()
+    if not (folder / "config.json").is_file():
+        raise ModelError(
+            f"the {what} {str(folder)!r} is not a model folder in the Hugging Face layout"
+            " (no config.json in it); give the local folder save_pretrained wrote"
+        )
+    return folder

@@ -99,10 +99,15 @@ _SEARCH_OBJECTS = {"ix_chunks_embedding_hnsw", "ix_chunks_text_tsv", "text_tsv"}
 def include_in_autogenerate(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Alembic autogenerate filter: skip the backend-specific full-text and vector indexes."""
+    """Alembic autogenerate filter: skip the backend-specific full-text and vector indexes
+    (the HNSW index of each encoder is made when the encoder is registered)."""
     if name is None:
         return True
-    return name not in _SEARCH_OBJECTS and not name.startswith("chunks_fts")
+    return (
+        name not in _SEARCH_OBJECTS
+        and not name.startswith("chunks_fts")
+        and "_embedding_hnsw_e" not in name
+    )
 
 
 def migrate(engine_or_url: Engine | str) -> None:

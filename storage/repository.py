@@ -15,14 +15,13 @@ from sqlalchemy import Select, bindparam, case, delete, func, insert, select, up
 from sqlalchemy.orm import Session
 
 from core.status import FINAL, UNFINISHED, DocumentStatus, sources
-from core.vocab import BBox, ChunkKind
+from core.vocab import BBox, ChunkKind, RegionKind
 from storage.db import backend, dialect_insert
-from storage.errors import DocumentNotFound, IndexMismatch
+from storage.errors import DocumentNotFound
 from storage.tables import (
-    EMBEDDING_DIM,
     Chunk,
     Document,
-    IndexInfo,
+    ImageVector,
     Page,
     new_document_id,
     utcnow,
@@ -40,6 +39,18 @@ class ChunkRow:
     line_boxes: tuple[BBox, ...] = ()
     kind: ChunkKind = "text"
     title: str | None = None  # the heading of the section it sits in
+
+
+@dataclass(frozen=True)
+class ImageVectorRow:
+    """One image vector to store: a whole page (ordinal 0) or a figure region on it."""
+
+    page_number: int
+    ordinal: int
+    region: RegionKind
+    bbox: BBox
+    text: str
+    embedding: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -217,15 +228,17 @@ def replace_chunks(
     document_id: str,
     chunks: Sequence[ChunkRow],
     embeddings: np.ndarray | None,
+    encoder_id: int | None = None,
 ) -> None:
     """Replace all of the document's chunks with these (delete, then insert).
 
-    ``embeddings`` is one row per chunk (float32, ``EMBEDDING_DIM`` wide) or None.
+    ``embeddings`` is one row per chunk (float32, the encoder's width) made by the encoder
+    ``encoder_id`` (storage.encoders.register), or None.
     """
-    if embeddings is not None and embeddings.shape != (len(chunks), EMBEDDING_DIM):
-        raise ValueError(
-            f"embeddings have shape {embeddings.shape}, expected ({len(chunks)}, {EMBEDDING_DIM})"
-        )
+    if embeddings is not None and (embeddings.ndim != 2 or embeddings.shape[0] != len(chunks)):
+        raise ValueError(f"embeddings have shape {embeddings.shape} for {len(chunks)} chunks")
+    if embeddings is not None and encoder_id is None:
+        raise ValueError("embeddings need the id of the encoder that made them")
     _lock_document(session, document_id)
     session.execute(delete(Chunk).where(Chunk.document_id == document_id))
     if chunks:
@@ -243,11 +256,54 @@ def replace_chunks(
                     "kind": row.kind,
                     "title": row.title,
                     "embedding": None if vectors is None else vectors[i],
+                    "encoder_id": None if vectors is None else encoder_id,
                 }
                 for i, row in enumerate(chunks)
             ],
         )
     _touch(session, document_id)
+
+
+def replace_image_vectors(
+    session: Session, *, document_id: str, rows: Sequence[ImageVectorRow], encoder_id: int
+) -> None:
+    """Replace all of the document's image vectors with these, made by encoder ``encoder_id``."""
+    _lock_document(session, document_id)
+    session.execute(delete(ImageVector).where(ImageVector.document_id == document_id))
+    if rows:
+        session.execute(
+            insert(ImageVector),
+            [
+                {
+                    "document_id": document_id,
+                    "page_number": row.page_number,
+                    "ordinal": row.ordinal,
+                    "region": row.region,
+                    "bbox": [float(v) for v in row.bbox],
+                    "text": row.text,
+                    "embedding": np.asarray(row.embedding, dtype=np.float32),
+                    "encoder_id": encoder_id,
+                }
+                for row in rows
+            ],
+        )
+
+
+def documents_with_vectors(session: Session) -> set[str]:
+    """The ids of the documents that hold any chunk vector or image vector."""
+    chunks = select(Chunk.document_id).where(Chunk.encoder_id.is_not(None)).distinct()
+    images = select(ImageVector.document_id).distinct()
+    return set(session.scalars(chunks)) | set(session.scalars(images))
+
+
+def image_vectors(session: Session, *, document_id: str) -> list[ImageVector]:
+    """The document's image vectors, by page and ordinal."""
+    stmt = (
+        select(ImageVector)
+        .where(ImageVector.document_id == document_id)
+        .order_by(ImageVector.page_number, ImageVector.ordinal)
+    )
+    return list(session.scalars(stmt))
 
 
 def replace_document_content(
@@ -257,16 +313,23 @@ def replace_document_content(
     pages: Sequence[PageRow],
     chunks: Sequence[ChunkRow],
     embeddings: np.ndarray | None,
+    encoder_id: int | None = None,
 ) -> None:
     """Replace the document's pages and chunks with these (delete, then insert).
 
-    ``embeddings`` is one row per chunk (float32, ``EMBEDDING_DIM`` wide) or None. Running it
+    ``embeddings`` is one row per chunk, made by encoder ``encoder_id``, or None. Running it
     again with the same input leaves the same rows, never duplicates.
     """
     _lock_document(session, document_id)
     session.execute(delete(Page).where(Page.document_id == document_id))
     replace_pages(session, document_id=document_id, pages=pages)
-    replace_chunks(session, document_id=document_id, chunks=chunks, embeddings=embeddings)
+    replace_chunks(
+        session,
+        document_id=document_id,
+        chunks=chunks,
+        embeddings=embeddings,
+        encoder_id=encoder_id,
+    )
 
 
 def stored_page_numbers(session: Session, *, document_id: str) -> set[int]:
@@ -381,6 +444,21 @@ def page_layouts(session: Session, *, document_id: str) -> Iterator[dict[str, An
     yield from session.scalars(stmt)
 
 
+def page_images(
+    session: Session, *, document_id: str
+) -> Iterator[tuple[int, str | None, str, dict[str, Any]]]:
+    """(number, page image key, text, layout) of each of the document's pages, in page order,
+    a few rows at a time."""
+    stmt = (
+        select(Page.number, Page.image_key, Page.text, Page.layout)
+        .where(Page.document_id == document_id)
+        .order_by(Page.number)
+        .execution_options(yield_per=8)
+    )
+    for row in session.execute(stmt):
+        yield row.number, row.image_key, row.text, row.layout
+
+
 def get_page(session: Session, *, document_id: str, number: int) -> Page | None:
     """Page ``number`` (1-based) of the document, or None."""
     stmt = select(Page).where(Page.document_id == document_id, Page.number == number)
@@ -426,27 +504,3 @@ def unused_blob_keys(session: Session, keys: set[str]) -> list[str]:
         if key is not None
     )
     return sorted(keys - still_used)
-
-
-def check_index_model(session: Session, *, name: str, dim: int) -> None:
-    """Record the embedding model of the index on first use; raise IndexMismatch on a change."""
-    if dim != EMBEDDING_DIM:
-        raise IndexMismatch(
-            f"the index stores {EMBEDDING_DIM}-dimensional vectors; model {name!r} makes {dim}"
-        )
-    query = select(IndexInfo.model_name, IndexInfo.dim)
-    stored = session.execute(query).one_or_none()
-    if stored is None:
-        # written once, by the first ingest or search; later calls only read, so a search never
-        # takes SQLite's write lock
-        insert_ignoring_conflict(
-            session,
-            IndexInfo.__table__,
-            {"id": 1, "model_name": name, "dim": dim, "created_at": utcnow()},
-        )
-        stored = session.execute(query).one()
-    if (stored.model_name, stored.dim) != (name, dim):
-        raise IndexMismatch(
-            f"the index was built with {stored.model_name!r} ({stored.dim} dims), not {name!r} "
-            f"({dim} dims): configure {stored.model_name!r} again or re-index every document"
-        )

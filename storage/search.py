@@ -1,4 +1,5 @@
-"""Hybrid search over chunks: dense (cosine) and lexical (full text), fused by reciprocal rank.
+"""Hybrid search over chunks and image regions: dense (cosine) and lexical (full text) legs over
+chunks, and image legs over the image vectors of pages and figures, fused by reciprocal rank.
 
 Each database has its own backend for both legs (``storage.search_backend.SearchBackend``):
 ``storage.search_postgres`` (HNSW and ``ts_rank_cd``) and ``storage.search_sqlite`` (cached
@@ -6,27 +7,34 @@ vectors and FTS5 bm25), picked once per call by the session's dialect.
 Both backends match any of the query's (content) words, so a long question still finds chunks
 that share only some of its words. The legs are fused by weighted reciprocal rank (RRF_K,
 LEXICAL_WEIGHT).
-Filters (document ids, tenant, metadata key == value) apply inside both legs.
+Filters (document ids, tenant, metadata key == value) apply inside every leg.
+
+A dense leg reads the vectors of one encoder (``storage.encoders.VectorTarget``): the text
+encoder's over chunks, or the image encoder's over page and figure regions (reached by a text
+query through the image model's text tower, ``text_to_image``, or by an image, ``image``).
+A hit is a chunk or an image region; it says which legs found it and at what rank.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.vocab import BBox, ChunkKind, as_bbox
+from core.vocab import BBox, as_bbox
 from storage.db import backend
+from storage.encoders import VectorTarget
 from storage.search_backend import Filters, Ranked, SearchBackend
 from storage.search_postgres import PostgresSearch
 from storage.search_sqlite import SqliteSearch
 from storage.stop_words import STOP_WORDS
-from storage.tables import EMBEDDING_DIM, Chunk, Document
+from storage.tables import Chunk, Document, ImageVector
 
 __all__ = [
     "LEXICAL_WEIGHT",
@@ -36,6 +44,7 @@ __all__ = [
     "SQLITE_LEXICAL_ROW_BUDGET",
     "STOP_WORDS",
     "SearchHit",
+    "VectorLeg",
     "dense_search",
     "hybrid_search",
     "lexical_search",
@@ -59,14 +68,29 @@ SQLITE_LEXICAL_ROW_BUDGET = 10000.0
 MAX_QUERY_TOKENS = 32
 _TOKEN = re.compile(r"\w+")
 
+LegName = Literal["lexical", "dense", "text_to_image", "image"]
+HitKind = Literal["text", "table", "figure", "page"]
+Key = tuple[Literal["chunk", "image"], int]  # what a leg ranks: a chunk or an image region
+
+
+@dataclass(frozen=True)
+class VectorLeg:
+    """One dense leg: ``vector`` against ``target``'s vectors, weighted in the fusion."""
+
+    name: LegName
+    target: VectorTarget
+    vector: npt.NDArray[np.float32]
+    weight: float = 1.0
+
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One chunk found: where it is, its text, and how it ranked.
+    """One chunk or image region found: where it is, its text, and how it ranked.
 
     ``score`` is the fused RRF score in ``hybrid_search``, the cosine similarity in
     ``dense_search`` and the full-text relevance (higher is better) in ``lexical_search``.
-    Ranks are 1-based; None where the chunk was not among that leg's candidates.
+    ``ranks`` maps each leg that found the hit to its 1-based rank there. An image region
+    (``kind`` page or figure, ``region_id`` set) has no chunk id and no line boxes.
     """
 
     document_id: str
@@ -76,11 +100,26 @@ class SearchHit:
     text: str
     score: float
     line_boxes: tuple[BBox, ...]
-    chunk_id: int
-    kind: ChunkKind
+    chunk_id: int | None
+    kind: HitKind
     title: str | None  # the heading of the chunk's section
-    dense_rank: int | None
-    lexical_rank: int | None
+    ranks: dict[str, int] = field(default_factory=dict)
+    region_id: int | None = None
+
+    @property
+    def dense_rank(self) -> int | None:
+        """The rank in the text encoder's dense leg (None: not among its candidates)."""
+        return self.ranks.get("dense")
+
+    @property
+    def lexical_rank(self) -> int | None:
+        """The rank in the full-text leg (None: not among its candidates)."""
+        return self.ranks.get("lexical")
+
+    @property
+    def found_by(self) -> list[str]:
+        """The legs that found the hit, best rank first."""
+        return sorted(self.ranks, key=lambda leg: (self.ranks[leg], leg))
 
 
 def query_tokens(query: str) -> list[str]:
@@ -95,10 +134,10 @@ def query_tokens(query: str) -> list[str]:
     return words[:MAX_QUERY_TOKENS]
 
 
-def _query_vector(query_vector: Any) -> npt.NDArray[np.float32]:
+def _query_vector(query_vector: Any, target: VectorTarget) -> npt.NDArray[np.float32]:
     vector = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-    if vector.shape != (EMBEDDING_DIM,):
-        raise ValueError(f"query vector has {vector.size} values, expected {EMBEDDING_DIM}")
+    if vector.shape != (target.dim,):
+        raise ValueError(f"query vector has {vector.size} values, expected {target.dim}")
     return vector
 
 
@@ -119,34 +158,51 @@ def _lexical(
 
 
 def _hits(
-    session: Session,
-    scored: list[tuple[int, float]],
-    dense_rank: dict[int, int],
-    lexical_rank: dict[int, int],
+    session: Session, scored: list[tuple[Key, float]], ranks: dict[str, dict[Key, int]]
 ) -> list[SearchHit]:
     if not scored:
         return []
-    stmt = (
-        select(
-            Chunk.id,
-            Chunk.document_id,
-            Document.filename,
-            Chunk.page_number,
-            Chunk.bbox,
-            Chunk.text,
-            Chunk.line_boxes,
-            Chunk.kind,
-            Chunk.title,
+    chunk_ids = [row_id for (source, row_id), _ in scored if source == "chunk"]
+    region_ids = [row_id for (source, row_id), _ in scored if source == "image"]
+    rows: dict[Key, Any] = {}
+    if chunk_ids:
+        stmt = (
+            select(
+                Chunk.id,
+                Chunk.document_id,
+                Document.filename,
+                Chunk.page_number,
+                Chunk.bbox,
+                Chunk.text,
+                Chunk.line_boxes,
+                Chunk.kind,
+                Chunk.title,
+            )
+            .join(Document, Document.id == Chunk.document_id)
+            .where(Chunk.id.in_(chunk_ids))
         )
-        .join(Document, Document.id == Chunk.document_id)
-        .where(Chunk.id.in_([chunk_id for chunk_id, _ in scored]))
-    )
-    rows = {row.id: row for row in session.execute(stmt)}
+        rows.update({("chunk", row.id): row for row in session.execute(stmt)})
+    if region_ids:
+        regions = (
+            select(
+                ImageVector.id,
+                ImageVector.document_id,
+                Document.filename,
+                ImageVector.page_number,
+                ImageVector.bbox,
+                ImageVector.text,
+                ImageVector.region.label("kind"),
+            )
+            .join(Document, Document.id == ImageVector.document_id)
+            .where(ImageVector.id.in_(region_ids))
+        )
+        rows.update({("image", row.id): row for row in session.execute(regions)})
     hits = []
-    for chunk_id, score in scored:
-        row = rows.get(chunk_id)
+    for key, score in scored:
+        row = rows.get(key)
         if row is None:  # deleted between ranking and reading
             continue
+        chunk = key[0] == "chunk"
         hits.append(
             SearchHit(
                 document_id=row.document_id,
@@ -155,32 +211,42 @@ def _hits(
                 bbox=as_bbox(row.bbox),
                 text=row.text,
                 score=score,
-                line_boxes=tuple(as_bbox(box) for box in row.line_boxes),
-                chunk_id=chunk_id,
+                line_boxes=tuple(as_bbox(box) for box in row.line_boxes) if chunk else (),
+                chunk_id=key[1] if chunk else None,
                 kind=row.kind,
-                title=row.title,
-                dense_rank=dense_rank.get(chunk_id),
-                lexical_rank=lexical_rank.get(chunk_id),
+                title=row.title if chunk else None,
+                ranks={leg: by_key[key] for leg, by_key in ranks.items() if key in by_key},
+                region_id=None if chunk else key[1],
             )
         )
     return hits
 
 
-def _ranks(ranked: Ranked) -> dict[int, int]:
-    return {chunk_id: rank for rank, (chunk_id, _) in enumerate(ranked, start=1)}
+def _keyed(ranked: Ranked, source: Literal["chunk", "image"]) -> list[tuple[Key, float]]:
+    return [((source, row_id), score) for row_id, score in ranked]
 
 
-def warm_up(session: Session) -> None:
-    """Load now what the first search would load (SQLite: the chunk vectors; PostgreSQL: none)."""
-    _search_backend(session).warm_up(session)
+def _ranks(ranked: Sequence[tuple[Key, float]]) -> dict[Key, int]:
+    return {key: rank for rank, (key, _) in enumerate(ranked, start=1)}
+
+
+def warm_up(session: Session, targets: tuple[VectorTarget, ...] = ()) -> None:
+    """Load now what the first search of ``targets`` would load (SQLite: their vectors;
+    PostgreSQL: nothing)."""
+    _search_backend(session).warm_up(session, targets)
+
+
+K = TypeVar("K", int, Key)
 
 
 def reciprocal_rank_fusion(
-    *rankings: Ranked, k: float = RRF_K, weights: tuple[float, ...] | None = None
-) -> list[tuple[int, float]]:
-    """Chunk ids by the sum over rankings of ``weight / (k + rank)``, best first (ties by id);
+    *rankings: Sequence[tuple[K, float]],
+    k: float = RRF_K,
+    weights: tuple[float, ...] | None = None,
+) -> list[tuple[K, float]]:
+    """Ids by the sum over rankings of ``weight / (k + rank)``, best first (ties by id);
     weights default to 1."""
-    fused: dict[int, float] = {}
+    fused: dict[K, float] = {}
     for i, ranked in enumerate(rankings):
         weight = 1.0 if weights is None else weights[i]
         for rank, (chunk_id, _) in enumerate(ranked, start=1):
@@ -191,8 +257,10 @@ def reciprocal_rank_fusion(
 def hybrid_search(
     session: Session,
     *,
-    query: str,
-    query_vector: Any,
+    query: str | None,
+    query_vector: Any = None,
+    target: VectorTarget | None = None,
+    image_legs: Sequence[VectorLeg] = (),
     k: int = 10,
     document_ids: list[str] | None = None,
     metadata: dict[str, str] | None = None,
@@ -201,35 +269,53 @@ def hybrid_search(
     rrf_k: float = RRF_K,
     lexical_weight: float = LEXICAL_WEIGHT,
 ) -> list[SearchHit]:
-    """The ``k`` best chunks for a query by both its words and its embedding: weighted
-    reciprocal rank fusion (dense 1, lexical ``lexical_weight``, constant ``rrf_k``).
+    """The ``k`` best chunks and image regions by weighted reciprocal rank fusion (constant
+    ``rrf_k``) of: the query's words (weight ``lexical_weight``), its text embedding
+    ``query_vector`` against the chunks of the text encoder ``target`` (weight 1), and each
+    of ``image_legs`` against the image vectors (their own weights).
 
-    Each leg takes its top ``candidates`` under the filters; ``query_vector`` is the query's
-    ``EMBEDDING_DIM``-wide embedding.
+    Each leg takes its top ``candidates`` under the filters; a leg without its input (no
+    query, no query vector) is left out.
     """
     filters = Filters.of(document_ids, metadata, tenant)
-    vector = _query_vector(query_vector)
     search = _search_backend(session)
-    dense = search.dense(session, vector, candidates, filters)
-    lexical = _lexical(search, session, query, candidates, filters)
-    fused = reciprocal_rank_fusion(dense, lexical, k=rrf_k, weights=(1.0, lexical_weight))[:k]
-    return _hits(session, fused, _ranks(dense), _ranks(lexical))
+    rankings: list[tuple[LegName, list[tuple[Key, float]], float]] = []
+    if query_vector is not None and target is not None:
+        vector = _query_vector(query_vector, target)
+        dense = search.dense(session, target, vector, candidates, filters)
+        rankings.append(("dense", _keyed(dense, "chunk"), 1.0))
+    if query:
+        lexical = _lexical(search, session, query, candidates, filters)
+        rankings.append(("lexical", _keyed(lexical, "chunk"), lexical_weight))
+    for leg in image_legs:
+        vector = _query_vector(leg.vector, leg.target)
+        found = search.dense(session, leg.target, vector, candidates, filters)
+        rankings.append((leg.name, _keyed(found, "image"), leg.weight))
+    fused = reciprocal_rank_fusion(
+        *(ranked for _, ranked, _ in rankings),
+        k=rrf_k,
+        weights=tuple(weight for _, _, weight in rankings),
+    )[:k]
+    return _hits(session, fused, {name: _ranks(ranked) for name, ranked, _ in rankings})
 
 
 def dense_search(
     session: Session,
     *,
     query_vector: Any,
+    target: VectorTarget,
     k: int = 10,
     document_ids: list[str] | None = None,
     metadata: dict[str, str] | None = None,
     tenant: str | None = None,
 ) -> list[SearchHit]:
-    """The ``k`` chunks whose embeddings are most cosine-similar to ``query_vector``."""
+    """The ``k`` rows of ``target`` whose embeddings are most cosine-similar to
+    ``query_vector`` (chunks, or image regions for an image encoder's target)."""
     filters = Filters.of(document_ids, metadata, tenant)
-    vector = _query_vector(query_vector)
-    dense = _search_backend(session).dense(session, vector, k, filters)
-    return _hits(session, dense, _ranks(dense), {})
+    vector = _query_vector(query_vector, target)
+    source: Literal["chunk", "image"] = "chunk" if target.table == "chunks" else "image"
+    dense = _keyed(_search_backend(session).dense(session, target, vector, k, filters), source)
+    return _hits(session, dense, {"dense" if source == "chunk" else "image": _ranks(dense)})
 
 
 def lexical_search(
@@ -243,5 +329,5 @@ def lexical_search(
 ) -> list[SearchHit]:
     """The ``k`` chunks that best match any of the query's words (full-text relevance)."""
     filters = Filters.of(document_ids, metadata, tenant)
-    lexical = _lexical(_search_backend(session), session, query, k, filters)
-    return _hits(session, lexical, {}, _ranks(lexical))
+    lexical = _keyed(_lexical(_search_backend(session), session, query, k, filters), "chunk")
+    return _hits(session, lexical, {"lexical": _ranks(lexical)})

@@ -14,12 +14,13 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from storage.encoders import VectorTarget
 from storage.tables import Chunk, Document
 
-Ranked = list[tuple[int, float]]  # (chunk id, leg score), best first
-Vector = npt.NDArray[np.float32]  # a query embedding, EMBEDDING_DIM wide
+Ranked = list[tuple[int, float]]  # (row id, leg score), best first
+Vector = npt.NDArray[np.float32]  # a query embedding, as wide as its target's encoder
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,16 @@ class Filters:
             conditions.append(Document.meta[key].as_string() == value)
         return conditions
 
-    def chunk_conditions(self) -> list[ColumnElement[bool]]:
+    def chunk_conditions(
+        self, document_id: InstrumentedAttribute[str] = Chunk.document_id
+    ) -> list[ColumnElement[bool]]:
+        """Conditions on rows whose document is ``document_id`` (a chunk's by default)."""
         conditions: list[ColumnElement[bool]] = []
         if self.document_ids is not None:
-            conditions.append(Chunk.document_id.in_(self.document_ids))
+            conditions.append(document_id.in_(self.document_ids))
         document_conditions = self.document_conditions()
         if document_conditions:
-            conditions.append(
-                Chunk.document_id.in_(select(Document.id).where(*document_conditions))
-            )
+            conditions.append(document_id.in_(select(Document.id).where(*document_conditions)))
         return conditions
 
     def allowed_documents(self, session: Session) -> set[str] | None:
@@ -80,17 +82,19 @@ class Filters:
 
 
 class SearchBackend(Protocol):
-    """The two legs of the search on one database, each the top ``n`` chunk ids under
+    """The two kinds of leg of the search on one database, each the top ``n`` row ids under
     ``filters`` with higher-is-better scores, and what to load before the first search."""
 
-    def dense(self, session: Session, vector: Vector, n: int, filters: Filters) -> Ranked:
-        """By cosine similarity (the score) to ``vector``, an ``EMBEDDING_DIM``-wide embedding."""
+    def dense(
+        self, session: Session, target: VectorTarget, vector: Vector, n: int, filters: Filters
+    ) -> Ranked:
+        """``target``'s rows by cosine similarity (the score) to ``vector``."""
         ...
 
     def lexical(self, session: Session, tokens: list[str], n: int, filters: Filters) -> Ranked:
         """By full-text relevance to any of ``tokens`` (non-empty, from ``query_tokens``)."""
         ...
 
-    def warm_up(self, session: Session) -> None:
-        """Load now what the first search would load."""
+    def warm_up(self, session: Session, targets: tuple[VectorTarget, ...] = ()) -> None:
+        """Load now what the first search of ``targets`` would load."""
         ...

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, func, literal_column, select
+from pgvector.sqlalchemy import Vector as PgVector
+from sqlalchemy import ColumnElement, Float, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
+from storage.encoders import VectorTarget
 from storage.lexeme_stats import lexeme_stats, matching_lexemes
 from storage.search_backend import Filters, Ranked, Vector
-from storage.tables import Chunk
+from storage.tables import Chunk, ImageVector
 
 
 def _tsquery(lexemes: list[str]) -> ColumnElement[Any]:
@@ -30,26 +32,29 @@ class PostgresSearch:
 
     lexical_row_budget: float  # expected rows the lexical leg matches on
 
-    def dense(self, session: Session, vector: Vector, n: int, filters: Filters) -> Ranked:
+    def dense(
+        self, session: Session, target: VectorTarget, vector: Vector, n: int, filters: Filters
+    ) -> Ranked:
         # ef_search bounds what HNSW can return (pgvector's maximum is 1000); filters drop rows
         # after the graph walk, so a filtered search walks further.
         ef_search = min(max((4 if filters.active else 2) * n, 40), 1000)
         session.execute(select(func.set_config("hnsw.ef_search", str(ef_search), True)))
-        distance = Chunk.embedding.op("<=>", return_type=Float)(vector)
-        stmt = (
-            select(Chunk.id, distance)
-            .where(Chunk.embedding.is_not(None), *filters.chunk_conditions())
-            .order_by(distance)
-            .limit(n)
-        )
+        rows_of = Chunk if target.table == "chunks" else ImageVector
+        # the encoder's own HNSW index is over embedding::vector(dim) of its rows: the query
+        # spells the same expression and the encoder id as a literal (storage.encoders)
+        embedding = cast(rows_of.embedding, PgVector(target.dim))
+        own = rows_of.encoder_id == literal_column(str(int(target.encoder_id)))
+        conditions = [own, *filters.chunk_conditions(rows_of.document_id)]
+        distance = embedding.op("<=>", return_type=Float)(vector)
+        stmt = select(rows_of.id, distance).where(*conditions).order_by(distance).limit(n)
         rows = session.execute(stmt).all()
         if filters.active and len(rows) < n:
             # HNSW filters after the graph walk, so a selective filter can leave few rows; an
-            # exact scan of just the filtered chunks (small when the filter is selective) fills
+            # exact scan of just the filtered rows (small when the filter is selective) fills
             # the list.
             subset = (
-                select(Chunk.id, Chunk.embedding)
-                .where(Chunk.embedding.is_not(None), *filters.chunk_conditions())
+                select(rows_of.id, embedding.label("embedding"))
+                .where(*conditions)
                 .cte("filtered")
                 .prefix_with("MATERIALIZED")
             )
@@ -86,5 +91,5 @@ class PostgresSearch:
         )
         return [(int(chunk_id), float(score)) for chunk_id, score in session.execute(stmt)]
 
-    def warm_up(self, session: Session) -> None:
+    def warm_up(self, session: Session, targets: tuple[VectorTarget, ...] = ()) -> None:
         """Nothing to load: both legs read indexes the database keeps."""

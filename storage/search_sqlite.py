@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, column, literal_column, select, table
 from sqlalchemy.orm import Session
 
+from storage.encoders import VectorTarget
 from storage.lexeme_stats import sqlite_term_counts, within_budget
 from storage.search_backend import Filters, Ranked, Vector
 from storage.tables import Chunk
@@ -31,9 +32,11 @@ class SqliteSearch:
 
     lexical_row_budget: float  # expected rows the lexical leg matches on
 
-    def dense(self, session: Session, vector: Vector, n: int, filters: Filters) -> Ranked:
+    def dense(
+        self, session: Session, target: VectorTarget, vector: Vector, n: int, filters: Filters
+    ) -> Ranked:
         engine = session.get_bind().engine
-        snapshot = vector_cache(engine).snapshot(session)
+        snapshot = vector_cache(engine, target).snapshot(session)
         return snapshot.top(vector, n, filters.allowed_documents(session))
 
     def lexical(self, session: Session, tokens: list[str], n: int, filters: Filters) -> Ranked:
@@ -62,6 +65,7 @@ class SqliteSearch:
         # bm25 is lower-is-better; negate so every score in scanrag is higher-is-better.
         return [(int(chunk_id), -float(rank)) for chunk_id, rank in session.execute(stmt)]
 
-    def warm_up(self, session: Session) -> None:
-        """Load the chunk vectors into the cache the dense leg searches."""
-        vector_cache(session.get_bind().engine).snapshot(session)
+    def warm_up(self, session: Session, targets: tuple[VectorTarget, ...] = ()) -> None:
+        """Load the targets' vectors into the caches the dense legs search."""
+        for target in targets:
+            vector_cache(session.get_bind().engine, target).snapshot(session)

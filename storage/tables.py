@@ -1,9 +1,11 @@
-"""The database tables: documents, their pages and chunks, and the embedding model of the index.
+"""The database tables: documents, their pages, chunks and image vectors, and the encoders whose
+vectors the index holds.
 
 The schema itself is created by the Alembic migrations in ``storage/migrations``; these classes
 are how Python code reads and writes it. Two things exist only in the migrations because they
-are backend-specific: the PostgreSQL ``chunks.text_tsv`` generated column with its GIN index and
-HNSW index, and the SQLite ``chunks_fts`` FTS5 table with its sync triggers.
+are backend-specific: the PostgreSQL ``chunks.text_tsv`` generated column with its GIN index, the
+HNSW indexes (one per encoder, made when the encoder is registered: ``storage.encoders``), and
+the SQLite ``chunks_fts`` FTS5 table with its sync triggers.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from core.status import BatchStatus, DocumentStatus
 
+# the width of the built-in text encoder's vectors (all-MiniLM-L6-v2); a configured encoder's
+# own width is recorded in ``encoders``
 EMBEDDING_DIM = 384
 
 Vector32 = npt.NDArray[np.float32]
@@ -76,27 +80,23 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Embedding(TypeDecorator[Vector32]):
-    """A float32 vector: pgvector ``vector(dim)`` on PostgreSQL, a little-endian float32 BLOB
-    on SQLite."""
+    """A float32 vector of any length: pgvector ``vector`` on PostgreSQL (its length is the
+    encoder's, checked where rows are written), a little-endian float32 BLOB on SQLite."""
 
     impl = LargeBinary
     cache_ok = True
 
-    def __init__(self, dim: int = EMBEDDING_DIM) -> None:
-        super().__init__()
-        self.dim = dim
-
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(Vector(self.dim))
+            return dialect.type_descriptor(Vector())
         return dialect.type_descriptor(LargeBinary())
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
         arr = np.asarray(value, dtype=np.float32)
-        if arr.shape != (self.dim,):
-            raise ValueError(f"embedding has shape {arr.shape}, expected ({self.dim},)")
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"an embedding is one non-empty row, not shape {arr.shape}")
         if dialect.name == "postgresql":
             return arr
         return arr.astype("<f4", copy=False).tobytes()
@@ -195,17 +195,44 @@ class Chunk(Base):
     line_boxes: Mapped[list[list[float]]] = mapped_column(JSON)
     kind: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
     title: Mapped[str | None] = mapped_column(Text)  # the heading of the chunk's section
-    embedding: Mapped[Vector32 | None] = mapped_column(Embedding(EMBEDDING_DIM))
+    embedding: Mapped[Vector32 | None] = mapped_column(Embedding())
+    # the encoder that made the embedding (None without one): vectors of two models never mix
+    encoder_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
-class IndexInfo(Base):
-    """The single row naming the embedding model whose vectors the index holds."""
+class ImageVector(Base):
+    """The image encoder's vector of a page image (ordinal 0) or of a figure region on it."""
 
-    __tablename__ = "index_info"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+    __tablename__ = "image_vectors"
+    __table_args__ = (
+        UniqueConstraint("document_id", "page_number", "ordinal"),
+        {"sqlite_autoincrement": True},  # ids never reused: the SQLite vector cache relies on it
+    )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
-    model_name: Mapped[str] = mapped_column(String(200))
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"))
+    page_number: Mapped[int] = mapped_column(Integer)
+    ordinal: Mapped[int] = mapped_column(Integer)  # 0: the whole page; 1, 2...: its figures
+    region: Mapped[str] = mapped_column(String(16))  # page or figure
+    bbox: Mapped[list[float]] = mapped_column(JSON)
+    text: Mapped[str] = mapped_column(Text, default="")  # the words on or around the region
+    embedding: Mapped[Vector32] = mapped_column(Embedding())
+    encoder_id: Mapped[int] = mapped_column(Integer, index=True)
+
+
+class Encoder(Base):
+    """A model whose vectors the index holds, by name and the sha256 of its weights."""
+
+    __tablename__ = "encoders"
+    __table_args__ = (
+        UniqueConstraint("kind", "name", "sha256", "dim"),
+        CheckConstraint("kind IN ('text', 'image')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
     dim: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -1,16 +1,17 @@
-"""Exact cosine search on SQLite over chunk vectors held in memory, one cache per engine.
+"""Exact cosine search on SQLite over vectors held in memory: one cache per engine and
+vector target (the chunks' or the image vectors' table, one encoder's rows).
 
 The Python build this project runs on cannot load SQLite extensions (no sqlite-vec), and a
 matrix-vector product over 200k x 384 float32 takes a few tens of milliseconds, so the vectors
 are read once into a normalised float32 matrix and kept in step with the table:
 
-- ``chunks`` ids come from AUTOINCREMENT and are never reused, so rows with an id above the
-  largest id seen (``sqlite_sequence``) are exactly the new ones and are appended;
-- if the row count then differs from ``count(*)``, rows were deleted: the id list is re-read
-  and the missing rows dropped.
+- ids come from AUTOINCREMENT and are never reused, so rows with an id above the largest id
+  seen (``sqlite_sequence``) are exactly the new ones and are appended;
+- if the row count then differs from the encoder's ``count(*)``, rows were deleted: the id list
+  is re-read and the missing rows dropped.
 
-Chunks are never updated in place (the repository deletes and re-inserts), which this relies on.
-Memory: 1.5 KiB per chunk (300 MiB at 200k chunks).
+Rows are never updated in place (the repository deletes and re-inserts), which this relies on.
+Memory: 1.5 KiB per 384-wide vector (300 MiB at 200k chunks).
 """
 
 from __future__ import annotations
@@ -26,13 +27,8 @@ import numpy.typing as npt
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from storage.tables import EMBEDDING_DIM
+from storage.encoders import VectorTarget
 
-_SIGNATURE = text(
-    "SELECT (SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), (SELECT count(*) FROM chunks)"
-)
-_ROWS_AFTER = text("SELECT id, document_id, embedding FROM chunks WHERE id > :after ORDER BY id")
-_ALL_IDS = text("SELECT id FROM chunks")
 _BATCH = 10_000
 
 
@@ -72,10 +68,22 @@ class VectorSnapshot:
 
 
 class SqliteVectorCache:
-    """The chunk vectors of one SQLite database, refreshed from the table before each use."""
+    """One encoder's vectors in one table of a SQLite database, refreshed from the table before
+    each use."""
 
-    def __init__(self, dim: int = EMBEDDING_DIM) -> None:
-        self._dim = dim
+    def __init__(self, target: VectorTarget) -> None:
+        self._dim = target.dim
+        table, encoder = target.table, int(target.encoder_id)
+        # the table name is one of two constants and the id an integer: no input reaches SQL
+        self._signature = text(
+            f"SELECT (SELECT seq FROM sqlite_sequence WHERE name = '{table}'),"
+            f" (SELECT count(*) FROM {table} WHERE encoder_id = {encoder})"
+        )
+        self._rows_after = text(
+            f"SELECT id, document_id, embedding FROM {table}"
+            f" WHERE id > :after AND encoder_id = {encoder} ORDER BY id"
+        )
+        self._all_ids = text(f"SELECT id FROM {table} WHERE encoder_id = {encoder}")
         self._lock = threading.Lock()
         self._reset()
 
@@ -91,7 +99,7 @@ class SqliteVectorCache:
     def snapshot(self, session: Session) -> VectorSnapshot:
         """The rows as the table holds them now (new rows appended, deleted rows dropped)."""
         with self._lock:
-            seq, total = session.execute(_SIGNATURE).one()
+            seq, total = session.execute(self._signature).one()
             seq, total = int(seq or 0), int(total)
             if seq < self._seq:
                 self._reset()  # the table was emptied and recreated
@@ -111,7 +119,7 @@ class SqliteVectorCache:
 
     def _append(self, session: Session) -> None:
         # Read in batches so the first load of a large table never holds every row twice.
-        result = session.execute(_ROWS_AFTER, {"after": self._seq})
+        result = session.execute(self._rows_after, {"after": self._seq})
         for rows in result.partitions(_BATCH):
             self._append_rows(rows)
 
@@ -155,7 +163,7 @@ class SqliteVectorCache:
         )
 
     def _drop_deleted(self, session: Session) -> None:
-        present = np.fromiter((row[0] for row in session.execute(_ALL_IDS)), dtype=np.int64)
+        present = np.fromiter((row[0] for row in session.execute(self._all_ids)), dtype=np.int64)
         n = self._n
         keep = np.isin(self._ids[:n], present)
         # New arrays (not compaction in place) so earlier snapshots stay intact.
@@ -166,14 +174,17 @@ class SqliteVectorCache:
         self._n = len(self._ids)
 
 
-_caches: weakref.WeakKeyDictionary[Engine, SqliteVectorCache] = weakref.WeakKeyDictionary()
+_caches: weakref.WeakKeyDictionary[Engine, dict[VectorTarget, SqliteVectorCache]] = (
+    weakref.WeakKeyDictionary()
+)
 _caches_lock = threading.Lock()
 
 
-def vector_cache(engine: Engine) -> SqliteVectorCache:
-    """The vector cache of ``engine``'s database, made on first use."""
+def vector_cache(engine: Engine, target: VectorTarget) -> SqliteVectorCache:
+    """The cache of ``target``'s vectors in ``engine``'s database, made on first use."""
     with _caches_lock:
-        cache = _caches.get(engine)
+        caches = _caches.setdefault(engine, {})
+        cache = caches.get(target)
         if cache is None:
-            cache = _caches[engine] = SqliteVectorCache()
+            cache = caches[target] = SqliteVectorCache(target)
         return cache

@@ -19,6 +19,8 @@ from models.weights import (
     PPOCR_V6_REC,
     PPOCR_V6_REC_TINY,
     PPOCR_V6_TINY_DICT,
+    check_folder,
+    folder_sha256,
     verified_path,
 )
 from pipelines.chunk import ChunkParams
@@ -32,6 +34,7 @@ from storage.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from models.embedder import TextEmbedder
+    from models.image_encoder import ImageEncoder
 
 
 def load_params(settings: Settings, dpi: int | None = None) -> LoadParams:
@@ -58,13 +61,17 @@ class SearchOptions(TypedDict):
     rrf_k: float
     lexical_weight: float
     candidates: int
+    image_weight: float
 
 
 def search_options(settings: Settings) -> SearchOptions:
     """The fusion options of ``storage.search.hybrid_search`` from the settings."""
     search = settings.search
     return SearchOptions(
-        rrf_k=search.rrf_k, lexical_weight=search.lexical_weight, candidates=search.candidates
+        rrf_k=search.rrf_k,
+        lexical_weight=search.lexical_weight,
+        candidates=search.candidates,
+        image_weight=search.image_weight,
     )
 
 
@@ -109,6 +116,12 @@ def check_models(settings: Settings) -> None:
         weights += [PPOCR_V6_REC_TINY, PPOCR_V6_TINY_DICT]
     for weight in weights:
         verified_path(weight)
+    # a configured encoder folder that is not one is found at start, not at the first index
+    embed = settings.embed
+    for folder, what in ((embed.text_model, "text model"), (embed.image_model, "image model")):
+        if folder is not None:
+            check_folder(folder, what)
+            folder_sha256(folder.expanduser())
 
 
 def open_database(settings: Settings) -> Engine:
@@ -134,5 +147,30 @@ def load_embedder(settings: Settings) -> TextEmbedder:
 
     embed = settings.embed
     return get_embedder(
-        device=embed.device, threads=embed.threads, batch=embed.batch, precision=embed.precision
+        device=embed.device,
+        threads=embed.threads,
+        batch=embed.batch,
+        precision=embed.precision,
+        folder=embed.text_model,
+        pooling=embed.text_pooling,
+        max_length=embed.text_max_length,
+        normalize=embed.normalize,
+    )
+
+
+def load_image_encoder(settings: Settings) -> ImageEncoder | None:
+    """The image encoder of the index (None when no image model is configured), loaded once
+    per process."""
+    embed = settings.embed
+    if embed.image_model is None:
+        return None
+    from models.image_encoder import get_image_encoder  # imports torch
+
+    return get_image_encoder(
+        embed.image_model,
+        device=embed.device,
+        threads=embed.threads,
+        batch=embed.image_batch,
+        precision=embed.precision,
+        normalize=embed.normalize,
     )

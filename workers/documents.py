@@ -3,7 +3,8 @@ process, or the Celery tasks spread over workers):
 
     take_up      open the stored file, mark the document processing with its page count
     read_pages   read pages (those not stored yet), store each with its image as soon as read
-    index        chunk and embed the stored pages, replace the chunks, mark the document done
+    index        chunk and embed the stored pages (and, with an image model, embed the page
+                 images and figures), replace the vectors, mark the document done
     fail         mark the document failed with the error's code and message
 
 Every write replaces by natural key (page number, chunk ordinal), so any step may run twice, or
@@ -14,21 +15,30 @@ core.status allows (done once, so its webhook goes once), with its timestamps.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+from sqlalchemy.orm import Session
 
 from core.errors import Category, ScanragError, as_error
 from core.logging import get_logger
 from core.status import DocumentStatus
-from pipelines.chunk import chunk_document
+from pipelines.chunk import ChunkParams, chunk_document
 from pipelines.embed import embed_chunks
 from pipelines.load import Document, open_document
 from pipelines.ocr import NoProgress, ProgressReporter
 from pipelines.types import PageResult
+from storage import encoders
 from storage import repository as repo
+from storage.encoders import VectorTarget
 from storage.errors import DocumentNotFound
+from workers.image_vectors import image_vector_rows
 from workers.page_images import UprightImages, store_page_image
 from workers.runtime import Runtime, trim_heap
+
+if TYPE_CHECKING:
+    from models.embedder import EncoderIdentity
 
 log = get_logger("documents")
 
@@ -141,16 +151,24 @@ def store_page(rt: Runtime, document_id: str, image: np.ndarray, result: PageRes
     return True
 
 
-def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[int, bool]:
-    """Chunk and embed the document's stored pages and replace its chunks (no OCR).
+def index(
+    rt: Runtime, document_id: str, *, mark_done: bool = False, switching: bool = False
+) -> tuple[int, bool]:
+    """Chunk and embed the document's stored pages and replace its chunks (no OCR); with an
+    image model configured, embed its page images and figure regions too.
 
     With ``mark_done`` the document also moves to done in the same transaction: content and
-    "done" commit together, so a document marked done is never half-written. Returns the
-    number of chunks and whether this call marked the document done.
+    "done" commit together, so a document marked done is never half-written. The index must
+    hold no vectors of another model of the same kind (IndexMismatch names the reindex to run),
+    unless ``switching`` (``scanrag reindex`` replacing them). Returns the number of chunks
+    and whether this call marked the document done.
     """
     started = time.perf_counter()
     embedder = rt.embedder
+    image_encoder = rt.image_encoder
     loaded = time.perf_counter()
+    # a chunk longer than the encoder reads would be embedded cut short
+    params = fit_chunks(rt.chunk, embedder.max_length - 2)
     with rt.sessions() as session:
         # pages stream from the database into the chunker: only the chunks are kept, so a
         # long document's pages (words, boxes) are never all in memory at once
@@ -158,10 +176,15 @@ def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[in
             PageResult.from_dict(layout)
             for layout in repo.page_layouts(session, document_id=document_id)
         )
-        chunks = chunk_document(pages, rt.chunk, count_tokens=embedder.count_tokens)
+        chunks = chunk_document(pages, params, count_tokens=embedder.count_tokens)
     trim_heap()  # what reading and chunking freed, before the embedder's activations
     chunked = time.perf_counter()
     vectors = embed_chunks(chunks, embedder)
+    regions = (
+        []
+        if image_encoder is None
+        else image_vector_rows(rt.sessions, rt.blobs, image_encoder, document_id, chunks)
+    )
     embedded = time.perf_counter()
     rows = [
         repo.ChunkRow(
@@ -176,8 +199,19 @@ def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[in
         for c in chunks
     ]
     with rt.writing(), rt.sessions.begin() as session:
-        repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
-        repo.replace_chunks(session, document_id=document_id, chunks=rows, embeddings=vectors)
+        target = registered(session, embedder.identity, check=not switching)
+        repo.replace_chunks(
+            session,
+            document_id=document_id,
+            chunks=rows,
+            embeddings=vectors,
+            encoder_id=target.encoder_id,
+        )
+        if image_encoder is not None:
+            image_target = registered(session, image_encoder.identity, check=not switching)
+            repo.replace_image_vectors(
+                session, document_id=document_id, rows=regions, encoder_id=image_target.encoder_id
+            )
         changed = mark_done and repo.finish(
             session, document_id=document_id, status=DocumentStatus.DONE
         )
@@ -186,6 +220,7 @@ def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[in
         extra={
             "document": document_id,
             "chunks": len(rows),
+            "regions": len(regions),
             "load_s": round(loaded - started, 3),
             "chunk_s": round(chunked - loaded, 3),
             "embed_s": round(embedded - chunked, 3),
@@ -193,6 +228,31 @@ def index(rt: Runtime, document_id: str, *, mark_done: bool = False) -> tuple[in
         },
     )
     return len(rows), changed
+
+
+def fit_chunks(params: ChunkParams, limit: int) -> ChunkParams:
+    """``params`` with a budget no larger than ``limit`` tokens (the encoder's input, less its
+    two special tokens), the section tail kept in proportion."""
+    if limit >= params.max_tokens:
+        return params
+    budget = max(2, limit)
+    return replace(params, max_tokens=budget, min_tokens=min(params.min_tokens, budget * 3 // 20))
+
+
+def registered(session: Session, identity: EncoderIdentity, *, check: bool = True) -> VectorTarget:
+    """The encoder's vector target (registered on first use); with ``check``, IndexMismatch
+    when its table holds vectors of another model of the same kind."""
+    target = encoders.register(
+        session,
+        kind=identity.kind,
+        name=identity.name,
+        sha256=identity.sha256,
+        dim=identity.dim,
+    )
+    if check:
+        what = "text model" if identity.kind == "text" else "image model"
+        encoders.check_only(session, target, what=what, configured=identity.describe())
+    return target
 
 
 def as_failure(exc: BaseException, document_id: str | None, **extra: object) -> ScanragError:

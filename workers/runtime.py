@@ -14,7 +14,7 @@ import os
 import threading
 from contextlib import AbstractContextManager, nullcontext, suppress
 from dataclasses import dataclass, field
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,17 +32,32 @@ from workers.context import (
     build_engine,
     chunk_params,
     load_embedder,
+    load_image_encoder,
     load_params,
     open_database,
     search_options,
 )
 
+if TYPE_CHECKING:
+    from models.embedder import EncoderIdentity
+    from models.image_encoder import ImageEncoder
+
 
 class IndexEmbedder(Embedder, Protocol):
     """A text embedder the index can record (models.embedder.TextEmbedder is one)."""
 
-    name: str
-    dim: int
+    @property
+    def identity(self) -> EncoderIdentity:
+        """The model's name, weights' sha256 and dimension, stored with its vectors."""
+        ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    max_length: int
 
     def count_tokens(self, text: str) -> int:
         """Tokens in ``text`` as the embedder counts them (chunks are budgeted in these)."""
@@ -63,6 +78,8 @@ class Runtime:
     sessions: sessionmaker[Session] = field(init=False, repr=False)
     _ocr: OcrEngine | None = field(default=None, init=False, repr=False)
     _embedder: IndexEmbedder | None = field(default=None, init=False, repr=False)
+    _image_encoder: ImageEncoder | None = field(default=None, init=False, repr=False)
+    _image_loaded: bool = field(default=False, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # its own lock: the embedder may load in the background while the OCR engine is in use
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -108,6 +125,16 @@ class Runtime:
                 self._embedder = load_embedder(self.settings)
             return self._embedder
 
+    @property
+    def image_encoder(self) -> ImageEncoder | None:
+        """The image encoder of the index (None: no image model configured), loaded on first
+        use."""
+        with self._embedder_lock:
+            if not self._image_loaded:
+                self._image_encoder = load_image_encoder(self.settings)
+                self._image_loaded = True
+            return self._image_encoder
+
     def preload_embedder(self) -> threading.Thread:
         """Start loading the embedder in a background thread and return it.
 
@@ -120,6 +147,7 @@ class Runtime:
         def load() -> None:
             with suppress(Exception):
                 _ = self.embedder
+                _ = self.image_encoder
 
         thread = threading.Thread(target=load, name="embedder-load", daemon=True)
         thread.start()

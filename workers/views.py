@@ -51,11 +51,12 @@ def document_view(document: Document) -> dict[str, Any]:
     }
 
 
-def hit_view(hit: SearchHit, query: str) -> dict[str, Any]:
+def hit_view(hit: SearchHit, query: str | None) -> dict[str, Any]:
     """A search hit: its document, page, box, text, score (6 decimals), line boxes, kind and
-    section title, and the snippet of its text that best matches ``query`` with the offsets
-    of the matched words in it (``highlights``: ``[start, end)`` pairs)."""
-    best = snippet(hit.text, query_tokens(query))
+    section title, the snippet of its text that best matches ``query`` with the offsets
+    of the matched words in it (``highlights``: ``[start, end)`` pairs), the legs that found
+    it with its rank in each, and whether it is a chunk or an image region."""
+    best = snippet(hit.text, query_tokens(query or ""))
     return {
         "document": {"id": hit.document_id, "filename": hit.filename},
         "page": hit.page_number,
@@ -67,6 +68,9 @@ def hit_view(hit: SearchHit, query: str) -> dict[str, Any]:
         "title": hit.title,
         "snippet": best.text,
         "highlights": [list(span) for span in best.highlights],
+        "found_by": hit.found_by,
+        "ranks": dict(hit.ranks),
+        "source": "chunk" if hit.chunk_id is not None else "image",
     }
 
 

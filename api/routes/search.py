@@ -1,41 +1,67 @@
-"""Hybrid search over the tenant's documents."""
+"""Hybrid search over the tenant's documents, by words, meaning and image; and the encoders of
+the index, for clients that embed their own queries or items."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, StateDep, TenantDep
-from api.schemas import SearchHitPublic, SearchRequest, SearchResponse, errors
-from pipelines.embed import embed_query
-from storage import repository as repo
-from storage.search import SearchHit, hybrid_search
+from api.errors import ApiError
+from api.schemas import (
+    EncodeRequestBody,
+    EncodeResponse,
+    SearchHitPublic,
+    SearchRequest,
+    SearchResponse,
+    errors,
+    request_body,
+)
+from pipelines.encode import ImageLimits, decode_image, encode, parse_request
+from storage.search import SearchHit
+from workers.runtime import Runtime
+from workers.searching import search as run_search
 from workers.views import hit_view
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=errors(401, 413, 422))
 
 
-@router.post("/search", response_model=SearchResponse, summary="Hybrid search")
+def image_limits(state: Runtime) -> ImageLimits:
+    """What an image in a request may be (bytes: the embed setting; pixels: a page's)."""
+    return ImageLimits(
+        max_bytes=state.settings.embed.max_image_bytes,
+        max_pixels=state.settings.limits.max_page_pixels,
+    )
+
+
+@router.post(
+    "/search", response_model=SearchResponse, summary="Hybrid search", responses=errors(409)
+)
 def search(
     body: SearchRequest, session: SessionDep, state: StateDep, tenant: TenantDep
 ) -> SearchResponse:
-    """The ``k`` passages that best match the query by its words and its meaning, each with its
+    """The ``k`` passages and image regions that best match the query by its words and its
+    meaning, and/or the ``image`` by its look (with an image model configured), each with its
     document, page, box, text, score, a ``snippet`` of the text that shows why it matched
-    (with the matched words' offsets in ``highlights``), and a ``crop_url`` showing the region
-    of the page."""
-    embedder = state.embedder
-    repo.check_index_model(session, name=embedder.name, dim=embedder.dim)
-    session.commit()
-    hits = hybrid_search(
+    (with the matched words' offsets in ``highlights``), the legs that found it
+    (``found_by``) and a ``crop_url`` showing the region of the page. 409 when the index
+    holds vectors of another model than the configured one (the message names the reindex)."""
+    image = None
+    if body.image is not None:
+        image = decode_image(body.image.model_dump(), image_limits(state), "image")
+    hits = run_search(
+        state,
         session,
         query=body.query,
-        query_vector=embed_query(body.query, embedder),
+        image=image,
         k=body.k,
         document_ids=body.filters.document_ids,
         metadata=body.filters.metadata,
         tenant=tenant,
-        **state.search,
     )
     return SearchResponse(
         query=body.query,
@@ -43,6 +69,35 @@ def search(
             SearchHitPublic(**hit_view(hit, body.query), crop_url=_crop_url(hit)) for hit in hits
         ],
     )
+
+
+@router.post(
+    "/encode",
+    response_model=EncodeResponse,
+    summary="Vectors from the index's encoders",
+    openapi_extra=request_body(("application/json", EncodeRequestBody.model_json_schema())),
+)
+async def encode_items(request: Request, state: StateDep, tenant: TenantDep) -> dict[str, Any]:
+    """``{"model": "text"|"image", "items": [{"text": ...} | {"image": {"data": <base64>,
+    "format": "jpeg"|"png"}}]}`` -> ``{"model", "name", "dim", "vectors"}``: the vectors the
+    index's encoders give (the same as stored at ingest), one per item in order. The image
+    model reads texts through its text tower. Refused with a code: bad JSON or shape
+    (``invalid_request``), ``unknown_model``, ``model_not_configured``, ``invalid_base64``,
+    ``invalid_image``, ``too_many_items`` and an image over its limit (``file_too_large``)."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError as exc:
+        raise ApiError("invalid_request", f"the body is not JSON ({exc})", 422) from exc
+    limits = image_limits(state)
+    max_items = state.settings.embed.max_encode_items
+    parsed = await run_in_threadpool(parse_request, body, limits, max_items)
+
+    def run() -> dict[str, Any]:
+        if parsed.model == "text":
+            return encode(parsed, state.embedder, None)
+        return encode(parsed, None, state.image_encoder)
+
+    return await run_in_threadpool(run)
 
 
 def _crop_url(hit: SearchHit) -> str:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import text
 
-from api.app import MAX_BODY_BYTES, create_app
+from api.app import MAX_BODY_BYTES, create_app, image_body_bytes
 from core.config import Settings
 from storage import accounts
 from storage import repository as repo
@@ -97,17 +97,23 @@ def test_metadata_that_is_not_plain_json_is_refused(api: tuple[TestClient, str, 
 
 def test_json_bodies_are_capped(api: tuple[TestClient, str, str]) -> None:
     client, _, _ = api
-    big = json.dumps({"query": "x" * (MAX_BODY_BYTES + 10)})
+    big = json.dumps({"path": "x" * (MAX_BODY_BYTES + 10)})
+    r = client.post("/v1/batches", content=big, headers={"Content-Type": "application/json"})
+    refused(r, 413, "body_too_large")
+    # search and encode take base64 images: one image at its byte limit, and no more
+    limit = image_body_bytes(Settings().embed.max_image_bytes)
+    big = json.dumps({"query": "x" * (limit + 10)})
     r = client.post("/v1/search", content=big, headers={"Content-Type": "application/json"})
     refused(r, 413, "body_too_large")
+    assert str(limit) in r.json()["error"]["message"]
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds as the body streams
         yield b'{"query": "'
-        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+        for _ in range(limit // 65536 + 2):
             yield b"x" * 65536
         yield b'"}'
 
-    r = client.post("/v1/search", content=chunks(), headers={"Content-Type": "application/json"})
+    r = client.post("/v1/encode", content=chunks(), headers={"Content-Type": "application/json"})
     refused(r, 413, "body_too_large")
     deep = '{"query": "a", "filters": {"metadata": ' + "[" * 30_000 + "]" * 30_000 + "}}"
     r = client.post("/v1/search", content=deep, headers={"Content-Type": "application/json"})

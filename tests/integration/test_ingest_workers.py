@@ -7,19 +7,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from core.config import Settings
 from core.errors import Category
 from models.embedder import TextEmbedder, get_embedder
 from pipelines.chunk import ChunkParams
 from pipelines.engine import OcrEngine
+from storage import encoders
 from storage import repository as repo
 from storage.search import hybrid_search
-from storage.tables import Chunk, IndexInfo, Page
+from storage.tables import Chunk, Page
 from tests.pagegen import text_page
+from workers.documents import registered
 from workers.ingest import ingest_file, ingest_paths
 from workers.runtime import Runtime
 
@@ -67,12 +70,34 @@ def rows(ctx: Runtime, table: type[Page] | type[Chunk]) -> int:
 def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> None:
     letter = tmp_path / "letter.png"
     text_page(LINES).save(letter)
-    # an index built by another model: the document is read, then refused before it is stored
+    # an index holding another model's vectors: the document is read, then refused before
+    # it is stored
     with ctx.sessions.begin() as session:
-        repo.check_index_model(session, name="another/model", dim=384)
+        other = encoders.register(session, kind="text", name="another", sha256="0" * 64, dim=4)
+        old, _ = repo.get_or_create_document(
+            session,
+            tenant="acme",
+            sha256="f" * 64,
+            filename="old.png",
+            media_type="image/png",
+            size_bytes=1,
+            blob_key="f" * 64,
+        )
+        chunk = repo.ChunkRow(page_number=1, ordinal=0, text="old", bbox=(0, 0, 1, 1))
+        vectors = np.ones((1, 4), dtype=np.float32)
+        repo.replace_chunks(
+            session,
+            document_id=old.id,
+            chunks=[chunk],
+            embeddings=vectors,
+            encoder_id=other.encoder_id,
+        )
     failed = ingest_file(letter, rt=ctx, tenant="acme", meta={"source": "mail"})
     assert (failed.status, failed.error_code) == ("failed", "index_model_mismatch")
     assert failed.error_category is Category.INTERNAL and failed.document_id is not None
+    assert "'another'" in (failed.error_message or "") and "scanrag reindex" in (
+        failed.error_message or ""
+    )
     with ctx.sessions() as session:
         row = repo.get_document(session, document_id=failed.document_id)
         assert row is not None and (row.status, row.error_code) == (
@@ -80,10 +105,10 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> 
             "index_model_mismatch",
         )
     # the page read stays (as in the service: pages are stored as they are read), no chunk
-    assert (rows(ctx, Page), rows(ctx, Chunk)) == (1, 0)
+    assert (rows(ctx, Page), rows(ctx, Chunk)) == (1, 1)
 
     with ctx.sessions.begin() as session:
-        session.execute(delete(IndexInfo))
+        repo.delete_document(session, document_id=old.id)
     progress = Recorder()
     done = ingest_file(letter, rt=ctx, tenant="acme", meta={"source": "mail"}, progress=progress)
     assert (done.status, done.pages, done.error_code) == ("done", 1, None)
@@ -103,6 +128,7 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> 
         assert [c.text for c in chunks] == LINES
         hits = hybrid_search(
             session,
+            target=registered(session, ctx.embedder.identity),
             query="sluice gates",
             query_vector=ctx.embedder.embed(["sluice gates"])[0],
             k=1,

@@ -19,16 +19,24 @@ from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.status import DocumentStatus, may_move, sources
+from storage import encoders
 from storage import lexeme_stats as stats_module
 from storage import repository as repo
 from storage import search as search_module
 from storage.blobs import BlobStore
 from storage.db import backend, include_in_autogenerate, make_engine, migrate, session_factory
+from storage.encoders import VectorTarget
 from storage.errors import DocumentNotFound, IndexMismatch
 from storage.search import dense_search, hybrid_search, lexical_search, warm_up
-from storage.tables import EMBEDDING_DIM, Base, Chunk, Document, Page
+from storage.tables import EMBEDDING_DIM, Base, Chunk, Document, Encoder, ImageVector, Page
 
 DIM = EMBEDDING_DIM
+SHA = "5" * 64  # the weights' sha256 of the text encoder the tests' vectors stand for
+
+
+def text_target(s: Session, name: str = "test-encoder", dim: int = DIM) -> VectorTarget:
+    """The test text encoder's vector target (registered on first use)."""
+    return encoders.register(s, kind="text", name=name, sha256=SHA, dim=dim)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -89,6 +97,7 @@ def add_document(
             pages=[page_row(1, " ".join(texts))],
             chunks=[chunk_row(i, t) for i, t in enumerate(texts)],
             embeddings=np.stack([unit((a, 1.0)) for a in axes]),
+            encoder_id=text_target(s).encoder_id,
         )
         return doc.id
 
@@ -125,11 +134,12 @@ def count(sessions: sessionmaker[Session], model: Any, document_id: str | None =
 def test_migrate_creates_everything_and_again_is_a_no_op(db: Engine) -> None:
     migrate(db)
     names = set(inspect(db).get_table_names())
-    assert {"documents", "pages", "chunks", "index_info", "alembic_version"} <= names
+    assert {"documents", "pages", "chunks", "encoders", "image_vectors", "alembic_version"} <= names
+    assert "index_info" not in names
     assert {"tenants", "api_keys", "batches", "batch_items", "task_deliveries"} <= names
     with db.connect() as c:
         assert c.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0005"
+            "0006"
         ]
         if backend(db) == "postgresql":
             assert c.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'vector'")).one()
@@ -137,7 +147,17 @@ def test_migrate_creates_everything_and_again_is_a_no_op(db: Engine) -> None:
                 text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks'")
             )
             indexes = {name: definition for name, definition in rows}
-            assert "USING hnsw (embedding vector_cosine_ops)" in indexes["ix_chunks_embedding_hnsw"]
+            # one HNSW index per encoder, made when it is registered, over its rows only
+            assert not any("hnsw" in definition for definition in indexes.values())
+            with Session(c) as s:
+                target = text_target(s)
+            rows = c.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'chunks'")
+            )
+            indexes = {name: definition for name, definition in rows}
+            hnsw = indexes[f"ix_chunks_embedding_hnsw_e{target.encoder_id}"]
+            assert f"((embedding)::vector({DIM})) vector_cosine_ops" in hnsw
+            assert f"WHERE (encoder_id = {target.encoder_id})" in hnsw
             assert "USING gin (text_tsv)" in indexes["ix_chunks_text_tsv"]
             generated = c.execute(
                 text(
@@ -157,6 +177,70 @@ def test_migrate_creates_everything_and_again_is_a_no_op(db: Engine) -> None:
         # storage.tables and the migration describe the same schema.
         options = {"compare_type": True, "include_object": include_in_autogenerate}
         assert compare_metadata(MigrationContext.configure(c, opts=options), Base.metadata) == []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def bare_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty database of the parametrised backend, not migrated."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    else:
+        engine = make_engine(request.getfixturevalue("pg_database"))
+    yield engine
+    engine.dispose()
+
+
+def test_vectors_stored_before_encoders_get_minilms_identity(bare_db: Engine) -> None:
+    from alembic import command
+
+    from models.embedder import MINILM_L6_V2, MINILM_NAME
+    from storage.db import alembic_config
+
+    db = bare_db
+    if backend(db) == "postgresql":
+        with db.begin() as c:
+            c.execute(text("CREATE EXTENSION IF NOT EXISTS vector"))
+    cfg = alembic_config(db)
+    with db.begin() as c:
+        cfg.attributes["connection"] = c
+        command.upgrade(cfg, "0005")  # the schema of one model for the whole index
+    sessions = session_factory(db)
+    with db.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO documents (id, tenant, sha256, filename, media_type, size_bytes,"
+                " pages_done, status, metadata, blob_key, created_at, updated_at) VALUES"
+                " ('d1', 'default', :h, 'a.png', 'image/png', 1, 0, 'done', '{}', 'k',"
+                " '2026-01-01', '2026-01-01')"
+            ),
+            {"h": "1" * 64},
+        )
+        vector = unit((3, 1.0))
+        stored = (
+            str(vector.tolist()) if backend(db) == "postgresql" else vector.astype("<f4").tobytes()
+        )
+        c.execute(
+            text(
+                "INSERT INTO chunks (document_id, page_number, ordinal, text, bbox, line_boxes,"
+                " kind, embedding) VALUES ('d1', 1, 0, 'old', '[0,0,1,1]', '[]', 'text', :v)"
+            ),
+            {"v": stored},
+        )
+        c.execute(
+            text(
+                "INSERT INTO index_info (id, model_name, dim, created_at)"
+                " VALUES (1, :name, 384, '2026-01-01')"
+            ),
+            {"name": MINILM_NAME},
+        )
+    migrate(db)
+    with sessions() as s:
+        target = encoders.register(
+            s, kind="text", name=MINILM_NAME, sha256=MINILM_L6_V2.sha256, dim=DIM
+        )
+        encoders.check_only(s, target, what="text model", configured="MiniLM")  # no mismatch
+        (hit,) = dense_search(s, target=target, query_vector=vector)
+        assert hit.text == "old" and hit.score == pytest.approx(1.0)
 
 
 def test_get_or_create_document_never_duplicates(sessions: sessionmaker[Session]) -> None:
@@ -215,7 +299,12 @@ def test_replace_document_content_twice_keeps_one_copy(sessions: sessionmaker[Se
     for _ in range(2):
         with sessions.begin() as s:
             repo.replace_document_content(
-                s, document_id=doc_id, pages=pages, chunks=chunks, embeddings=vectors
+                s,
+                document_id=doc_id,
+                pages=pages,
+                chunks=chunks,
+                embeddings=vectors,
+                encoder_id=text_target(s).encoder_id,
             )
     assert count(sessions, Page, doc_id) == 2
     assert count(sessions, Chunk, doc_id) == 3
@@ -234,8 +323,14 @@ def test_replace_document_content_twice_keeps_one_copy(sessions: sessionmaker[Se
         # The full-text index and the vectors follow the replacement.
         assert lexical_search(s, query="walruses") == []
         assert [h.text for h in lexical_search(s, query="receipt")] == ["beta receipt"]
-        assert dense_search(s, query_vector=unit((0, 1.0)), k=1)[0].text != "old text"
-        assert dense_search(s, query_vector=unit((3, 1.0)), k=1)[0].text == "gamma"
+        assert (
+            dense_search(s, target=text_target(s), query_vector=unit((0, 1.0)), k=1)[0].text
+            != "old text"
+        )
+        assert (
+            dense_search(s, target=text_target(s), query_vector=unit((3, 1.0)), k=1)[0].text
+            == "gamma"
+        )
         with pytest.raises(DocumentNotFound):
             repo.replace_document_content(
                 s, document_id="0" * 32, pages=[], chunks=[], embeddings=None
@@ -245,7 +340,7 @@ def test_replace_document_content_twice_keeps_one_copy(sessions: sessionmaker[Se
             s, document_id=doc_id, pages=pages, chunks=chunks, embeddings=None
         )
     with sessions() as s:
-        assert dense_search(s, query_vector=unit((3, 1.0))) == []
+        assert dense_search(s, target=text_target(s), query_vector=unit((3, 1.0))) == []
         assert [h.text for h in lexical_search(s, query="gamma")] == ["gamma"]
 
 
@@ -261,12 +356,16 @@ def test_delete_cascades_and_returns_unshared_blobs(sessions: sessionmaker[Sessi
             pages=[page_row(1, "doomed aardvark", image_key=image)],
             chunks=[chunk_row(0, "doomed aardvark")],
             embeddings=np.stack([unit((6, 1.0))]),
+            encoder_id=text_target(s).encoder_id,
         )
         s.execute(
             Document.__table__.update().where(Document.id == doc_id).values(blob_key=shared_blob)
         )
     with sessions() as s:
-        assert dense_search(s, query_vector=unit((6, 1.0)), k=1)[0].document_id == doc_id
+        assert (
+            dense_search(s, target=text_target(s), query_vector=unit((6, 1.0)), k=1)[0].document_id
+            == doc_id
+        )
     with sessions.begin() as s:
         assert repo.delete_document(s, document_id=doc_id) == [image]
     with sessions.begin() as s:
@@ -276,7 +375,10 @@ def test_delete_cascades_and_returns_unshared_blobs(sessions: sessionmaker[Sessi
     with sessions() as s:
         assert repo.get_document(s, document_id=doc_id) is None
         assert lexical_search(s, query="aardvark") == []
-        assert [h.document_id for h in dense_search(s, query_vector=unit((6, 1.0)))] == [keep_id]
+        assert [
+            h.document_id
+            for h in dense_search(s, target=text_target(s), query_vector=unit((6, 1.0)))
+        ] == [keep_id]
         assert repo.get_document(s, document_id=keep_id) is not None
 
 
@@ -354,7 +456,9 @@ def test_hybrid_search_by_words_and_by_vector(sessions: sessionmaker[Session]) -
     with sessions() as s:
         warm_up(s)
         # Words only: the vector points nowhere near any chunk.
-        by_words = hybrid_search(s, query="printer toner", query_vector=unit((300, 1.0)), k=3)
+        by_words = hybrid_search(
+            s, target=text_target(s), query="printer toner", query_vector=unit((300, 1.0)), k=3
+        )
         assert by_words[0].text == "Replace the printer toner cartridge"
         assert by_words[0].lexical_rank == 1 and by_words[0].document_id == manual
         assert by_words[0].filename == "Replace th.pdf" and by_words[0].page_number == 1
@@ -362,19 +466,26 @@ def test_hybrid_search_by_words_and_by_vector(sessions: sessionmaker[Session]) -
         assert by_words[0].line_boxes == ((10.0, 10.0, 200.0, 30.0),)
         # Vector only: close to chunk "Payment due…", and FTS syntax in the words cannot break it.
         near = unit((1, 0.95), (2, 0.3))
-        by_vector = hybrid_search(s, query='"( NEAR AND* -', query_vector=near, k=2)
+        by_vector = hybrid_search(
+            s, target=text_target(s), query='"( NEAR AND* -', query_vector=near, k=2
+        )
         assert by_vector[0].text == "Payment due within thirty days"
         assert by_vector[0].dense_rank == 1 and by_vector[0].lexical_rank is None
         assert by_vector[0].document_id == invoices
         # Both legs agree: the fused score is the sum of both reciprocal ranks.
-        both = hybrid_search(s, query="invoice total", query_vector=unit((0, 1.0)), k=1)[0]
+        both = hybrid_search(
+            s, target=text_target(s), query="invoice total", query_vector=unit((0, 1.0)), k=1
+        )[0]
         assert (both.text, both.dense_rank, both.lexical_rank) == (
             "The invoice total is 420 euros",
             1,
             1,
         )
         assert both.score == pytest.approx(1 / 11 + 3 / 11)  # dense 1, lexical 3, k = 10
-        scores = [h.score for h in hybrid_search(s, query="the", query_vector=near, k=4)]
+        scores = [
+            h.score
+            for h in hybrid_search(s, target=text_target(s), query="the", query_vector=near, k=4)
+        ]
         assert scores == sorted(scores, reverse=True) and len(scores) == 4
         assert lexical_search(s, query="?!") == []
         # Stemming on both backends: "invoices" finds "invoice".
@@ -440,8 +551,10 @@ def test_search_filters_apply_to_both_legs(sessions: sessionmaker[Session]) -> N
             return [
                 {h.document_id for h in hits}
                 for hits in (
-                    hybrid_search(s, query="quarterly", query_vector=vector, **filters),
-                    dense_search(s, query_vector=vector, **filters),
+                    hybrid_search(
+                        s, target=text_target(s), query="quarterly", query_vector=vector, **filters
+                    ),
+                    dense_search(s, target=text_target(s), query_vector=vector, **filters),
                     lexical_search(s, query="report", **filters),
                 )
             ]
@@ -455,16 +568,89 @@ def test_search_filters_apply_to_both_legs(sessions: sessionmaker[Session]) -> N
     assert found(document_ids=[]) == [set()] * 3
 
 
-def test_index_model_mismatch_raises(sessions: sessionmaker[Session]) -> None:
+def test_a_table_holding_another_encoders_vectors_is_refused(
+    sessions: sessionmaker[Session],
+) -> None:
+    add_document(sessions, ["alpha"], [0])
     with sessions.begin() as s:
-        repo.check_index_model(s, name="all-MiniLM-L6-v2", dim=DIM)
-    with sessions.begin() as s:
-        repo.check_index_model(s, name="all-MiniLM-L6-v2", dim=DIM)
+        same = text_target(s)
+        encoders.check_only(s, same, what="text model", configured="'test-encoder'")
+        other = encoders.register(s, kind="text", name="bge-m3", sha256="6" * 64, dim=1024)
+        assert other.encoder_id != same.encoder_id and other.dim == 1024
     with sessions() as s, pytest.raises(IndexMismatch) as info:
-        repo.check_index_model(s, name="bge-small-en", dim=DIM)
-    assert info.value.code == "index_model_mismatch" and "all-MiniLM-L6-v2" in info.value.message
-    with sessions() as s, pytest.raises(IndexMismatch):
-        repo.check_index_model(s, name="all-MiniLM-L6-v2", dim=768)
+        encoders.check_only(s, other, what="text model", configured="'bge-m3'")
+    message = info.value.message
+    assert info.value.code == "index_model_mismatch"
+    assert "'test-encoder' (sha256 555555555555…, 384 dims)" in message
+    assert "scanrag reindex" in message
+    with sessions() as s:
+        # an image encoder is checked against the image vectors alone
+        image = encoders.register(s, kind="image", name="clip", sha256="7" * 64, dim=16)
+        encoders.check_only(s, image, what="image model", configured="'clip'")
+        assert s.scalar(select(func.count()).select_from(Encoder)) == 3
+
+
+def test_vectors_of_another_width_live_beside_and_never_mix(
+    sessions: sessionmaker[Session],
+) -> None:
+    doc = add_document(sessions, ["alpha", "beta"], [0, 1])
+    with sessions.begin() as s:
+        wide = text_target(s, name="wide", dim=8)
+        repo.replace_chunks(
+            s,
+            document_id=doc,
+            chunks=[chunk_row(0, "alpha"), chunk_row(1, "beta")],
+            embeddings=np.eye(2, 8, dtype=np.float32),
+            encoder_id=wide.encoder_id,
+        )
+    with sessions() as s:
+        hits = dense_search(s, target=wide, query_vector=np.eye(1, 8, 1, dtype=np.float32)[0])
+        assert [h.text for h in hits] == ["beta", "alpha"] and hits[0].dense_rank == 1
+        # the 384-wide encoder's vectors are gone with the chunks they belonged to
+        assert dense_search(s, target=text_target(s), query_vector=unit((0, 1.0))) == []
+
+
+def test_image_vectors_are_searched_by_their_encoder(sessions: sessionmaker[Session]) -> None:
+    page_doc = add_document(sessions, ["a page with a chart"], [0])
+    other_doc = add_document(sessions, ["another page"], [1])
+    rows = {
+        page_doc: [
+            repo.ImageVectorRow(1, 0, "page", (0, 0, 1700, 2200), "a page", np.eye(1, 4, 0)[0]),
+            repo.ImageVectorRow(1, 1, "figure", (100, 200, 900, 800), "Fig. 1", np.eye(1, 4, 1)[0]),
+        ],
+        other_doc: [repo.ImageVectorRow(1, 0, "page", (0, 0, 1700, 2200), "", np.eye(1, 4, 2)[0])],
+    }
+    with sessions.begin() as s:
+        image = encoders.register(s, kind="image", name="clip", sha256="7" * 64, dim=4)
+        for doc, regions in rows.items():
+            repo.replace_image_vectors(
+                s, document_id=doc, rows=regions, encoder_id=image.encoder_id
+            )
+    query = np.array([0.1, 1.0, 0.0, 0.0], dtype=np.float32)
+    with sessions() as s:
+        (figure, page, _) = dense_search(s, target=image, query_vector=query)
+        assert (figure.kind, figure.text, figure.bbox) == ("figure", "Fig. 1", (100, 200, 900, 800))
+        assert figure.chunk_id is None and figure.region_id is not None
+        assert figure.found_by == ["image"] and page.kind == "page"
+        assert [
+            h.document_id
+            for h in dense_search(s, target=image, query_vector=query, document_ids=[other_doc])
+        ] == [other_doc]
+        # fused with the text legs: a chunk found by its words, a figure by its look
+        leg = search_module.VectorLeg("image", image, query)
+        fused = hybrid_search(s, query="chart", image_legs=[leg], k=3)
+        assert {(h.kind, tuple(h.found_by)) for h in fused} >= {
+            ("text", ("lexical",)),
+            ("figure", ("image",)),
+        }
+    with sessions.begin() as s:
+        repo.replace_image_vectors(
+            s, document_id=page_doc, rows=rows[page_doc][:1], encoder_id=image.encoder_id
+        )
+    assert count(sessions, ImageVector, page_doc) == 1
+    with sessions.begin() as s:
+        repo.delete_document(s, document_id=page_doc)
+    assert count(sessions, ImageVector) == 1  # the other document's
 
 
 def test_blob_store_open_temp_then_adopt(tmp_path: Path) -> None:

@@ -1,0 +1,203 @@
+"""Encode requests: ``{"model": "text"|"image", "items": [{"text": ...} | {"image": {"data":
+<base64>, "format": "jpeg"|"png"}}]}`` in, ``{"model", "name", "dim", "vectors"}`` out.
+
+One parser and one answer for ``POST /v1/encode``, ``scanrag encode`` and image queries of the
+search, so each refuses bad input with the same code and message: malformed JSON shapes, bad
+base64, an image that does not decode or is not the format it says, too many items, an image
+over the byte or pixel limit, a model that is not configured.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from core.errors import BadInput, FileTooLarge
+
+EncodeModel = Literal["text", "image"]
+IMAGE_FORMATS = {"jpeg": "JPEG", "jpg": "JPEG", "png": "PNG"}
+
+
+class InvalidEncodeRequest(BadInput):
+    code = "invalid_request"
+    default_message = "the request does not have the shape the API documents"
+
+
+class InvalidBase64(BadInput):
+    code = "invalid_base64"
+    default_message = "image data is not valid base64"
+
+
+class InvalidImage(BadInput):
+    code = "invalid_image"
+    default_message = "the image cannot be decoded"
+
+
+class TooManyItems(BadInput):
+    code = "too_many_items"
+    default_message = "too many items in one request"
+
+
+class UnknownModel(BadInput):
+    code = "unknown_model"
+    default_message = 'model must be "text" or "image"'
+
+
+class ModelNotConfigured(BadInput):
+    code = "model_not_configured"
+    default_message = "no image model is configured: set SCANRAG_EMBED__IMAGE_MODEL"
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What an image in a request may be: encoded bytes and decoded pixels."""
+
+    max_bytes: int
+    max_pixels: int
+
+
+class TextEncoder(Protocol):
+    """What encoding texts needs (models.embedder.TextEmbedder is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class ImageEncoder(Protocol):
+    """What encoding images needs (models.image_encoder.ImageEncoder is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    @property
+    def has_text_tower(self) -> bool: ...
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray: ...
+
+    def embed_texts(self, texts: list[str]) -> np.ndarray: ...
+
+
+def decode_image(value: Any, limits: ImageLimits, where: str = "image") -> Image.Image:
+    """``{"data": <base64>, "format": "jpeg"|"png"}`` as a decoded RGB image, or a BadInput
+    saying what is wrong with it."""
+    if not isinstance(value, dict) or not isinstance(value.get("data"), str):
+        raise InvalidEncodeRequest(f'{where} must be {{"data": <base64>, "format": "jpeg"|"png"}}')
+    fmt = value.get("format", "")
+    if not isinstance(fmt, str) or fmt.lower() not in IMAGE_FORMATS:
+        raise InvalidEncodeRequest(f'{where}: format must be "jpeg" or "png", not {fmt!r}')
+    data = value["data"]
+    # base64 of max_bytes is 4/3 as long: refuse a huge string before decoding it
+    if len(data) > (limits.max_bytes + 2) // 3 * 4 + 4:
+        raise FileTooLarge(f"{where} is over the limit of {limits.max_bytes:,} bytes")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidBase64(f"{where}: data is not valid base64 ({exc})") from exc
+    return open_image(raw, fmt, limits, where)
+
+
+def open_image(raw: bytes, fmt: str, limits: ImageLimits, where: str = "image") -> Image.Image:
+    """An image file's bytes, said to be ``fmt`` (jpeg, jpg, png), as a decoded RGB image, or
+    a BadInput saying what is wrong with it."""
+    if fmt.lower() not in IMAGE_FORMATS:
+        raise InvalidImage(f'{where}: format must be "jpeg" or "png", not {fmt!r}')
+    if len(raw) > limits.max_bytes:
+        raise FileTooLarge(f"{where} is over the limit of {limits.max_bytes:,} bytes")
+    try:
+        with Image.open(io.BytesIO(raw)) as img:
+            if img.format != IMAGE_FORMATS[fmt.lower()]:
+                raise InvalidImage(f"{where} is {img.format or 'not an image'}, not {fmt}")
+            if img.width * img.height > limits.max_pixels:
+                raise FileTooLarge(
+                    f"{where} is {img.width}x{img.height} pixels, over the limit of"
+                    f" {limits.max_pixels:,} pixels"
+                )
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImage(f"{where} cannot be decoded as {fmt} ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class EncodeRequest:
+    """A parsed encode request: the model and its items (texts or decoded images)."""
+
+    model: EncodeModel
+    items: list[str | Image.Image]
+
+
+def parse_request(body: Any, limits: ImageLimits, max_items: int) -> EncodeRequest:
+    """The request JSON (already parsed) checked and decoded."""
+    if not isinstance(body, dict):
+        raise InvalidEncodeRequest('the request must be a JSON object {"model", "items"}')
+    model = body.get("model")
+    if model not in ("text", "image"):
+        raise UnknownModel(f'model must be "text" or "image", not {model!r}')
+    items = body.get("items")
+    if not isinstance(items, list) or not items:
+        raise InvalidEncodeRequest("items must be a non-empty list")
+    if len(items) > max_items:
+        raise TooManyItems(f"{len(items)} items in one request, over the limit of {max_items}")
+    parsed: list[str | Image.Image] = []
+    for number, item in enumerate(items):
+        where = f"items[{number}]"
+        if not isinstance(item, dict) or len(item) != 1 or not {"text", "image"} & set(item):
+            raise InvalidEncodeRequest(f'{where} must be {{"text": ...}} or {{"image": ...}}')
+        if "text" in item:
+            if not isinstance(item["text"], str):
+                raise InvalidEncodeRequest(f"{where}.text must be a string")
+            parsed.append(item["text"])
+        else:
+            parsed.append(decode_image(item["image"], limits, f"{where}.image"))
+    return EncodeRequest(model, parsed)
+
+
+def encode(
+    request: EncodeRequest, text: TextEncoder | None, image: ImageEncoder | None
+) -> dict[str, Any]:
+    """The response: ``{"model", "name", "dim", "vectors"}``, one vector per item in order.
+
+    The text model reads texts; the image model reads images, and texts through its text tower
+    (the vectors a text query is compared with image regions by).
+    """
+    if request.model == "text":
+        if any(not isinstance(item, str) for item in request.items):
+            raise InvalidEncodeRequest('the text model reads texts: send {"text": ...} items')
+        if text is None:
+            raise ModelNotConfigured("no text model is loaded")
+        vectors = text.embed([str(item) for item in request.items])
+        return _response("text", text.name, vectors)
+    if image is None:
+        raise ModelNotConfigured()
+    texts = [i for i, item in enumerate(request.items) if isinstance(item, str)]
+    images = [i for i, item in enumerate(request.items) if not isinstance(item, str)]
+    if texts and not image.has_text_tower:
+        raise InvalidEncodeRequest(
+            f"the image model {image.name!r} has no text tower: send image items only"
+        )
+    vectors = np.empty((len(request.items), image.dim), dtype=np.float32)
+    if texts:
+        vectors[texts] = image.embed_texts([str(request.items[i]) for i in texts])
+    if images:
+        pictures = [item for item in request.items if isinstance(item, Image.Image)]
+        vectors[images] = image.embed_images(pictures)
+    return _response("image", image.name, vectors)
+
+
+def _response(model: EncodeModel, name: str, vectors: np.ndarray) -> dict[str, Any]:
+    return {
+        "model": model,
+        "name": name,
+        "dim": int(vectors.shape[1]),
+        "vectors": vectors.astype(np.float32).tolist(),
+    }

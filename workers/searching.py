@@ -1,0 +1,86 @@
+"""A search as every edge runs it (the API, ``scanrag search``): the query and/or image embedded
+by the configured encoders, the index checked to hold their vectors, the legs fused.
+
+A text query runs the full-text leg, the text encoder's dense leg and, with an image model that
+has a text tower, a ``text_to_image`` leg over page and figure vectors; an image query runs the
+``image`` leg over them. Both together run every leg.
+"""
+
+from __future__ import annotations
+
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from core.errors import BadInput
+from pipelines.embed import embed_query
+from storage.search import SearchHit, VectorLeg, hybrid_search
+from workers.documents import registered
+from workers.runtime import Runtime
+
+
+class NoImageModel(BadInput):
+    code = "model_not_configured"
+    default_message = (
+        "searching by image needs an image model: set SCANRAG_EMBED__IMAGE_MODEL to a local"
+        " CLIP- or SigLIP-style model folder and run `scanrag reindex`"
+    )
+
+
+class EmptySearch(BadInput):
+    code = "invalid_request"
+    default_message = "give a query, an image, or both"
+
+
+def search(
+    rt: Runtime,
+    session: Session,
+    *,
+    query: str | None = None,
+    image: Image.Image | None = None,
+    k: int = 10,
+    document_ids: list[str] | None = None,
+    metadata: dict[str, str] | None = None,
+    tenant: str | None = None,
+) -> list[SearchHit]:
+    """The ``k`` best chunks and image regions for ``query`` and/or ``image``.
+
+    Raises IndexMismatch when the index holds vectors of another model than a configured one
+    (the message names the reindex to run) and NoImageModel for an image without an image
+    model. Registers a configured encoder on first use (commits ``session``).
+    """
+    if not query and image is None:
+        raise EmptySearch()
+    image_encoder = rt.image_encoder
+    if image is not None and image_encoder is None:
+        raise NoImageModel()
+    options = rt.search
+    target = query_vector = None
+    if query:
+        embedder = rt.embedder
+        # a query embedded by another model than the index's would find nonsense
+        target = registered(session, embedder.identity)
+        query_vector = embed_query(query, embedder)
+    legs: list[VectorLeg] = []
+    if image_encoder is not None:
+        image_target = registered(session, image_encoder.identity)
+        if query and image_encoder.has_text_tower:
+            vector = image_encoder.embed_texts([query])[0]
+            legs.append(VectorLeg("text_to_image", image_target, vector, options["image_weight"]))
+        if image is not None:
+            vector = image_encoder.embed_images([image])[0]
+            legs.append(VectorLeg("image", image_target, vector, options["image_weight"]))
+    session.commit()
+    return hybrid_search(
+        session,
+        query=query,
+        query_vector=query_vector,
+        target=target,
+        image_legs=legs,
+        k=k,
+        document_ids=document_ids,
+        metadata=metadata,
+        tenant=tenant,
+        rrf_k=options["rrf_k"],
+        lexical_weight=options["lexical_weight"],
+        candidates=options["candidates"],
+    )
