@@ -7,12 +7,14 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from cli.errors import EXIT_OK, error_line, exit_on_error
 from core.config import get_settings
 from core.errors import ScanragError
 from core.status import DocumentStatus
+from storage import encoders
 from storage import repository as repo
 from storage.errors import IndexMismatch
 from workers import documents
@@ -20,15 +22,22 @@ from workers.relayout import relayout_document
 from workers.runtime import Runtime
 
 
+def configured_targets(rt: Runtime, session: Session, *, check: bool) -> set[int]:
+    """The encoder ids of the configured text and image models (registered on first use);
+    with ``check``, IndexMismatch when the index holds another model's vectors."""
+    targets = {documents.registered(session, rt.embedder.identity, check=check).encoder_id}
+    image = rt.image_encoder
+    if image is not None:
+        targets.add(documents.registered(session, image.identity, check=check).encoder_id)
+    return targets
+
+
 def pending_switch(rt: Runtime) -> str | None:
     """Why every document must be embedded again (the index holds another model's vectors
     than a configured one's), or None."""
     with rt.writing(), rt.sessions.begin() as session:
         try:
-            documents.registered(session, rt.embedder.identity)
-            image = rt.image_encoder
-            if image is not None:
-                documents.registered(session, image.identity)
+            configured_targets(rt, session, check=True)
         except IndexMismatch as exc:
             return exc.message
     return None
@@ -84,6 +93,11 @@ def reindex(
             count, _ = documents.index(rt, document_id, switching=switch is not None)
             chunks += count
         left = pending_switch(rt) if switch is not None else None
+        if switch is not None and left is None:
+            with rt.sessions.begin() as session:
+                # the old model's HNSW index serves nothing now (PostgreSQL)
+                keep = configured_targets(rt, session, check=False)
+                encoders.drop_unused_indexes(session, keep)
         rt.close()
     print(f"reindexed {len(ids)} documents: {chunks} chunks; {relaid} pages laid out again")
     if switch is not None and left is None:

@@ -97,3 +97,23 @@ def check_only(session: Session, target: VectorTarget, *, what: str, configured:
         f"{configured}: run `scanrag reindex` to embed every document again with it "
         f"(or configure {other.name!r} again)"
     )
+
+
+def drop_unused_indexes(session: Session, keep: set[int]) -> list[str]:
+    """Drop the PostgreSQL HNSW indexes of encoders that no vector names any more (after a
+    reindex moved the index to another model), but those of the encoders in ``keep`` (the
+    configured ones, whose index must be there for their first vectors); returns the names
+    dropped."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    dropped = []
+    for encoder in session.scalars(select(Encoder).where(Encoder.id.not_in(keep))):
+        table = TABLE_OF[encoder.kind]  # type: ignore[index]
+        held = session.scalar(
+            text(f"SELECT 1 FROM {table} WHERE encoder_id = :id LIMIT 1"), {"id": encoder.id}
+        )
+        if held is None:
+            name = hnsw_index_name(table, encoder.id)
+            session.execute(text(f"DROP INDEX IF EXISTS {name}"))
+            dropped.append(name)
+    return dropped

@@ -694,3 +694,32 @@ def test_blob_store_round_trip_and_dedupe(tmp_path: Path) -> None:
             store.path(bad)
     with pytest.raises(ValueError):
         store.put_bytes(b"x", suffix="/evil")
+
+
+def test_an_old_encoders_hnsw_index_is_dropped_once_no_vector_names_it(
+    sessions: sessionmaker[Session],
+) -> None:
+    doc = add_document(sessions, ["alpha"], [0])
+    with sessions.begin() as s:
+        old = text_target(s)
+        new = text_target(s, name="new", dim=8)
+        image = encoders.register(s, kind="image", name="clip", sha256="7" * 64, dim=4)
+        # the old model's vectors stay: nothing is dropped
+        assert encoders.drop_unused_indexes(s, {new.encoder_id, image.encoder_id}) == []
+        repo.replace_chunks(
+            s,
+            document_id=doc,
+            chunks=[chunk_row(0, "alpha")],
+            embeddings=np.eye(1, 8, dtype=np.float32),
+            encoder_id=new.encoder_id,
+        )
+        dropped = encoders.drop_unused_indexes(s, {new.encoder_id, image.encoder_id})
+    if backend(sessions.kw["bind"]) == "sqlite":
+        assert dropped == []  # no such indexes on SQLite
+        return
+    assert dropped == [encoders.hnsw_index_name("chunks", old.encoder_id)]
+    with sessions() as s:
+        names = set(s.scalars(text("SELECT indexname FROM pg_indexes")))
+    assert encoders.hnsw_index_name("chunks", new.encoder_id) in names
+    assert encoders.hnsw_index_name("image_vectors", image.encoder_id) in names
+    assert encoders.hnsw_index_name("chunks", old.encoder_id) not in names
