@@ -723,3 +723,38 @@ def test_an_old_encoders_hnsw_index_is_dropped_once_no_vector_names_it(
     assert encoders.hnsw_index_name("chunks", new.encoder_id) in names
     assert encoders.hnsw_index_name("image_vectors", image.encoder_id) in names
     assert encoders.hnsw_index_name("chunks", old.encoder_id) not in names
+
+
+def test_the_vectors_searched_follow_inserts_and_deletes_of_every_encoder(
+    sessions: sessionmaker[Session],
+) -> None:
+    first = add_document(sessions, ["alpha"], [0])
+    with sessions() as s:
+        target = text_target(s)
+        assert [
+            h.document_id for h in dense_search(s, target=target, query_vector=unit((0, 1)))
+        ] == [first]
+    # another encoder's rows, then a new row of ours, then a delete
+    other = add_document(sessions, ["beta"], [1])
+    with sessions.begin() as s:
+        wide = text_target(s, name="wide", dim=8)
+        repo.replace_chunks(
+            s,
+            document_id=other,
+            chunks=[chunk_row(0, "beta"), chunk_row(1, "delta")],
+            embeddings=np.eye(2, 8, dtype=np.float32),
+            encoder_id=wide.encoder_id,
+        )
+    second = add_document(sessions, ["gamma"], [2])
+    with sessions() as s:
+        found = {h.document_id for h in dense_search(s, target=target, query_vector=unit((2, 1)))}
+        assert found == {first, second}
+    with sessions.begin() as s:
+        repo.delete_document(s, document_id=first)
+    with sessions() as s:
+        hits = dense_search(s, target=target, query_vector=unit((0, 1)))
+        assert [h.document_id for h in hits] == [second]
+        assert [h.text for h in dense_search(s, target=wide, query_vector=np.eye(1, 8)[0])] == [
+            "beta",
+            "delta",
+        ]
