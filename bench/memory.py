@@ -2,14 +2,17 @@
 sampled as pages go by, and their speed on the same file.
 
     python bench/memory.py [--pages 300] [--dpi 200] [--source forms|dense]
-                           [--commands ocr ingest]
+                           [--commands ocr ingest worker] [--redis-url redis://127.0.0.1:6379/9]
 
 Builds a scanned PDF (no text layer, JPEG pages, A4 at 200 dpi) of ``--pages`` pages cycled from
 ``--source``: ``forms`` pastes the FUNSD and SROIE dev scans on A4 pages; ``dense`` takes the
 multi-column pages of ``shared/data/layout/dev`` rasterised at 200 dpi. Runs each of
 ``--commands`` on it in a subprocess, one after the other (``scanrag ocr PDF --out DIR``;
 ``scanrag ingest PDF`` into a fresh SCANRAG_HOME: OCR, page images, chunks, embeddings, SQLite),
-samples the process's RSS every 0.5 s, and prints the maximum RSS in each tenth of the run (pages
+samples the process's RSS every 0.5 s (``worker``: ``scanrag up`` on a fresh SCANRAG_HOME and
+Redis database, the PDF uploaded through the API and the document polled until done; the RSS
+sampled is that of the largest Celery worker process, the one that reads, and the wall time is
+from the upload to done), and prints the maximum RSS in each tenth of the run (pages
 flow at a steady rate, so growth with page count shows), then per command: pages, wall seconds,
 pages/s (start-up and model loading included) and peak RSS, and ingest's pages/s against ocr's.
 """
@@ -90,6 +93,79 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, list[tup
     return wall, peak, samples
 
 
+def measure_worker(
+    pdf: Path, env: dict[str, str], redis_url: str
+) -> tuple[float, float, list[tuple[float, float]]]:
+    """``scanrag up`` (API + worker) reading ``pdf`` uploaded through the API: (seconds from the
+    upload to done, peak RSS MB of the largest worker process, samples every 0.5 s)."""
+    import httpx
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    env = {**env, "SCANRAG_REDIS_URL": redis_url}
+    cli = [sys.executable, "-m", "cli.main"]
+    made = subprocess.run(
+        [*cli, "keys", "create", "--tenant", "bench"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = made.stdout.strip().splitlines()[-1]
+    port = 18000 + os.getpid() % 1000
+    proc = subprocess.Popen(
+        [*cli, "up", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    http = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=60
+    )
+
+    def worker_rss() -> float:
+        sizes = [
+            child.memory_info().rss / 2**20
+            for child in psutil.Process(proc.pid).children(recursive=True)
+            if "celery" in " ".join(child.cmdline())
+        ]
+        return max(sizes, default=0.0)
+
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            try:
+                if http.get("/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        start = time.perf_counter()
+        with pdf.open("rb") as f:
+            answer = http.post("/v1/documents", files={"files": (pdf.name, f, "application/pdf")})
+        document = answer.json()["documents"][0]["id"]
+        peak, samples = 0.0, []
+        status = ""
+        while status not in ("done", "failed"):
+            rss = worker_rss()
+            peak = max(peak, rss)
+            samples.append((time.perf_counter() - start, rss))
+            status = http.get(f"/v1/documents/{document}").json()["status"]
+            time.sleep(0.5)
+        wall = time.perf_counter() - start
+        if status != "done":
+            raise SystemExit(
+                f"the worker failed the document: {http.get(f'/v1/documents/{document}').text}"
+            )
+        return wall, peak, samples
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=60)
+
+
 def windows(samples: list[tuple[float, float]], wall: float) -> list[float | None]:
     """The maximum RSS in each tenth of the run."""
     out: list[float | None] = []
@@ -104,7 +180,8 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=300)
     ap.add_argument("--dpi", type=int, default=200)
     ap.add_argument("--source", choices=["forms", "dense"], default="forms")
-    ap.add_argument("--commands", nargs="+", choices=["ocr", "ingest"], default=["ocr"])
+    ap.add_argument("--commands", nargs="+", choices=["ocr", "ingest", "worker"], default=["ocr"])
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/9", help="worker: flushed")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="scanrag-mem-"))
     pdf = tmp / f"scan-{args.pages}.pdf"
@@ -113,12 +190,17 @@ def main() -> None:
     env["SCANRAG_OCR__DPI"] = str(args.dpi)
     runs: dict[str, tuple[float, float, list[float | None]]] = {}
     for command in args.commands:
+        home = {**env, "SCANRAG_HOME": str(tmp / f"home-{command}")}
+        if command == "worker":
+            wall, peak, samples = measure_worker(pdf, home, args.redis_url)
+            runs[command] = (wall, peak, windows(samples, wall))
+            continue
         base = [sys.executable, "-m", "cli.main", command, str(pdf)]
         if command == "ocr":
             cmd = [*base, "--dpi", str(args.dpi), "--out", str(tmp / "out")]
         else:
             cmd = base
-        wall, peak, samples = measure(cmd, {**env, "SCANRAG_HOME": str(tmp / f"home-{command}")})
+        wall, peak, samples = measure(cmd, home)
         runs[command] = (wall, peak, windows(samples, wall))
     rows = [
         {"pages done (approx.)": round(args.pages * k / 10)}
