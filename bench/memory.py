@@ -130,7 +130,7 @@ def measure_worker(
         sizes = [
             child.memory_info().rss / 2**20
             for child in psutil.Process(proc.pid).children(recursive=True)
-            if "celery" in " ".join(child.cmdline())
+            if "worker" in child.cmdline()
         ]
         return max(sizes, default=0.0)
 

@@ -283,6 +283,25 @@ def test_the_python_client_searches_by_image_and_encodes(indexed: dict[str, Any]
     assert info.value.code == "unknown_model"
 
 
+def test_the_cli_searches_by_image(indexed: dict[str, Any]) -> None:
+    root: Path = indexed["root"]
+    page_image(indexed["client"], indexed["ids"]["article"]).save(root / "query.png")
+    models = indexed["models"]
+    args = ["search", "--image", str(root / "query.png"), "--json", "-k", "2"]
+    out = cli(indexed["rt"].settings.home, models["bert"], models["clip"], args)
+    assert out.returncode == 0, out.stderr
+    top = json.loads(out.stdout)[0]
+    assert (top["document"]["id"], top["kind"], top["found_by"]) == (
+        indexed["ids"]["article"],
+        "page",
+        ["image"],
+    )
+    (root / "query.gif").write_bytes(b"GIF89a")
+    args = ["search", "--image", str(root / "query.gif")]
+    refused = cli(indexed["rt"].settings.home, models["bert"], models["clip"], args)
+    assert refused.returncode == 1 and "[invalid_image]" in refused.stderr
+
+
 # last: it moves the module's index to another text model
 def test_zz_a_changed_model_is_refused_until_reindex(
     indexed: dict[str, Any], engine: OcrEngine
