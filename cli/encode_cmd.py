@@ -12,8 +12,8 @@ import typer
 
 from cli.errors import EXIT_OK, exit_on_error
 from core.config import get_settings
-from pipelines.encode import ImageLimits, InvalidEncodeRequest, encode, parse_request
-from workers.context import load_embedder, load_image_encoder
+from pipelines.encode import InvalidEncodeRequest, encode, parse_request
+from workers.context import image_limits, load_embedder, load_image_encoder
 
 
 def encode_command(
@@ -38,8 +38,7 @@ def encode_command(
             raise InvalidEncodeRequest(f"cannot read {request}: {exc}") from exc
         except ValueError as exc:
             raise InvalidEncodeRequest(f"the request is not JSON ({exc})") from exc
-        limits = ImageLimits(settings.embed.max_image_bytes, settings.limits.max_page_pixels)
-        parsed = parse_request(body, limits, settings.embed.max_encode_items)
+        parsed = parse_request(body, image_limits(settings), settings.embed.max_encode_items)
         image = load_image_encoder(settings) if parsed.model == "image" else None
         text = load_embedder(settings) if parsed.model == "text" else None
         response = encode(parsed, text, image)

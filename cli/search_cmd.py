@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session
 from cli.errors import exit_on_error
 from cli.tables import emphasised, print_table
 from core.config import get_settings
-from pipelines.encode import ImageLimits, open_image
+from pipelines.encode import open_image
 from storage.blobs import BlobStore
 from storage.page_images import crop_png
 from storage.search import SearchHit
+from workers.context import image_limits
 from workers.runtime import Runtime
 from workers.searching import search as run_search
 from workers.views import hit_view
@@ -88,14 +89,13 @@ def search(
     with exit_on_error():
         picture = None
         if image is not None:
-            limits = ImageLimits(settings.embed.max_image_bytes, settings.limits.max_page_pixels)
             try:
                 raw = image.read_bytes()
             except OSError as exc:
                 raise typer.BadParameter(
                     f"cannot read {image}: {exc}", param_hint="--image"
                 ) from exc
-            picture = open_image(raw, image.suffix.lstrip("."), limits, str(image))
+            picture = open_image(raw, image.suffix.lstrip("."), image_limits(settings), str(image))
         rt = Runtime.build(settings)
         if crops is not None:
             crops.mkdir(parents=True, exist_ok=True)

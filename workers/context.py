@@ -24,6 +24,7 @@ from models.weights import (
     verified_path,
 )
 from pipelines.chunk import ChunkParams
+from pipelines.encode import ImageLimits
 from pipelines.engine import EngineParams, OcrEngine
 from pipelines.load import LoadParams
 from pipelines.ocr import OcrParams
@@ -155,6 +156,14 @@ def load_embedder(settings: Settings) -> TextEmbedder:
         pooling=embed.text_pooling,
         max_length=embed.text_max_length,
         normalize=embed.normalize,
+    )
+
+
+def image_limits(settings: Settings) -> ImageLimits:
+    """What an image in an encode or search request may be: the embed setting's bytes, a
+    page's pixels."""
+    return ImageLimits(
+        max_bytes=settings.embed.max_image_bytes, max_pixels=settings.limits.max_page_pixels
     )
 
 

@@ -21,21 +21,13 @@ from api.schemas import (
     errors,
     request_body,
 )
-from pipelines.encode import ImageLimits, decode_image, encode, parse_request
+from pipelines.encode import decode_image, encode, parse_request
 from storage.search import SearchHit
-from workers.runtime import Runtime
+from workers.context import image_limits
 from workers.searching import search as run_search
 from workers.views import hit_view
 
 router = APIRouter(prefix="/v1", tags=["search"], responses=errors(401, 413, 422))
-
-
-def image_limits(state: Runtime) -> ImageLimits:
-    """What an image in a request may be (bytes: the embed setting; pixels: a page's)."""
-    return ImageLimits(
-        max_bytes=state.settings.embed.max_image_bytes,
-        max_pixels=state.settings.limits.max_page_pixels,
-    )
 
 
 @router.post(
@@ -52,7 +44,7 @@ def search(
     holds vectors of another model than the configured one (the message names the reindex)."""
     image = None
     if body.image is not None:
-        image = decode_image(body.image.model_dump(), image_limits(state), "image")
+        image = decode_image(body.image.model_dump(), image_limits(state.settings), "image")
     hits = run_search(
         state,
         session,
@@ -88,7 +80,7 @@ async def encode_items(request: Request, state: StateDep, tenant: TenantDep) -> 
         body = json.loads(await request.body())
     except ValueError as exc:
         raise ApiError("invalid_request", f"the body is not JSON ({exc})", 422) from exc
-    limits = image_limits(state)
+    limits = image_limits(state.settings)
     max_items = state.settings.embed.max_encode_items
     parsed = await run_in_threadpool(parse_request, body, limits, max_items)
 
