@@ -6,6 +6,7 @@ are recognised together, sorted and batched by width so little compute goes to p
 
 from __future__ import annotations
 
+import difflib
 import threading
 from dataclasses import dataclass
 from typing import Literal
@@ -156,29 +157,121 @@ def sure(rec: Recognition, min_conf: float) -> bool:
 class CascadeParams:
     """When the fast recognizer's reading stands.
 
-    A line the fast net reads with every character at ``min_conf`` or more keeps that reading;
-    the others are read again by the accurate net. ``probe`` lines spread over a call are read
-    by the fast net first, and the accurate net reads the whole call unless at least
-    ``min_sure`` of them are sure and at least ``min_long`` are paragraph lines of
-    ``long_chars`` characters or more. The first sends noisy scans to small (tiny is unsure of
-    most of their lines, and reading twice would cost more than it saves); the second keeps
-    tiny to pages of running text: on forms and receipts (short fields, low resolution) tiny
-    is sometimes sure and wrong (doubled letters merged: "Street" -> "Stret"), and it saved
-    them only 3-5% of the time. The paragraph rule is the layout gate's (pipelines.regions:
-    half the lines of 20+ characters), which separates the dev splits' running-text pages from
-    their forms and receipts.
+    A word the fast net reads with every character, and the spaces on either side, at
+    ``min_conf`` or more, and no character held ``max_run`` time steps or more, keeps that
+    reading; the others are cut out of the line (in the middle of the gaps to their
+    neighbours) and read again by the accurate net. A line is read again whole when the fast
+    net read nothing, when its unsure words take more than ``max_unsure`` of its width, or when
+    the accurate net reads a word less than ``min_similar`` like the fast one (a cut in the wrong
+    place). Per word rather than per line because one unsure character in a line of 80 (a
+    soft space, a dash) sent most of a page of running text back to the accurate net.
+
+    ``probe`` lines spread over a call are read by the fast net first, and the accurate net
+    reads the whole call unless the probed lines' unsure words take at most ``max_unsure`` of
+    their width and at least ``min_long`` of them are paragraph lines of ``long_chars``
+    characters or more. The first sends noisy scans to small (tiny is unsure of most of their
+    text, and reading twice would cost more than it saves); the second keeps tiny to pages of
+    running text: on forms and receipts (short fields, low resolution) tiny is sometimes sure
+    and wrong (doubled letters merged: "Street" -> "Stret"), and it saved them only 3-5% of the
+    time. The paragraph rule is the layout gate's (pipelines.regions: half the lines of 20+
+    characters), which separates the dev splits' running-text pages from their forms and
+    receipts. A long run is what a merged double letter looks like ("formally" read
+    "formaly": its one "l" held 4 steps where a letter holds 1-2).
     """
 
     min_conf: float = 0.9
+    max_run: int = 4
     probe: int = 16
-    min_sure: float = 0.5
+    max_unsure: float = 0.5
     min_long: float = 0.5
     long_chars: int = 20
+    min_similar: float = 0.34
+
+
+Span = tuple[int, int, int, int]  # first character, end character, x0, x1 (crop pixels)
+
+
+def unsure_spans(line: DecodedLine, width: int, params: CascadeParams) -> list[Span] | None:
+    """The runs of words of ``line`` (read from a crop ``width`` pixels wide) the fast net is
+    unsure of, each with the crop columns to read again; None when the line must be read whole
+    (an empty reading)."""
+    text, conf, steps = line.text, line.char_conf, line.char_steps
+    if not text:
+        return None
+    bad = [
+        c < params.min_conf or (ch != " " and e - s + 1 >= params.max_run)
+        for ch, c, (s, e) in zip(text, conf, steps, strict=True)
+    ]
+    words: list[tuple[int, int]] = []  # [start, end) of each word
+    i = 0
+    while i < len(text):
+        if text[i] == " ":
+            i += 1
+            continue
+        j = i
+        while j < len(text) and text[j] != " ":
+            j += 1
+        words.append((i, j))
+        i = j
+
+    def cut(left: int, right: int) -> int:
+        # the middle of the gap between two words, on a time-step boundary
+        return (steps[left][1] + 1 + steps[right][0]) // 2 * STRIDE
+
+    spans: list[Span] = []
+    prev_bad = False
+    for k, (a, b) in enumerate(words):
+        unsure = any(bad[max(0, a - 1) : b + 1])  # the word and the spaces beside it
+        if unsure:
+            x1 = width if k == len(words) - 1 else cut(b - 1, words[k + 1][0])
+            if prev_bad:
+                spans[-1] = (spans[-1][0], b, spans[-1][2], x1)
+            else:
+                x0 = 0 if k == 0 else cut(words[k - 1][1] - 1, a)
+                spans.append((a, b, x0, x1))
+        prev_bad = unsure
+    return spans
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def splice(line: DecodedLine, spans: list[Span], readings: list[DecodedLine]) -> DecodedLine:
+    """``line`` with the characters of each span replaced by the reading of its columns (time
+    steps moved to the line's), spaces left doubled or at the ends by an empty reading
+    dropped."""
+    chars: list[str] = []
+    confs: list[float] = []
+    steps: list[tuple[int, int]] = []
+    last = 0
+    for (a, b, x0, _), part in zip(spans, readings, strict=True):
+        chars += line.text[last:a]
+        confs += line.char_conf[last:a]
+        steps += line.char_steps[last:a]
+        off = x0 // STRIDE
+        chars += part.text
+        confs += part.char_conf
+        steps += [(s + off, e + off) for s, e in part.char_steps]
+        last = b
+    chars += line.text[last:]
+    confs += line.char_conf[last:]
+    steps += line.char_steps[last:]
+    out: list[tuple[str, float, tuple[int, int]]] = []
+    for item in zip(chars, confs, steps, strict=True):
+        if item[0] == " " and (not out or out[-1][0] == " "):
+            continue  # an empty reading left two spaces side by side, or one at the start
+        out.append(item)
+    while out and out[-1][0] == " ":
+        out.pop()
+    return DecodedLine(
+        "".join(c for c, _, _ in out), tuple(c for _, c, _ in out), tuple(s for _, _, s in out)
+    )
 
 
 class CascadeRecognizer:
-    """PP-OCRv6 tiny first, small where tiny is unsure: clean print at tiny's cost, small's
-    reading everywhere else (the same ``recognize`` as TextRecognizer)."""
+    """PP-OCRv6 tiny first, small for the words tiny is unsure of: clean print at tiny's cost,
+    small's reading everywhere else (the same ``recognize`` as TextRecognizer)."""
 
     def __init__(
         self, fast: TextRecognizer, accurate: TextRecognizer, params: CascadeParams
@@ -186,6 +279,10 @@ class CascadeRecognizer:
         self.fast = fast
         self.accurate = accurate
         self.params = params
+
+    def _unsure_width(self, crop: np.ndarray, rec: Recognition) -> int:
+        spans = unsure_spans(rec.line, crop.shape[1], self.params)
+        return crop.shape[1] if spans is None else sum(x1 - x0 for _, _, x0, x1 in spans)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Recognition]:
         """Decode every crop; results in input order."""
@@ -198,15 +295,43 @@ class CascadeRecognizer:
         readings: dict[int, Recognition] = dict(
             zip(probe, self.fast.recognize([crops[i] for i in probe]), strict=True)
         )
-        probed = readings.values()
-        sure_share = sum(sure(r, p.min_conf) for r in probed) / len(probe)
-        long_share = sum(len(r.line.text) >= p.long_chars for r in probed) / len(probe)
-        if sure_share < p.min_sure or long_share < p.min_long:
+        unsure = sum(self._unsure_width(crops[i], readings[i]) for i in probe)
+        unsure_share = unsure / max(1, sum(crops[i].shape[1] for i in probe))
+        long_share = sum(len(r.line.text) >= p.long_chars for r in readings.values()) / len(probe)
+        if unsure_share > p.max_unsure or long_share < p.min_long:
             return self.accurate.recognize(crops)
         rest = [i for i in range(n) if i not in readings]
         readings.update(zip(rest, self.fast.recognize([crops[i] for i in rest]), strict=True))
-        again = [i for i in range(n) if not sure(readings[i], p.min_conf)]
-        readings.update(zip(again, self.accurate.recognize([crops[i] for i in again]), strict=True))
+        whole: list[int] = []
+        parts: list[tuple[int, list[Span]]] = []
+        for i in range(n):
+            spans = unsure_spans(readings[i].line, crops[i].shape[1], p)
+            if (
+                spans is None
+                or sum(x1 - x0 for *_, x0, x1 in spans) > p.max_unsure * crops[i].shape[1]
+            ):
+                whole.append(i)
+            elif spans:
+                parts.append((i, spans))
+        pieces = [crops[i][:, x0:x1] for i, spans in parts for *_, x0, x1 in spans]
+        again = self.accurate.recognize([crops[i] for i in whole] + pieces)
+        readings.update(zip(whole, again, strict=False))
+        k = len(whole)
+        misread: list[int] = []
+        for i, spans in parts:
+            got = [r.line for r in again[k : k + len(spans)]]
+            k += len(spans)
+            line = readings[i].line
+            if any(
+                _similarity(g.text, line.text[a:b]) < p.min_similar
+                for g, (a, b, _, _) in zip(got, spans, strict=True)
+            ):
+                misread.append(i)  # read whole below: the cut fell inside a word
+            else:
+                readings[i] = Recognition(splice(line, spans, got), readings[i].content_width)
+        readings.update(
+            zip(misread, self.accurate.recognize([crops[i] for i in misread]), strict=True)
+        )
         return [readings[i] for i in range(n)]
 
 

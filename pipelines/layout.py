@@ -31,6 +31,9 @@ class LayoutParams:
     title_height: float = 1.25  # a block whose lines are this much taller is a title
     max_skew_degrees: float = 15.0
     prose_width: float = 10.0  # a line at least this wide may belong to a paragraph of prose
+    # a gap between two lines of a region this much (line heights) wider than its usual gap
+    # between lines is a paragraph's space
+    para_gap: float = 0.4
 
 
 def page_skew(lines: list[TextLine]) -> float:

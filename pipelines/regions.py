@@ -21,6 +21,7 @@ lines in prose regions) keep the row rules, which read them well.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -116,18 +117,25 @@ def _grown(b: BBox, pad: float) -> BBox:
 
 
 def assign_lines(
-    lines: list[TextLine], regions: Sequence[RegionLike], share: float, pad: float = 0.0
+    lines: list[TextLine],
+    regions: Sequence[RegionLike],
+    share: float,
+    pad: float = 0.0,
+    exclude: Sequence[int] = (),
 ) -> list[int]:
     """For each line, the index of the region holding the most of its box (at least ``share``
     of it; the smaller region on a tie, so text inside a figure goes to a text region drawn
-    in it), or -1. Regions are grown by ``pad`` pixels: the model draws them tight round the
-    print, while a line's box has a margin."""
+    in it), or -1; ``exclude[i]`` (when given) is a region line i may not go to. Regions are
+    grown by ``pad`` pixels: the model draws them tight round the print, while a line's box
+    has a margin."""
     grown = [_grown(region.bbox, pad) for region in regions]
     out = []
-    for line in lines:
+    for n, line in enumerate(lines):
         area = max(_area(line.bbox), 1e-6)
         best, best_key = -1, (share, 0.0)
         for r, region in enumerate(regions):
+            if exclude and exclude[n] == r:
+                continue
             # the line holds the region, or the region the line (a title region drawn round
             # part of a wide headline line)
             inter = _intersection(line.bbox, grown[r])
@@ -183,11 +191,11 @@ def _region_kind(kind: str, held: list[TextLine], params: RegionOrderParams) -> 
     return block_kind(_KIND_ALIASES.get(kind, kind))
 
 
-def _gutter_columns(lines: list[TextLine], held: list[int], unit: float) -> list[list[int]]:
-    """A text region's lines split at gutters that no line crosses, left to right, when every
-    part holds a few lines (the model may draw one region over several columns)."""
-    if len(held) < 6:
-        return [held] if held else []
+def _gutter_parts(lines: list[TextLine], held: list[int], unit: float) -> list[list[int]]:
+    """A region's lines split at gutters (half a line height or more) that no line crosses,
+    left to right."""
+    if not held:
+        return []
     spans = sorted((lines[i].bbox[0], lines[i].bbox[2]) for i in held)
     cuts, reach = [], spans[0][1]
     for lo, hi in spans[1:]:
@@ -198,9 +206,54 @@ def _gutter_columns(lines: list[TextLine], held: list[int], unit: float) -> list
     for i in held:
         centre = (lines[i].bbox[0] + lines[i].bbox[2]) / 2
         parts[sum(1 for c in cuts if centre > c)].append(i)
+    return parts
+
+
+def _gutter_columns(lines: list[TextLine], held: list[int], unit: float) -> list[list[int]]:
+    """A text region's lines split at gutters that no line crosses, left to right, when every
+    part holds a few lines (the model may draw one region over several columns)."""
+    if len(held) < 6:
+        return [held] if held else []
+    parts = _gutter_parts(lines, held, unit)
     if len(parts) > 1 and min(len(p) for p in parts) < 3:
         return [held]
     return parts
+
+
+def _give_back_strays(
+    lines: list[TextLine],
+    regions: Sequence[RegionLike],
+    kinds: Sequence[str],
+    owner: list[int],
+    unit: float,
+    params: RegionOrderParams,
+) -> list[int]:
+    """``owner`` with the lines a text region took across a gutter, a line or two beside its
+    column, handed to the region that holds them next best (when one does).
+
+    The model may draw a column's region a little into the next column (how far differs
+    with the CPU's arithmetic: on an AMD EPYC it took one line of the column beside it on a dev
+    page), and a tie goes to the smaller region: that line was then read in the wrong column,
+    and the region, now spanning both, cut the page's reading order in two.
+    """
+    out = list(owner)
+    for r, kind in enumerate(kinds):
+        if kind != "text":
+            continue
+        held = [i for i, o in enumerate(owner) if o == r]
+        parts = _gutter_parts(lines, held, unit)
+        if len(parts) < 2 or max(len(p) for p in parts) < 3:
+            continue
+        few = [i for p in parts if len(p) < 3 for i in p]
+        if not few:
+            continue
+        others = assign_lines(
+            [lines[i] for i in few], regions, params.in_region, params.pad * unit, [r] * len(few)
+        )
+        for i, o in zip(few, others, strict=True):
+            if o >= 0:
+                out[i] = o
+    return out
 
 
 def _split_around(found: list[_Region], lines: list[TextLine]) -> list[_Region]:
@@ -364,6 +417,8 @@ def build_region_layout(
         _region_kind(region.kind, [lines[i] for i in held], params)
         for region, held in zip(regions, members, strict=True)
     ]
+    owner = _give_back_strays(lines, regions, kinds, owner, unit, params)
+    members = [[i for i, o in enumerate(owner) if o == r] for r in range(len(regions))]
     if not regions_describe_page(lines, kinds, owner, params):
         return None
     found: list[_Region] = []
@@ -432,17 +487,21 @@ def _paragraph_runs(
     """The lines of a text region, in reading order, cut into paragraphs: a line continues
     the paragraph when the line above ran full and wrapped into it (the row rules' test, on
     boxes with the page's skew (angle, deskewed line height) taken out: a tilted scan's
-    upright boxes overlap from line to line)."""
+    upright boxes overlap from line to line), and the space between them is not a paragraph's
+    (``layout.para_gap`` line heights more than the region's usual space between lines: a
+    paragraph whose last line runs nearly full is told from the next by that space alone)."""
     angle, unit = skew
+    boxes = [deskewed_box(line, angle) for line in read]
+    gaps = [b[1] - a[3] for a, b in itertools.pairwise(boxes) if b[1] > a[1]]
+    usual = float(np.median(gaps)) if len(gaps) >= 3 else math.inf
     runs: list[list[TextLine]] = []
-    above: BBox | None = None
-    for line in read:
-        box = deskewed_box(line, angle)
-        if runs and above is not None and wraps(above, box, unit, layout):
+    for k, (line, box) in enumerate(zip(read, boxes, strict=True)):
+        above = boxes[k - 1] if k else None
+        spaced = above is not None and box[1] - above[3] > usual + layout.para_gap * unit
+        if runs and above is not None and not spaced and wraps(above, box, unit, layout):
             runs[-1].append(line)
         else:
             runs.append([line])
-        above = box
     return runs
 
 

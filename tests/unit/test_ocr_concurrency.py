@@ -27,7 +27,7 @@ def test_run_ordered_yields_in_task_order_whatever_finishes_first() -> None:
     assert list(run_ordered(tasks, workers=3)) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 99]  # type: ignore[arg-type]
 
 
-def test_run_ordered_keeps_at_most_workers_plus_one_tasks_ahead() -> None:
+def test_run_ordered_keeps_at_most_twice_the_workers_tasks_ahead() -> None:
     started: list[int] = []
     lock = threading.Lock()
 
@@ -44,7 +44,28 @@ def test_run_ordered_keeps_at_most_workers_plus_one_tasks_ahead() -> None:
         with lock:
             seen.append((k, len(started)))
     assert [k for k, _ in seen] == list(range(20))
-    assert all(n <= k + 1 + 3 for k, n in seen)
+    assert all(n <= k + 1 + 4 for k, n in seen)
+
+
+def test_a_slow_first_task_does_not_leave_the_other_worker_idle() -> None:
+    done: list[int] = []
+    release = threading.Event()
+
+    def task(k: int) -> object:
+        def run() -> list[int]:
+            if k == 0:
+                release.wait(5)  # the head is slow: released once the others are through
+            done.append(k)
+            if len(done) == 3:
+                release.set()
+            return [k]
+
+        return run
+
+    out = list(run_ordered((task(k) for k in range(8)), workers=2))  # type: ignore[arg-type]
+    assert out == list(range(8))
+    # tasks 1-3 ran while task 0 was held (with only workers + 1 ahead, 1 and 2 could)
+    assert done[:3] == [1, 2, 3]
 
 
 def test_run_ordered_raises_a_task_error_in_its_turn() -> None:

@@ -202,6 +202,25 @@ def test_one_region_over_two_paragraphs_gives_two_blocks() -> None:
     ]
 
 
+def test_a_paragraph_whose_last_line_runs_nearly_full_ends_at_the_paragraph_space() -> None:
+    # lines 22 high, 2 apart; the first paragraph's last line stops 80 short of the margin,
+    # which a wrapped line may do, and 14 of space (under the 0.8 line heights that keep two
+    # lines in one block) follow it: that space alone tells the paragraphs apart
+    def rows(tag: str, y0: float, n: int, x1: float = 1100) -> list[TextLine]:
+        return [line(f"{tag}{i}{FILL}", 80, y0 + 24 * i, x1, y0 + 24 * i + 22) for i in range(n)]
+
+    first = rows("P", 200, 4)
+    nearly = [line(f"P4{FILL}", 80, 296, 1020, 318)]
+    second = rows("Q", 332, 4)
+    regions = [R("text", (70, 190, 1110, 440))]
+    blocks = build_region_layout([*second, *nearly, *first], regions, PAGE_H)  # type: ignore[arg-type]
+    assert blocks is not None
+    assert [tags([b]) for b in blocks] == [
+        [f"P{i}" for i in range(5)],
+        [f"Q{i}" for i in range(4)],
+    ]
+
+
 def test_a_table_of_mostly_short_cells_is_left_to_the_row_rules() -> None:
     # a form's table the model covers with "text" columns: long entries in one column, short
     # cells in the others. Read by region it would come out column by column; most of its lines
@@ -228,3 +247,17 @@ def test_a_table_of_mostly_short_cells_is_left_to_the_row_rules() -> None:
         "item 1 described at paragraph length",
     ]
     assert worth_regions(column("L", 80, 580, 200, 8), RegionOrderParams())
+
+
+def test_a_column_line_a_region_took_across_the_gutter_is_read_in_its_own_column() -> None:
+    # the right column's region reaches across the gutter over the left column's L5, which is
+    # a little wider than its own region: the right region holds all of it and wins it. The
+    # line goes back to the left column, and the right region no longer spans both columns.
+    left, right = column("L", 80, 580, 200, 10), column("R", 640, 1140, 200, 6)
+    regions = [
+        R("text", (70, 190, 590, 345)),
+        R("text", (70, 345, 560, 500)),
+        R("text", (60, 190, 1150, 375)),
+    ]
+    got = texts([*left, *right], regions)
+    assert got == [f"L{i}" for i in range(10)] + [f"R{i}" for i in range(6)]
