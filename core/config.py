@@ -76,10 +76,11 @@ class OcrSettings(BaseModel):
     fast_recognizer: bool = Field(
         default=True,
         description="on a CPU, read lines with PP-OCRv6 tiny first and again with small where"
-        " tiny is unsure (clean print at tiny's cost); false: small reads every line",
+        " tiny is unsure of a word (clean print at tiny's cost); false: small reads every line",
     )
     det_precision: DetPrecision = Field(
-        default="auto", description="detector arithmetic; auto = int8 on a CPU, fp32 on a GPU"
+        default="auto",
+        description="detector arithmetic; auto = int8 on a CPU with VNNI, fp32 elsewhere",
     )
 
 

@@ -16,7 +16,7 @@ from core.errors import ModelError
 from core.logging import get_logger
 from models.db_postprocess import DBParams, db_boxes
 from models.quantize import int8_model
-from models.runtime import make_session
+from models.runtime import cpu_has_vnni, make_session
 from models.weights import PPOCR_V6_DET, verified_path
 
 log = get_logger("detector")
@@ -85,8 +85,9 @@ class TextDetector:
         path = verified_path(PPOCR_V6_DET)
         precision = params.precision
         if precision == "auto":
-            # int8 is measured on CPUs only (docs/BENCHMARKS.md): a GPU keeps fp32
-            precision = "int8" if device == "cpu" else "fp32"
+            # int8 is measured on CPUs with VNNI only (docs/BENCHMARKS.md): a GPU, and a CPU
+            # without 8-bit dot products (where it saturates), keep fp32
+            precision = "int8" if device == "cpu" and cpu_has_vnni() else "fp32"
         if precision == "int8":
             try:
                 path = int8_model(PPOCR_V6_DET, params.cache_dir or default_model_cache())

@@ -32,7 +32,7 @@ from transformers.utils import logging as hf_logging
 
 from core.errors import ModelError
 from core.vocab import EmbedPrecision, EncoderKind, Pooling
-from models.runtime import cpu_count
+from models.runtime import cpu_count, cpu_flags
 from models.weights import WeightFile, check_folder, folder_sha256, verified_path
 
 MINILM_L6_V2 = WeightFile(
@@ -48,11 +48,7 @@ MAX_WORD_PIECES = 256
 
 def cpu_has_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16; Linux flags)."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            flags = next((line for line in f if line.startswith("flags")), "").split()
-    except OSError:
-        return False
+    flags = cpu_flags()
     return "amx_bf16" in flags or "avx512_bf16" in flags
 
 

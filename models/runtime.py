@@ -37,6 +37,23 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return frozenset(next((ln for ln in f if ln.startswith("flags")), "").split())
+    except OSError:
+        return frozenset()
+
+
+def cpu_has_vnni() -> bool:
+    """Whether this CPU has 8-bit dot products (AVX-512 VNNI or AVX-VNNI). Without them
+    onnxruntime multiplies u8 x s8 with AVX2's 16-bit pair sums, which saturate: the int8
+    detector then splits lines ("every M" + "Monday" on an AMD EPYC) and gains only 1.18x."""
+    flags = cpu_flags()
+    return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
 _shared_arena = False
 _shared_arena_lock = threading.Lock()
 
