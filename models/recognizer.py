@@ -147,12 +147,6 @@ class TextRecognizer:
         return [r for r in results if r is not None]
 
 
-def sure(rec: Recognition, min_conf: float) -> bool:
-    """Whether every character of a reading has confidence ``min_conf`` or more (an empty
-    reading is never sure)."""
-    return bool(rec.line.char_conf) and min(rec.line.char_conf) >= min_conf
-
-
 @dataclass(frozen=True)
 class CascadeParams:
     """When the fast recognizer's reading stands.
