@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,16 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for row in rows:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def create_key(env: dict[str, str], tenant: str) -> str:
+    """A new API key for ``tenant``, made by `scanrag keys create` in the home ``env`` names."""
+    made = subprocess.run(
+        [sys.executable, "-m", "cli.main", "keys", "create", "--tenant", tenant],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return made.stdout.strip().splitlines()[-1]

@@ -33,7 +33,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, SHARED, table
+from bench.common import ROOT, SHARED, create_key, table
 
 
 def _forms(pages: int) -> list[Image.Image]:
@@ -104,15 +104,7 @@ def measure_worker(
     redis.Redis.from_url(redis_url).flushdb()
     env = {**env, "SCANRAG_REDIS_URL": redis_url}
     cli = [sys.executable, "-m", "cli.main"]
-    made = subprocess.run(
-        [*cli, "keys", "create", "--tenant", "bench"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = made.stdout.strip().splitlines()[-1]
+    key = create_key(env, "bench")
     port = 18000 + os.getpid() % 1000
     proc = subprocess.Popen(
         [*cli, "up", "--port", str(port)],

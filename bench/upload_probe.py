@@ -27,7 +27,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import table
+from bench.common import create_key, table
 from bench.service import PYTHON, ROOT, build_documents, free_port, scanrag_env, upload_all
 
 
@@ -40,15 +40,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="scanrag-upload-probe-"))
     env = scanrag_env(work / "home", SCANRAG_REDIS_URL=args.redis_url)
-    keys = subprocess.run(
-        [PYTHON, "-m", "cli.main", "keys", "create", "--tenant", "probe"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = keys.stdout.strip().splitlines()[-1]
+    key = create_key(env, "probe")
     port = free_port()
     serve = [PYTHON, "-m", "cli.main", "serve", "--port", str(port)]
     api = subprocess.Popen(

@@ -227,6 +227,11 @@ def unsure_spans(line: DecodedLine, width: int, params: CascadeParams) -> list[S
     return spans
 
 
+def _unsure_width(width: int, spans: list[Span] | None) -> int:
+    """Columns of a crop ``width`` wide to read again (all of them for None)."""
+    return width if spans is None else sum(x1 - x0 for *_, x0, x1 in spans)
+
+
 def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
@@ -274,10 +279,6 @@ class CascadeRecognizer:
         self.accurate = accurate
         self.params = params
 
-    def _unsure_width(self, crop: np.ndarray, rec: Recognition) -> int:
-        spans = unsure_spans(rec.line, crop.shape[1], self.params)
-        return crop.shape[1] if spans is None else sum(x1 - x0 for _, _, x0, x1 in spans)
-
     def recognize(self, crops: list[np.ndarray]) -> list[Recognition]:
         """Decode every crop; results in input order."""
         n = len(crops)
@@ -289,7 +290,8 @@ class CascadeRecognizer:
         readings: dict[int, Recognition] = dict(
             zip(probe, self.fast.recognize([crops[i] for i in probe]), strict=True)
         )
-        unsure = sum(self._unsure_width(crops[i], readings[i]) for i in probe)
+        probed = {i: unsure_spans(readings[i].line, crops[i].shape[1], p) for i in probe}
+        unsure = sum(_unsure_width(crops[i].shape[1], probed[i]) for i in probe)
         unsure_share = unsure / max(1, sum(crops[i].shape[1] for i in probe))
         long_share = sum(len(r.line.text) >= p.long_chars for r in readings.values()) / len(probe)
         if unsure_share > p.max_unsure or long_share < p.min_long:
@@ -299,14 +301,12 @@ class CascadeRecognizer:
         whole: list[int] = []
         parts: list[tuple[int, list[Span]]] = []
         for i in range(n):
-            spans = unsure_spans(readings[i].line, crops[i].shape[1], p)
-            if (
-                spans is None
-                or sum(x1 - x0 for *_, x0, x1 in spans) > p.max_unsure * crops[i].shape[1]
-            ):
+            width = crops[i].shape[1]
+            line_spans = probed[i] if i in probed else unsure_spans(readings[i].line, width, p)
+            if line_spans is None or _unsure_width(width, line_spans) > p.max_unsure * width:
                 whole.append(i)
-            elif spans:
-                parts.append((i, spans))
+            elif line_spans:
+                parts.append((i, line_spans))
         pieces = [crops[i][:, x0:x1] for i, spans in parts for *_, x0, x1 in spans]
         again = self.accurate.recognize([crops[i] for i in whole] + pieces)
         readings.update(zip(whole, again, strict=False))

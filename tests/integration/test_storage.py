@@ -590,19 +590,26 @@ def test_a_table_holding_another_encoders_vectors_is_refused(
         assert s.scalar(select(func.count()).select_from(Encoder)) == 3
 
 
-def test_vectors_of_another_width_live_beside_and_never_mix(
-    sessions: sessionmaker[Session],
-) -> None:
-    doc = add_document(sessions, ["alpha", "beta"], [0, 1])
+def store_wide(sessions: sessionmaker[Session], document_id: str, texts: list[str]) -> VectorTarget:
+    """``texts`` as chunks of ``document_id`` with 8-wide vectors of a text encoder "wide";
+    that encoder's target."""
     with sessions.begin() as s:
         wide = text_target(s, name="wide", dim=8)
         repo.replace_chunks(
             s,
-            document_id=doc,
-            chunks=[chunk_row(0, "alpha"), chunk_row(1, "beta")],
-            embeddings=np.eye(2, 8, dtype=np.float32),
+            document_id=document_id,
+            chunks=[chunk_row(k, t) for k, t in enumerate(texts)],
+            embeddings=np.eye(len(texts), 8, dtype=np.float32),
             encoder_id=wide.encoder_id,
         )
+    return wide
+
+
+def test_vectors_of_another_width_live_beside_and_never_mix(
+    sessions: sessionmaker[Session],
+) -> None:
+    doc = add_document(sessions, ["alpha", "beta"], [0, 1])
+    wide = store_wide(sessions, doc, ["alpha", "beta"])
     with sessions() as s:
         hits = dense_search(s, target=wide, query_vector=np.eye(1, 8, 1, dtype=np.float32)[0])
         assert [h.text for h in hits] == ["beta", "alpha"] and hits[0].dense_rank == 1
@@ -736,15 +743,7 @@ def test_the_vectors_searched_follow_inserts_and_deletes_of_every_encoder(
         ] == [first]
     # another encoder's rows, then a new row of ours, then a delete
     other = add_document(sessions, ["beta"], [1])
-    with sessions.begin() as s:
-        wide = text_target(s, name="wide", dim=8)
-        repo.replace_chunks(
-            s,
-            document_id=other,
-            chunks=[chunk_row(0, "beta"), chunk_row(1, "delta")],
-            embeddings=np.eye(2, 8, dtype=np.float32),
-            encoder_id=wide.encoder_id,
-        )
+    wide = store_wide(sessions, other, ["beta", "delta"])
     second = add_document(sessions, ["gamma"], [2])
     with sessions() as s:
         found = {h.document_id for h in dense_search(s, target=target, query_vector=unit((2, 1)))}
