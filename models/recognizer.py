@@ -171,6 +171,12 @@ class CascadeParams:
     characters), which separates the dev splits' running-text pages from their forms and
     receipts. A long run is what a merged double letter looks like ("formally" read
     "formaly": its one "l" held 4 steps where a letter holds 1-2).
+
+    Before the probe, a call where fewer than ``min_wide`` of the crops are ``wide_px`` or
+    wider (at the crops' 48-pixel height, ~20 characters: print runs 15-27 pixels a
+    character) goes to the accurate net unprobed: its lines are too short for the paragraph
+    rule to pass. On the dev splits this sends 33 of 51 FUNSD and 54 of 69 SROIE calls
+    straight to small and no call the probe would have let through (docs/BENCHMARKS.md).
     """
 
     min_conf: float = 0.9
@@ -180,6 +186,8 @@ class CascadeParams:
     min_long: float = 0.5
     long_chars: int = 20
     min_similar: float = 0.34
+    min_wide: float = 0.2
+    wide_px: int = 400
 
 
 Span = tuple[int, int, int, int]  # first character, end character, x0, x1 (crop pixels)
@@ -285,6 +293,8 @@ class CascadeRecognizer:
         if n == 0:
             return []
         p = self.params
+        if sum(crop.shape[1] >= p.wide_px for crop in crops) < p.min_wide * n:
+            return self.accurate.recognize(crops)  # short lines: a form's or a receipt's
         step = max(1, n // p.probe)
         probe = list(range(0, n, step))[: p.probe]
         readings: dict[int, Recognition] = dict(

@@ -30,6 +30,8 @@ MediaType = Literal[
     "application/pdf", "image/png", "image/jpeg", "image/tiff", "image/webp", "image/bmp"
 ]
 
+PAGES_PER_OPEN = 16  # a PDF is opened again after this many pages (see _pdf_pages)
+
 # PIL's own decompression-bomb guard is replaced by our explicit pixel limit
 Image.MAX_IMAGE_PIXELS = None
 
@@ -188,6 +190,14 @@ def _pdf_page_count(path: Path) -> int:
 
 
 def _pdf_pages(path: Path, start: int, stop: int, params: LoadParams) -> Iterator[RasterPage]:
+    # pdfium keeps what it parsed of every page it loaded (its objects, the scan's stream) for
+    # as long as the document is open: one open PdfDocument grew 0.46 MB a dense page (300
+    # pages: +133 MB), reopened every PAGES_PER_OPEN pages it stays flat (docs/BENCHMARKS.md)
+    for first in range(start, stop + 1, PAGES_PER_OPEN):
+        yield from _pdf_run(path, first, min(stop, first + PAGES_PER_OPEN - 1), params)
+
+
+def _pdf_run(path: Path, start: int, stop: int, params: LoadParams) -> Iterator[RasterPage]:
     import pypdfium2 as pdfium
 
     pdf = _open_pdf(path)

@@ -40,7 +40,7 @@ def crops(n: int) -> list[np.ndarray]:
 
 def test_sure_lines_keep_the_fast_reading_unsure_ones_are_read_again() -> None:
     fast, accurate = Net("t", {3: 0.5, 7: 0.89}), Net("s", {})
-    params = CascadeParams(min_conf=0.9, min_long=0)
+    params = CascadeParams(min_conf=0.9, min_long=0, min_wide=0)
     out = CascadeRecognizer(fast, accurate, params).recognize(crops(10))  # type: ignore[arg-type]
     assert [r.line.text for r in out] == [
         "t0", "t1", "t2", "s3", "t4", "t5", "t6", "s7", "t8", "t9"
@@ -52,7 +52,7 @@ def test_sure_lines_keep_the_fast_reading_unsure_ones_are_read_again() -> None:
 def test_a_call_the_fast_net_is_unsure_of_goes_to_the_accurate_net_whole() -> None:
     unsure = {k: 0.4 for k in range(100) if k % 10 < 6}  # 60% of the lines, every probed one
     fast, accurate = Net("t", unsure), Net("s", {})
-    params = CascadeParams(min_conf=0.9, probe=10, max_unsure=0.5, min_long=0)
+    params = CascadeParams(min_conf=0.9, probe=10, max_unsure=0.5, min_long=0, min_wide=0)
     out = CascadeRecognizer(fast, accurate, params).recognize(crops(100))  # type: ignore[arg-type]
     assert [r.line.text for r in out] == [f"s{k}" for k in range(100)]
     assert fast.seen == list(range(0, 100, 10))  # only the probe
@@ -67,21 +67,35 @@ def test_empty_readings_are_never_sure_and_no_crops_read_nothing() -> None:
     empty.recognize = lambda cs: [  # type: ignore[method-assign]
         Recognition(DecodedLine("", (), ()), 1.0) for _ in cs
     ]
-    cascade = CascadeRecognizer(empty, accurate, CascadeParams(min_long=0))  # type: ignore[arg-type]
+    cascade = CascadeRecognizer(empty, accurate, CascadeParams(min_long=0, min_wide=0))  # type: ignore[arg-type]
     assert [r.line.text for r in cascade.recognize(crops(3))] == ["s0", "s1", "s2"]
 
 
 def test_a_call_of_short_lines_goes_to_the_accurate_net_however_sure_the_fast_one_is() -> None:
     fast, accurate = Net("t", {}), Net("s", {})  # every line sure, "t0".."t9": short
-    params = CascadeParams(min_conf=0.9, probe=4, min_long=0.5, long_chars=3)
+    params = CascadeParams(min_conf=0.9, probe=4, min_long=0.5, long_chars=3, min_wide=0)
     out = CascadeRecognizer(fast, accurate, params).recognize(crops(12))  # type: ignore[arg-type]
     assert [r.line.text for r in out] == [f"s{k}" for k in range(12)]
     assert len(fast.seen) == 4  # the probe only
     # the same lines counted long: the fast net's readings stand
     fast, accurate = Net("t", {}), Net("s", {})
-    params = CascadeParams(min_conf=0.9, probe=4, min_long=0.5, long_chars=2)
+    params = CascadeParams(min_conf=0.9, probe=4, min_long=0.5, long_chars=2, min_wide=0)
     out = CascadeRecognizer(fast, accurate, params).recognize(crops(12))  # type: ignore[arg-type]
     assert [r.line.text for r in out] == [f"t{k}" for k in range(12)] and accurate.seen == []
+
+
+def test_a_call_of_narrow_crops_goes_to_the_accurate_net_unprobed() -> None:
+    fast, accurate = Net("t", {}), Net("s", {})
+    narrow = [np.full((48, 120, 3), k, dtype=np.uint8) for k in range(10)]
+    params = CascadeParams(min_long=0, wide_px=400, min_wide=0.2)
+    out = CascadeRecognizer(fast, accurate, params).recognize(narrow)  # type: ignore[arg-type]
+    assert [r.line.text for r in out] == [f"s{k}" for k in range(10)]
+    assert fast.seen == [] and accurate.seen == list(range(10))
+    # two of the ten as wide as a paragraph's line: the fast net reads them all
+    wide = narrow[:8] + [np.full((48, 400, 3), k, dtype=np.uint8) for k in (8, 9)]
+    fast, accurate = Net("t", {}), Net("s", {})
+    out = CascadeRecognizer(fast, accurate, params).recognize(wide)  # type: ignore[arg-type]
+    assert [r.line.text for r in out] == [f"t{k}" for k in range(10)] and accurate.seen == []
 
 
 def line_of(text: str, conf: dict[int, float] | None = None, runs: dict[int, int] | None = None):
@@ -123,7 +137,7 @@ def cascade_of(seam: Columns, **kw: float) -> CascadeRecognizer:
         def __init__(self, f) -> None:  # type: ignore[no-untyped-def]
             self.recognize = f
 
-    params = CascadeParams(min_conf=0.9, min_long=0, **kw)  # type: ignore[arg-type]
+    params = CascadeParams(min_conf=0.9, min_long=0, min_wide=0, **kw)  # type: ignore[arg-type]
     return CascadeRecognizer(Net(seam.fast), Net(seam.accurate), params)  # type: ignore[arg-type]
 
 
