@@ -110,8 +110,9 @@ class EmbedSettings(BaseModel):
     optionally, images (a local CLIP- or SigLIP-style model folder)."""
 
     device: Device = "auto"
-    # 32: as fast as 64 on a CPU, with half the activation memory (docs/BENCHMARKS.md, issue 15)
-    batch: int = Field(default=32, ge=1, le=1024)
+    # 16: as fast as 32 or 64 on a CPU, with a half or a quarter of the activation memory
+    # (docs/BENCHMARKS.md, issue 15)
+    batch: int = Field(default=16, ge=1, le=1024)
     threads: int = Field(default=0, ge=0, description="torch threads; 0 = cores")
     precision: EmbedPrecision = Field(
         default="auto",

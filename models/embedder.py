@@ -31,6 +31,7 @@ from transformers import AutoModel, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
 from core.errors import ModelError
+from core.memory import trim_heap
 from core.vocab import EmbedPrecision, EncoderKind, Pooling
 from models.runtime import cpu_count, cpu_flags
 from models.weights import WeightFile, check_folder, folder_sha256, verified_path
@@ -44,6 +45,11 @@ MINILM_L6_V2 = WeightFile(
 MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # the sequence length the model was trained at (its sentence_bert_config.json max_seq_length)
 MAX_WORD_PIECES = 256
+# batches are padded to a multiple of this many tokens: oneDNN keeps what it built for every
+# input shape it has seen, so one shape per batch length made memory grow with the document
+# (2,316 chunks: +363 MB over the loaded model, +101 with this and batches of 16; 386 chunks:
+# +93; no slower; docs/BENCHMARKS.md, issue 15)
+PAD_MULTIPLE = 16
 
 
 def cpu_has_bf16() -> bool:
@@ -236,7 +242,7 @@ class TextEmbedder(Encoder):
         *,
         device: str = "auto",
         threads: int = 0,
-        batch: int = 64,
+        batch: int = 16,
         precision: EmbedPrecision = "auto",
         folder: Path | None = None,
         pooling: Pooling = "auto",
@@ -289,12 +295,15 @@ class TextEmbedder(Encoder):
         return len(ids)
 
     def _encode(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        # rounded up only where the rounded length stays within what the model reads
+        multiple = PAD_MULTIPLE if self.max_length % PAD_MULTIPLE == 0 else None
         with self._tokenizer_lock:
             enc = self.tokenizer(
                 texts,
                 padding="max_length" if self._pad_full else True,
                 truncation=True,
                 max_length=self.max_length,
+                pad_to_multiple_of=multiple,
                 return_tensors="pt",
             )
         return {k: v.to(self.device) for k, v in enc.items()}
@@ -324,7 +333,9 @@ class TextEmbedder(Encoder):
         """Vectors (len(texts) x dim, float32) for ``texts``, in the order given.
 
         Texts are run in batches of ``batch``, longest first, so a batch pads to similar
-        lengths; each text is truncated to ``max_length`` tokens.
+        lengths (rounded up to PAD_MULTIPLE tokens); each text is truncated to ``max_length``
+        tokens. The heap is trimmed between batches, so a long document's embedding holds one
+        batch's activations, not the high-water mark of all of them.
         """
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
@@ -337,6 +348,8 @@ class TextEmbedder(Encoder):
             torch.autocast(self.device, dtype=torch.bfloat16, enabled=bf16),
         ):
             for start in range(0, len(order), self.batch):
+                if start:
+                    trim_heap()  # the previous batch's activations
                 idx = order[start : start + self.batch]
                 rows = self._embed_batch([texts[i] for i in idx])
                 if out.shape[1] != rows.shape[1]:  # the probe at load learns the width
@@ -371,7 +384,7 @@ def get_embedder(
     *,
     device: str = "auto",
     threads: int = 0,
-    batch: int = 64,
+    batch: int = 16,
     precision: EmbedPrecision = "auto",
     folder: Path | None = None,
     pooling: Pooling = "auto",

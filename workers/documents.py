@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import Category, ScanragError, as_error
 from core.logging import get_logger
+from core.memory import trim_heap
 from core.status import DocumentStatus
 from pipelines.chunk import ChunkParams, chunk_document
 from pipelines.embed import embed_chunks
@@ -35,7 +36,7 @@ from storage.encoders import VectorTarget
 from storage.errors import DocumentNotFound
 from workers.image_vectors import image_vector_rows
 from workers.page_images import UprightImages, store_page_image
-from workers.runtime import Runtime, trim_heap
+from workers.runtime import Runtime
 
 if TYPE_CHECKING:
     from models.embedder import EncoderIdentity

@@ -9,7 +9,6 @@ across fork() would be shared by accident.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 from contextlib import AbstractContextManager, nullcontext, suppress
@@ -165,14 +164,6 @@ class Runtime:
     def close(self) -> None:
         """Close the database connections (the process goes on without this runtime)."""
         self.engine.dispose()
-
-
-def trim_heap() -> None:
-    """Hand the C heap's free memory back to the system (glibc ``malloc_trim``; elsewhere
-    nothing). Freed Python objects and buffers otherwise stay in the process's resident size,
-    so a phase that frees much before one that allocates much peaks at the sum of both."""
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 _runtime: Runtime | None = None

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models.embedder import MAX_WORD_PIECES, TextEmbedder, get_embedder
+from models.embedder import MAX_WORD_PIECES, PAD_MULTIPLE, TextEmbedder, get_embedder
 from pipelines.chunk import ChunkParams, chunk_document
 from pipelines.embed import embed_chunks, embed_query
 from pipelines.types import Block, PageResult, TextLine
@@ -84,6 +84,27 @@ def test_long_text_is_truncated_and_counted(embedder: TextEmbedder) -> None:
     longer = long_text + "completely different words at the very end"
     a, b = embedder.embed([long_text, longer])
     assert MAX_WORD_PIECES == 256 and np.allclose(a, b, atol=1e-6)
+
+
+def test_batches_pad_to_a_few_lengths_within_the_models_limit(embedder: TextEmbedder) -> None:
+    # a padded batch reads as the texts alone (test_matches_sentence_transformers: no padding)
+    for texts in (["Payment terms: net 30."], SENTENCES, ["word " * 250, "A"]):
+        width = embedder._encode(texts)["input_ids"].shape[1]
+        longest = max(embedder.count_tokens(t) for t in texts) + 2
+        assert width % PAD_MULTIPLE == 0 and min(longest, MAX_WORD_PIECES) <= width
+        assert width < longest + PAD_MULTIPLE and width <= MAX_WORD_PIECES
+    # a model whose limit is no multiple of it (CLIP's text tower reads 77) is never padded past
+    clip_like = TextEmbedder(
+        embedder.tokenizer,
+        embedder.model,
+        identity=embedder.identity,
+        device="cpu",
+        batch=2,
+        max_length=77,
+    )
+    assert clip_like._encode(["word " * 100])["input_ids"].shape[1] == 77
+    short = "Payment terms: net 30."
+    assert clip_like._encode([short])["input_ids"].shape[1] == embedder.count_tokens(short) + 2
 
 
 def test_loading_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
