@@ -2,7 +2,8 @@
 sampled as pages go by, and their speed on the same file.
 
     python bench/memory.py [--pages 300] [--dpi 200] [--source forms|dense]
-                           [--commands ocr ingest worker] [--redis-url redis://127.0.0.1:6379/9]
+                           [--commands ocr ingest index worker]
+                           [--redis-url redis://127.0.0.1:6379/9]
 
 Builds a scanned PDF (no text layer, JPEG pages, A4 at 200 dpi) of ``--pages`` pages cycled from
 ``--source``: ``forms`` pastes the FUNSD and SROIE dev scans on A4 pages; ``dense`` takes the
@@ -15,6 +16,11 @@ sampled is that of the largest Celery worker process, the one that reads, and th
 from the upload to done), and prints the maximum RSS in each tenth of the run (pages
 flow at a steady rate, so growth with page count shows), then per command: pages, wall seconds,
 pages/s (start-up and model loading included) and peak RSS, and ingest's pages/s against ocr's.
+
+``index`` (after ``ingest``) indexes the stored document again in a fresh process, alone: the
+runtime and the text encoder are loaded first, then the peak RSS of chunking, embedding and
+storing is measured over what was resident after loading (``documents.index``, the last step
+of ingest and of the worker's tasks), so its growth with the document's length shows.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, SHARED, create_key, table
+from bench.common import ROOT, SHARED, create_key, peak_rss_mb, table
 
 
 def _forms(pages: int) -> list[Image.Image]:
@@ -158,6 +164,54 @@ def measure_worker(
         proc.wait(timeout=60)
 
 
+def measure_index(env: dict[str, str]) -> dict[str, float]:
+    """``documents.index`` on the one document stored in ``env``'s SCANRAG_HOME, in a fresh
+    process (this script with ``--index-home``): chunks, wall and CPU seconds, resident MB
+    after loading, and the peak and final MB over that."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--index-home"]
+    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"index failed ({out.returncode}): {out.stderr[-2000:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def index_here() -> None:
+    """The ``--index-home`` child: print measure_index's JSON for this SCANRAG_HOME."""
+    from sqlalchemy import select
+
+    from core.config import get_settings
+    from core.memory import trim_heap
+    from storage.tables import Document
+    from workers import documents
+    from workers.runtime import Runtime
+
+    rt = Runtime.build(get_settings())
+    _ = rt.embedder
+    with rt.sessions() as session:
+        document = session.scalars(select(Document.id)).one()
+    trim_heap()
+    loaded = psutil.Process().memory_info().rss / 2**20
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM from here on
+    cpu, start = time.process_time(), time.perf_counter()
+    chunks, _ = documents.index(rt, document)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    after = psutil.Process().memory_info().rss / 2**20
+    peak = peak_rss_mb()
+    print(
+        json.dumps(
+            {
+                "chunks": chunks,
+                "wall_s": round(wall, 1),
+                "cpu_s": round(cpu, 1),
+                "loaded_mb": round(loaded),
+                "peak_over_mb": round(peak - loaded),
+                "after_over_mb": round(after - loaded),
+            }
+        )
+    )
+
+
 def windows(samples: list[tuple[float, float]], wall: float) -> list[float | None]:
     """The maximum RSS in each tenth of the run."""
     out: list[float | None] = []
@@ -172,16 +226,28 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=300)
     ap.add_argument("--dpi", type=int, default=200)
     ap.add_argument("--source", choices=["forms", "dense"], default="forms")
-    ap.add_argument("--commands", nargs="+", choices=["ocr", "ingest", "worker"], default=["ocr"])
+    ap.add_argument(
+        "--commands", nargs="+", choices=["ocr", "ingest", "index", "worker"], default=["ocr"]
+    )
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/9", help="worker: flushed")
+    ap.add_argument("--index-home", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.index_home:
+        index_here()
+        return
+    if "index" in args.commands and "ingest" not in args.commands[: args.commands.index("index")]:
+        raise SystemExit("index indexes what ingest stored: put ingest before it")
     tmp = Path(tempfile.mkdtemp(prefix="scanrag-mem-"))
     pdf = tmp / f"scan-{args.pages}.pdf"
     build_pdf(pdf, args.pages, args.source, args.dpi)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCANRAG_")}
     env["SCANRAG_OCR__DPI"] = str(args.dpi)
     runs: dict[str, tuple[float, float, list[float | None]]] = {}
+    indexed: dict[str, float] = {}
     for command in args.commands:
+        if command == "index":
+            indexed = measure_index({**env, "SCANRAG_HOME": str(tmp / "home-ingest")})
+            continue
         home = {**env, "SCANRAG_HOME": str(tmp / f"home-{command}")}
         if command == "worker":
             wall, peak, samples = measure_worker(pdf, home, args.redis_url)
@@ -215,6 +281,10 @@ def main() -> None:
     if {"ocr", "ingest"} <= runs.keys():
         ratio = runs["ocr"][0] / runs["ingest"][0]
         print(f"\ningest pages/s / ocr pages/s: {ratio:.3f} (target >= 0.90)")
+    if indexed:
+        columns = ["chunks", "wall_s", "cpu_s", "loaded_mb", "peak_over_mb", "after_over_mb"]
+        print("\nindex alone (fresh process, MB over what was resident after loading):")
+        print(table([indexed], columns))
     print(
         json.dumps(
             {c: {"wall_s": round(w, 1), "peak_rss_mb": round(p)} for c, (w, p, _) in runs.items()}
