@@ -294,6 +294,12 @@ class TextEmbedder(Encoder):
             ids = self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
         return len(ids)
 
+    def _lengths(self, texts: list[str]) -> list[int]:
+        """Each text's token count as the model reads it: special tokens in, truncated."""
+        with self._tokenizer_lock:
+            enc = self.tokenizer(texts, truncation=True, max_length=self.max_length)
+        return [len(ids) for ids in enc["input_ids"]]
+
     def _encode(self, texts: list[str]) -> dict[str, torch.Tensor]:
         # rounded up only where the rounded length stays within what the model reads
         multiple = PAD_MULTIPLE if self.max_length % PAD_MULTIPLE == 0 else None
@@ -332,7 +338,7 @@ class TextEmbedder(Encoder):
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors (len(texts) x dim, float32) for ``texts``, in the order given.
 
-        Texts are run in batches of ``batch``, longest first, so a batch pads to similar
+        Texts are run in batches of ``batch``, most tokens first, so a batch pads to similar
         lengths (rounded up to PAD_MULTIPLE tokens); each text is truncated to ``max_length``
         tokens. The heap is trimmed between batches, so a long document's embedding holds one
         batch's activations, not the high-water mark of all of them.
@@ -340,8 +346,10 @@ class TextEmbedder(Encoder):
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        # character length is a cheap stand-in for tokens when grouping by length
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        # sorted by token count, not characters: batches then pad 10% fewer tokens (386 dense
+        # chunks: 46,880 run against 52,000; docs/BENCHMARKS.md, issue 15)
+        lengths = self._lengths(texts)
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         bf16 = self.precision == "bf16"
         with (
             torch.inference_mode(),

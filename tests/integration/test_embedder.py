@@ -107,6 +107,32 @@ def test_batches_pad_to_a_few_lengths_within_the_models_limit(embedder: TextEmbe
     assert clip_like._encode([short])["input_ids"].shape[1] == embedder.count_tokens(short) + 2
 
 
+def test_batches_group_texts_by_tokens_not_characters(
+    embedder: TextEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # hex codes are few characters and many word pieces; plain words the other way round
+    texts = [
+        "7f3a9c 2b8e1d 9c4f7a " * 4,
+        "the cat sat on the mat " * 3,
+        "x9q7 " * 10,
+        "a dog and a cat " * 3,
+    ]
+    pairs = TextEmbedder(
+        embedder.tokenizer, embedder.model, identity=embedder.identity, device="cpu", batch=2
+    )
+    batches: list[list[str]] = []
+    encode = pairs._encode
+    monkeypatch.setattr(pairs, "_encode", lambda b: batches.append(b) or encode(b))
+    vectors = pairs.embed(texts)
+    # by characters the codes would share batches with the words, padding those to the codes
+    assert sorted(map(sorted, batches)) == sorted(
+        [sorted([texts[0], texts[2]]), sorted([texts[1], texts[3]])]
+    )
+    # each vector is still its own text's
+    alone = np.vstack([embedder.embed([t]) for t in texts])
+    assert np.allclose((vectors * alone).sum(axis=1), 1.0, atol=1e-4)
+
+
 def test_loading_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the embedder tried to reach the network")
