@@ -346,8 +346,8 @@ class TextEmbedder(Encoder):
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        # sorted by token count, not characters: batches then pad 10% fewer tokens (386 dense
-        # chunks: 46,880 run against 52,000; docs/BENCHMARKS.md, issue 15)
+        # sorted by token count, not characters: 5-10% fewer tokens run (dense chunks: 46,880
+        # against 52,000 for 386, 279,360 against 293,952 for 2,324; docs/BENCHMARKS.md)
         lengths = self._lengths(texts)
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         bf16 = self.precision == "bf16"
