@@ -3,7 +3,7 @@ sampled as pages go by, and their speed on the same file.
 
     python bench/memory.py [--pages 300] [--dpi 200] [--source forms|dense]
                            [--commands ocr ingest index worker] [--repeat 1]
-                           [--redis-url redis://127.0.0.1:6379/9]
+                           [--redis-url redis://127.0.0.1:6379/9] [--files 1]
 
 Builds a scanned PDF (no text layer, JPEG pages, A4 at 200 dpi) of ``--pages`` pages cycled from
 ``--source``: ``forms`` pastes the FUNSD and SROIE dev scans on A4 pages; ``dense`` takes the
@@ -19,6 +19,10 @@ pages/s (start-up and model loading included) and peak RSS, and ingest's pages/s
 This VM's runs vary by up to 10%, so ``--repeat N`` runs the ocr/ingest pair N times, in turn
 (fresh homes), and reports the median of the N ratios with each one.
 
+``--files N`` splits the pages into N PDFs in one folder and gives the folder to ``ocr`` and
+``ingest`` (a batch: ingest reads the next file while it indexes the last, so its fixed work
+per process is paid once).
+
 ``index`` (after ``ingest``) indexes the stored document again in a fresh process, alone: the
 runtime and the text encoder are loaded first, then the peak RSS of chunking, embedding and
 storing is measured over what was resident after loading (``documents.index``, the last step
@@ -28,6 +32,7 @@ of ingest and of the worker's tasks), so its growth with the document's length s
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -75,7 +80,30 @@ def _dense(pages: int, dpi: int) -> list[Image.Image]:
 def build_pdf(path: Path, pages: int, source: str = "forms", dpi: int = 200) -> None:
     """A ``pages``-page image-only PDF of ``source`` pages (see the module docstring)."""
     images = _forms(pages) if source == "forms" else _dense(pages, dpi)
+    _save_pdf(path, images, dpi)
+
+
+def _save_pdf(path: Path, images: list[Image.Image], dpi: int) -> None:
     images[0].save(path, save_all=True, append_images=images[1:], resolution=dpi, quality=75)
+
+
+def build_folder(folder: Path, pages: int, files: int, source: str, dpi: int) -> None:
+    """The ``pages`` pages of build_pdf split in order into ``files`` PDFs of (nearly) equal
+    length in ``folder``; SystemExit when two of them would hold the same pages (ingest would
+    store the second as a duplicate of the first)."""
+    images = _forms(pages) if source == "forms" else _dense(pages, dpi)
+    folder.mkdir(parents=True)
+    size = -(-pages // files)
+    digests = set()
+    for k in range(files):
+        part = folder / f"part-{k + 1:02d}.pdf"
+        _save_pdf(part, images[k * size : (k + 1) * size], dpi)
+        digests.add(hashlib.sha256(part.read_bytes()).hexdigest())
+    if len(digests) < files:
+        raise SystemExit(
+            f"{files} files of {size} pages repeat the same {source} pages: choose a page count"
+            " per file that is not a multiple of the source's"
+        )
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, list[tuple[float, float]]]:
@@ -242,16 +270,30 @@ def main() -> None:
     ap.add_argument(
         "--repeat", type=int, default=1, help="run ocr and ingest this many times each, in turn"
     )
+    ap.add_argument(
+        "--files",
+        type=int,
+        default=1,
+        help="split the pages into this many PDFs in one folder, given to ocr and ingest (a batch)",
+    )
     ap.add_argument("--index-home", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.index_home:
         index_here()
         return
+    if args.files < 1 or args.files > args.pages:
+        raise SystemExit(f"--files must be between 1 and --pages ({args.pages})")
+    if args.files > 1 and {"index", "worker"} & set(args.commands):
+        raise SystemExit("index and worker take one PDF: leave --files at 1 for them")
     if "index" in args.commands and "ingest" not in args.commands[: args.commands.index("index")]:
         raise SystemExit("index indexes what ingest stored: put ingest before it")
     tmp = Path(tempfile.mkdtemp(prefix="scanrag-mem-"))
-    pdf = tmp / f"scan-{args.pages}.pdf"
-    build_pdf(pdf, args.pages, args.source, args.dpi)
+    if args.files == 1:
+        pdf = tmp / f"scan-{args.pages}.pdf"
+        build_pdf(pdf, args.pages, args.source, args.dpi)
+    else:  # a folder: scanrag ocr and ingest take every PDF in it
+        pdf = tmp / f"scan-{args.pages}-in-{args.files}"
+        build_folder(pdf, args.pages, args.files, args.source, args.dpi)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCANRAG_")}
     env["SCANRAG_OCR__DPI"] = str(args.dpi)
     runs: dict[str, tuple[float, float, list[float | None]]] = {}

@@ -81,6 +81,11 @@ class OcrEngine:
         )
         self._lock = threading.Lock()
         self._models: Models | None = None
+        # documents read at once through read() (a batch ingest has one file in flight per
+        # worker) share the workers: each alone would read `workers` batches at once, so two
+        # ran twice the threads on the same cores and held twice the pages (300 dense pages
+        # in six PDFs: ingest 0.865x OCR's pages/s, peak 1887 MB; docs/BENCHMARKS.md)
+        self._slots = threading.BoundedSemaphore(workers)
 
     def models(self) -> Models:
         """The text detector, recognizer and layout model, loaded once (a missing or corrupt
@@ -131,6 +136,7 @@ class OcrEngine:
             progress=progress,
             regions=models.regions,
             upright=upright,
+            slots=self._slots,
         )
 
     def read_path(self, path: str | Path, load: LoadParams = LoadParams()) -> Iterator[PageResult]:

@@ -12,8 +12,10 @@ which pages are turned, and how, is ``pipelines.orient``'s.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -98,13 +100,20 @@ def ocr_pages(
     progress: ProgressReporter = NoProgress(),
     regions: RegionFinder | None = None,
     upright: UprightSink | None = None,
+    slots: threading.Semaphore | None = None,
 ) -> Iterator[PageResult]:
     """Read ``pages`` of one document; yields one PageResult per page, in page order.
     ``regions`` (the layout model) orders the lines where it describes the page; ``upright``
-    is given each page's upright image before its result comes out."""
+    is given each page's upright image before its result comes out. ``slots``, shared by the
+    documents read at once in a process, caps the batches read at the same time across all of
+    them (each document alone would read ``params.workers`` batches at once)."""
 
     def read(batch: list[RasterPage]) -> Callable[[], list[PageResult]]:
-        return lambda: ocr_batch(batch, source, detector, recognizer, params, regions, upright)
+        def run() -> list[PageResult]:
+            with slots or nullcontext():
+                return ocr_batch(batch, source, detector, recognizer, params, regions, upright)
+
+        return run
 
     tasks = (read(batch) for batch in _batches(pages, params))
     for result in run_ordered(tasks, params.workers):

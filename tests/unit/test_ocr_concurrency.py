@@ -160,3 +160,53 @@ def test_a_failing_document_fails_alone_and_the_next_is_read() -> None:
         ("c", "done", None),
     ]
     assert isinstance(events[6].error, CorruptDocument)
+
+
+class _CountingDetector(_Detector):
+    """Counts the batches detected at the same time; each waits a moment for company."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.active = 0
+        self.most = 0
+
+    def detect(self, images: list[np.ndarray]) -> list[DetectionResult]:
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        time.sleep(0.05)
+        with self.lock:
+            self.active -= 1
+        return super().detect(images)
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_documents_read_at_once_share_the_workers(shared: bool) -> None:
+    # a batch ingest reads one file per worker at once: with the engine's slots the two
+    # documents read 2 batches at a time between them, without them each read its own 2
+    detector = _CountingDetector()
+    slots = threading.BoundedSemaphore(2) if shared else None
+    texts: dict[str, list[str]] = {}
+
+    def read(name: str, levels: list[int]) -> None:
+        pages = ocr_pages(
+            _Doc(levels).pages(),
+            source=name,
+            detector=detector,
+            recognizer=_Recognizer(),
+            params=PARAMS,
+            slots=slots,
+        )
+        texts[name] = [r.text for r in pages]
+
+    readers = [
+        threading.Thread(target=read, args=(name, [base + k for k in range(8)]))
+        for name, base in (("a", 10), ("b", 30))
+    ]
+    for t in readers:
+        t.start()
+    for t in readers:
+        t.join()
+    assert texts == {n: [f"p{b + k}" for k in range(8)] for n, b in (("a", 10), ("b", 30))}
+    # shared: never more than the workers; alone, each document filled its own (up to 4)
+    assert detector.most == 2 if shared else detector.most > 2
