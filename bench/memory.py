@@ -20,8 +20,7 @@ This VM's runs vary by up to 10%, so ``--repeat N`` runs the ocr/ingest pair N t
 (fresh homes), and reports the median of the N ratios with each one.
 
 ``--files N`` splits the pages into N PDFs in one folder and gives the folder to ``ocr`` and
-``ingest`` (a batch: ingest reads the next file while it indexes the last, so its fixed work
-per process is paid once).
+``ingest``, as a batch user would (ingest keeps one file in flight per worker).
 
 ``index`` (after ``ingest``) indexes the stored document again in a fresh process, alone: the
 runtime and the text encoder are loaded first, then the peak RSS of chunking, embedding and
@@ -77,10 +76,13 @@ def _dense(pages: int, dpi: int) -> list[Image.Image]:
     return [sources[k % len(sources)] for k in range(pages)]
 
 
+def _pages(pages: int, source: str, dpi: int) -> list[Image.Image]:
+    return _forms(pages) if source == "forms" else _dense(pages, dpi)
+
+
 def build_pdf(path: Path, pages: int, source: str = "forms", dpi: int = 200) -> None:
     """A ``pages``-page image-only PDF of ``source`` pages (see the module docstring)."""
-    images = _forms(pages) if source == "forms" else _dense(pages, dpi)
-    _save_pdf(path, images, dpi)
+    _save_pdf(path, _pages(pages, source, dpi), dpi)
 
 
 def _save_pdf(path: Path, images: list[Image.Image], dpi: int) -> None:
@@ -91,7 +93,7 @@ def build_folder(folder: Path, pages: int, files: int, source: str, dpi: int) ->
     """The ``pages`` pages of build_pdf split in order into ``files`` PDFs of (nearly) equal
     length in ``folder``; SystemExit when two of them would hold the same pages (ingest would
     store the second as a duplicate of the first)."""
-    images = _forms(pages) if source == "forms" else _dense(pages, dpi)
+    images = _pages(pages, source, dpi)
     folder.mkdir(parents=True)
     size = -(-pages // files)
     digests = set()

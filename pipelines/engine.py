@@ -84,7 +84,7 @@ class OcrEngine:
         # documents read at once through read() (a batch ingest has one file in flight per
         # worker) share the workers: each alone would read `workers` batches at once, so two
         # ran twice the threads on the same cores and held twice the pages (300 dense pages
-        # in six PDFs: ingest 0.865x OCR's pages/s, peak 1887 MB; docs/BENCHMARKS.md)
+        # in six PDFs: ingest 0.867x OCR's pages/s, peak 1854 MB; docs/BENCHMARKS.md)
         self._slots = threading.BoundedSemaphore(workers)
 
     def models(self) -> Models:
