@@ -97,6 +97,12 @@ def make_session(
     if device == "cpu":
         share_cpu_arena()
         opts.add_session_config_entry("session.use_env_allocators", "1")
+        # no memory pattern: with it each run of a new input shape (every page size, every
+        # recognizer width) asks the arena for one block holding all of that run's activations,
+        # planned ahead; without it the run takes tensor by tensor what earlier runs freed. Same
+        # readings and speed; 12 dense pages read with peak RSS 920 MB instead of 1161 on an
+        # AVX2 CPU (docs/BENCHMARKS.md, issue 15, eighth session)
+        opts.enable_mem_pattern = False
     providers: list[str | tuple[str, dict[str, str]]] = ["CPUExecutionProvider"]
     if device == "cuda":
         providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
