@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -86,6 +87,26 @@ class OcrEngine:
         # ran twice the threads on the same cores and held twice the pages (300 dense pages
         # in six PDFs: ingest 0.867x OCR's pages/s, peak 1854 MB; docs/BENCHMARKS.md)
         self._slots = threading.BoundedSemaphore(workers)
+        self._all_slots = threading.Lock()  # one taker of every slot at a time: no deadlock
+
+    @contextmanager
+    def all_cores(self) -> Iterator[None]:
+        """Hold every reading slot: for work beside the reading that runs on all the cores
+        itself (the text encoder's torch threads), so that reading pauses while it runs
+        instead of sharing the cores with it. On a GPU engine nothing is held."""
+        if self.device != "cpu":
+            yield
+            return
+        with self._all_slots:
+            taken = 0
+            try:
+                for _ in range(self.params.workers):
+                    self._slots.acquire()  # a batch being read keeps its slot to its end
+                    taken += 1
+                yield
+            finally:
+                for _ in range(taken):
+                    self._slots.release()
 
     def models(self) -> Models:
         """The text detector, recognizer and layout model, loaded once (a missing or corrupt

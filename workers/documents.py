@@ -180,12 +180,16 @@ def index(
         chunks = chunk_document(pages, params, count_tokens=embedder.count_tokens)
     trim_heap()  # what reading and chunking freed, before the embedder's activations
     chunked = time.perf_counter()
-    vectors = embed_chunks(chunks, embedder)
-    regions = (
-        []
-        if image_encoder is None
-        else image_vector_rows(rt.sessions, rt.blobs, image_encoder, document_id, chunks)
-    )
+    # a batch ingest reads the next file meanwhile: reading pauses while the encoder runs
+    # (300 dense pages in 6 PDFs on an AVX2 CPU: ingest 0.72x OCR's pages/s with the two
+    # sharing the cores; docs/BENCHMARKS.md, issue 15)
+    with rt.encoding():
+        vectors = embed_chunks(chunks, embedder)
+        regions = (
+            []
+            if image_encoder is None
+            else image_vector_rows(rt.sessions, rt.blobs, image_encoder, document_id, chunks)
+        )
     embedded = time.perf_counter()
     rows = [
         repo.ChunkRow(

@@ -116,6 +116,13 @@ class Runtime:
                 self._ocr = build_engine(self.settings)
             return self._ocr
 
+    def encoding(self) -> AbstractContextManager[None]:
+        """Around running an encoder: the OCR engine's cores, where this process reads (see
+        ``OcrEngine.all_cores``); nothing where it does not."""
+        with self._lock:
+            engine = self._ocr
+        return nullcontext() if engine is None else engine.all_cores()
+
     @property
     def embedder(self) -> IndexEmbedder:
         """The text embedder of the index, loaded on first use."""

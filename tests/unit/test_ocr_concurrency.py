@@ -11,6 +11,7 @@ import pytest
 from core.errors import CorruptDocument
 from models.detector import DetectionResult
 from models.recognizer import Recognition
+from pipelines.engine import EngineParams, Models, OcrEngine
 from pipelines.load import Document, RasterPage
 from pipelines.ocr import OcrParams, ocr_documents, ocr_pages, run_ordered
 
@@ -210,3 +211,35 @@ def test_documents_read_at_once_share_the_workers(shared: bool) -> None:
     assert texts == {n: [f"p{b + k}" for k in range(8)] for n, b in (("a", 10), ("b", 30))}
     # shared: never more than the workers; alone, each document filled its own (up to 4)
     assert detector.most == 2 if shared else detector.most > 2
+
+
+def test_an_encoder_holding_all_cores_pauses_the_reading() -> None:
+    # a batch ingest embeds one file while it reads the next: the encoder's torch threads take
+    # every core, so the reading waits for them instead of sharing the cores
+    engine = OcrEngine(EngineParams(device="cpu", workers=2, regions=None, ocr=PARAMS))
+    detector = _CountingDetector()
+    engine._models = Models(detector, _Recognizer(), None)  # type: ignore[arg-type]
+    texts: list[str] = []
+    started = threading.Event()
+    during: list[int] = []
+
+    def read() -> None:
+        for result in engine.read(_Doc([40 + k for k in range(40)]), source="a"):
+            texts.append(result.text)
+            started.set()
+
+    def encode() -> None:
+        started.wait()
+        with engine.all_cores():
+            during.append(detector.active)  # the batches being read when it asked have ended
+            time.sleep(0.2)
+            during.append(detector.active)  # and none has started since
+
+    threads = [threading.Thread(target=f) for f in (read, encode)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert texts == [f"p{40 + k}" for k in range(40)]
+    assert during == [0, 0]
+    assert detector.most <= 2
