@@ -180,9 +180,9 @@ def index(
         chunks = chunk_document(pages, params, count_tokens=embedder.count_tokens)
     trim_heap()  # what reading and chunking freed, before the embedder's activations
     chunked = time.perf_counter()
-    # a batch ingest reads the next file meanwhile: reading pauses while the encoder runs
-    # (300 dense pages in 6 PDFs on an AVX2 CPU: ingest 0.72x OCR's pages/s with the two
-    # sharing the cores; docs/BENCHMARKS.md, issue 15)
+    # a batch ingest reads the next file meanwhile: reading pauses while the encoder runs, as
+    # torch's threads lose time waiting for each other on shared cores (100 dense pages in 2
+    # PDFs on an AVX2 CPU: 884 -> 847 CPU s; docs/BENCHMARKS.md, issue 15)
     with rt.encoding():
         vectors = embed_chunks(chunks, embedder)
         regions = (
