@@ -13,7 +13,8 @@ multi-column pages of ``shared/data/layout/dev`` rasterised at 200 dpi. Runs eac
 samples the process's RSS every 0.5 s (``worker``: ``scanrag up`` on a fresh SCANRAG_HOME and
 Redis database, the PDF uploaded through the API and the document polled until done; the RSS
 sampled is that of the largest Celery worker process, the one that reads, and the wall time is
-from the upload to done), and prints the maximum RSS in each tenth of the run (pages
+from the upload to done; then the same pages again as another file, to the warm worker: "worker,
+warm"), and prints the maximum RSS in each tenth of the run (pages
 flow at a steady rate, so growth with page count shows), then per command: pages, wall seconds,
 pages/s (start-up and model loading included) and peak RSS, and ingest's pages/s against ocr's.
 This VM's runs vary by up to 10%, so ``--repeat N`` runs the ocr/ingest pair N times, in turn
@@ -39,7 +40,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 from PIL import Image
@@ -80,13 +83,18 @@ def _pages(pages: int, source: str, dpi: int) -> list[Image.Image]:
     return _forms(pages) if source == "forms" else _dense(pages, dpi)
 
 
-def build_pdf(path: Path, pages: int, source: str = "forms", dpi: int = 200) -> None:
-    """A ``pages``-page image-only PDF of ``source`` pages (see the module docstring)."""
-    _save_pdf(path, _pages(pages, source, dpi), dpi)
+def build_pdf(
+    path: Path, pages: int, source: str = "forms", dpi: int = 200, title: str = ""
+) -> None:
+    """A ``pages``-page image-only PDF of ``source`` pages (see the module docstring); another
+    ``title`` makes another file of the same pages (not a duplicate to the service)."""
+    _save_pdf(path, _pages(pages, source, dpi), dpi, title)
 
 
-def _save_pdf(path: Path, images: list[Image.Image], dpi: int) -> None:
-    images[0].save(path, save_all=True, append_images=images[1:], resolution=dpi, quality=75)
+def _save_pdf(path: Path, images: list[Image.Image], dpi: int, title: str = "") -> None:
+    images[0].save(
+        path, save_all=True, append_images=images[1:], resolution=dpi, quality=75, title=title
+    )
 
 
 def build_folder(folder: Path, pages: int, files: int, source: str, dpi: int) -> None:
@@ -133,10 +141,13 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, list[tup
 
 
 def measure_worker(
-    pdf: Path, env: dict[str, str], redis_url: str
-) -> tuple[float, float, list[tuple[float, float]]]:
-    """``scanrag up`` (API + worker) reading ``pdf`` uploaded through the API: (seconds from the
-    upload to done, peak RSS MB of the largest worker process, samples every 0.5 s)."""
+    pdfs: list[Path], env: dict[str, str], redis_url: str, log: Path | None = None
+) -> list[tuple[float, float, list[tuple[float, float]]]]:
+    """``scanrag up`` (API + worker) reading ``pdfs`` uploaded through the API one after the
+    other, each once the previous one is done (the first as soon as the API is ready, the next
+    to a warm worker): for each, (seconds from the upload to done, peak RSS MB of the largest
+    worker process, samples every 0.5 s). The service's log lines go to ``log`` when given
+    (where its time went), else nowhere."""
     import httpx
     import redis
 
@@ -145,12 +156,15 @@ def measure_worker(
     cli = [sys.executable, "-m", "cli.main"]
     key = create_key(env, "bench")
     port = 18000 + os.getpid() % 1000
+    sink = (log or Path(os.devnull)).open("w")
+    if log is not None:  # with the index step's timings (load, chunk, embed, store)
+        env["SCANRAG_LOG_LEVEL"] = "DEBUG"
     proc = subprocess.Popen(
         [*cli, "up", "--port", str(port)],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=sink,
+        stderr=sink,
         start_new_session=True,
     )
     http = httpx.Client(
@@ -174,27 +188,35 @@ def measure_worker(
             except httpx.HTTPError:
                 pass
             time.sleep(1)
-        start = time.perf_counter()
-        with pdf.open("rb") as f:
-            answer = http.post("/v1/documents", files={"files": (pdf.name, f, "application/pdf")})
-        document = answer.json()["documents"][0]["id"]
-        peak, samples = 0.0, []
-        status = ""
-        while status not in ("done", "failed"):
-            rss = worker_rss()
-            peak = max(peak, rss)
-            samples.append((time.perf_counter() - start, rss))
-            status = http.get(f"/v1/documents/{document}").json()["status"]
-            time.sleep(0.5)
-        wall = time.perf_counter() - start
-        if status != "done":
-            raise SystemExit(
-                f"the worker failed the document: {http.get(f'/v1/documents/{document}').text}"
-            )
-        return wall, peak, samples
+        return [poll_until_done(http, pdf, worker_rss) for pdf in pdfs]
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=60)
+        sink.close()
+
+
+def poll_until_done(
+    http: Any, pdf: Path, worker_rss: Callable[[], float]
+) -> tuple[float, float, list[tuple[float, float]]]:
+    """Upload ``pdf`` and poll it until done: (seconds, peak worker RSS MB, samples)."""
+    start = time.perf_counter()
+    with pdf.open("rb") as f:
+        answer = http.post("/v1/documents", files={"files": (pdf.name, f, "application/pdf")})
+    document = answer.json()["documents"][0]["id"]
+    peak, samples = 0.0, []
+    status = ""
+    while status not in ("done", "failed"):
+        rss = worker_rss()
+        peak = max(peak, rss)
+        samples.append((time.perf_counter() - start, rss))
+        status = http.get(f"/v1/documents/{document}").json()["status"]
+        time.sleep(0.5)
+    wall = time.perf_counter() - start
+    if status != "done":
+        raise SystemExit(
+            f"the worker failed the document: {http.get(f'/v1/documents/{document}').text}"
+        )
+    return wall, peak, samples
 
 
 def cli_command(command: str, pdf: Path, dpi: int, tmp: Path) -> list[str]:
@@ -278,6 +300,9 @@ def main() -> None:
         default=1,
         help="split the pages into this many PDFs in one folder, given to ocr and ingest (a batch)",
     )
+    ap.add_argument(
+        "--service-log", type=Path, help="worker: write the service's log lines (debug) here"
+    )
     ap.add_argument("--index-home", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.index_home:
@@ -306,8 +331,11 @@ def main() -> None:
             continue
         home = {**env, "SCANRAG_HOME": str(tmp / f"home-{command}")}
         if command == "worker":
-            wall, peak, samples = measure_worker(pdf, home, args.redis_url)
-            runs[command] = (wall, peak, windows(samples, wall))
+            again = tmp / f"scan-{args.pages}-again.pdf"  # the same pages, another file
+            build_pdf(again, args.pages, args.source, args.dpi, title="again")
+            cold, warm = measure_worker([pdf, again], home, args.redis_url, args.service_log)
+            for name, (wall, peak, samples) in (("worker", cold), ("worker, warm", warm)):
+                runs[name] = (wall, peak, windows(samples, wall))
             continue
         wall, peak, samples = measure(cli_command(command, pdf, args.dpi, tmp), home)
         runs[command] = (wall, peak, windows(samples, wall))

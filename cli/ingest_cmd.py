@@ -45,7 +45,7 @@ def ingest(
         ocr = build_engine(settings)
         ocr.models()  # a missing model file is reported before anything is stored
         rt = Runtime.build(settings, ocr)
-        rt.preload_embedder()
+        rt.preload()
     with PageBar(enabled=sys.stderr.isatty()) as bar:
         outcomes = ingest_paths(
             paths, rt=rt, tenant=tenant, meta=meta, progress=bar, on_outcome=_report_failure

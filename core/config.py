@@ -173,6 +173,11 @@ class ServiceSettings(BaseModel):
         le=19,
         description="CPU priority of worker processes below the API's, where they share a machine",
     )
+    worker_preload: bool = Field(
+        default=True,
+        description="worker processes load their models as they start, not at their first"
+        " document (off: a worker serving only webhooks or batch listings)",
+    )
     webhook_retries: int = Field(default=8, ge=0)
     webhook_timeout: float = Field(default=10.0, gt=0)
     webhook_allow: str = Field(

@@ -20,7 +20,8 @@ from __future__ import annotations
 # Nothing is ever fetched; local_files_only below guards the case where it was imported first.
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -364,6 +365,21 @@ class TextEmbedder(Encoder):
                     out = np.empty((len(texts), rows.shape[1]), dtype=np.float32)
                 out[idx] = rows
         return out
+
+
+@contextmanager
+def more_threads(extra: int) -> Iterator[None]:
+    """torch's CPU threads raised by ``extra`` while inside (cores lent by idle sibling worker
+    processes), and put back after. The pool is process-wide: every torch encoder runs on it."""
+    if extra <= 0:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(before + extra)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_pretrained(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -15,6 +15,7 @@ from models.detector import DetectorParams, TextDetector, get_detector
 from models.layout_detector import RegionDetector, RegionParams, get_region_detector
 from models.recognizer import CascadeParams, CascadeRecognizer, RecSpec, get_recognizer
 from models.runtime import cpu_count, resolve_device
+from pipelines.cores import Cores
 from pipelines.load import Document, LoadParams, open_document
 from pipelines.ocr import (
     DocumentEvent,
@@ -69,7 +70,8 @@ class Models(NamedTuple):
 class OcrEngine:
     """A detector and recognizer on one device; models load on first use, behind a lock."""
 
-    def __init__(self, params: EngineParams) -> None:
+    def __init__(self, params: EngineParams, cores: Cores | None = None) -> None:
+        """``cores``: the cores it reads on (default: ``workers`` of its own)."""
         self.device = resolve_device(params.device)
         cpu = self.device == "cpu"
         workers = params.workers or (cpu_count() if cpu else 1)
@@ -86,27 +88,14 @@ class OcrEngine:
         # worker) share the workers: each alone would read `workers` batches at once, so two
         # ran twice the threads on the same cores and held twice the pages (300 dense pages
         # in six PDFs: ingest 0.867x OCR's pages/s, peak 1854 MB; docs/BENCHMARKS.md)
-        self._slots = threading.BoundedSemaphore(workers)
-        self._all_slots = threading.Lock()  # one taker of every slot at a time: no deadlock
+        self.cores = cores or Cores(workers)
 
-    @contextmanager
-    def all_cores(self) -> Iterator[None]:
-        """Hold every reading slot: for work beside the reading that runs on all the cores
-        itself (the text encoder's torch threads), so that reading pauses while it runs
-        instead of sharing the cores with it. On a GPU engine nothing is held."""
-        if self.device != "cpu":
-            yield
-            return
-        with self._all_slots:
-            taken = 0
-            try:
-                for _ in range(self.params.workers):
-                    self._slots.acquire()  # a batch being read keeps its slot to its end
-                    taken += 1
-                yield
-            finally:
-                for _ in range(taken):
-                    self._slots.release()
+    def all_cores(self) -> AbstractContextManager[int]:
+        """Hold every core this engine reads on: for work beside the reading that runs on all
+        the cores itself (the text encoder's torch threads), so that reading pauses while it
+        runs instead of sharing the cores with it. Yields how many cores were lent besides
+        (``Cores.all``). On a GPU engine nothing is held."""
+        return self.cores.all() if self.device == "cpu" else nullcontext(0)
 
     def models(self) -> Models:
         """The text detector, recognizer and layout model, loaded once (a missing or corrupt
@@ -157,7 +146,7 @@ class OcrEngine:
             progress=progress,
             regions=models.regions,
             upright=upright,
-            slots=self._slots,
+            slots=self.cores,
         )
 
     def read_path(self, path: str | Path, load: LoadParams = LoadParams()) -> Iterator[PageResult]:

@@ -12,10 +12,9 @@ which pages are turned, and how, is ``pipelines.orient``'s.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -100,13 +99,14 @@ def ocr_pages(
     progress: ProgressReporter = NoProgress(),
     regions: RegionFinder | None = None,
     upright: UprightSink | None = None,
-    slots: threading.Semaphore | None = None,
+    slots: AbstractContextManager[object] | None = None,
 ) -> Iterator[PageResult]:
     """Read ``pages`` of one document; yields one PageResult per page, in page order.
     ``regions`` (the layout model) orders the lines where it describes the page; ``upright``
-    is given each page's upright image before its result comes out. ``slots``, shared by the
-    documents read at once in a process, caps the batches read at the same time across all of
-    them (each document alone would read ``params.workers`` batches at once)."""
+    is given each page's upright image before its result comes out. ``slots`` (pipelines.cores),
+    held around each batch and shared by the documents read at once in a process, caps the
+    batches read at the same time across all of them (each document alone would read
+    ``params.workers`` batches at once)."""
 
     def read(batch: list[RasterPage]) -> Callable[[], list[PageResult]]:
         def run() -> list[PageResult]:

@@ -24,6 +24,7 @@ from models.weights import (
     verified_path,
 )
 from pipelines.chunk import ChunkParams
+from pipelines.cores import Cores
 from pipelines.encode import ImageLimits
 from pipelines.engine import EngineParams, OcrEngine
 from pipelines.load import LoadParams
@@ -76,8 +77,11 @@ def search_options(settings: Settings) -> SearchOptions:
     )
 
 
-def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
-    """An OCR engine for these settings (models load on first use)."""
+def build_engine(
+    settings: Settings, device: str | None = None, cores: Cores | None = None
+) -> OcrEngine:
+    """An OCR engine for these settings (models load on first use), reading on ``cores``
+    (default: its own)."""
     ocr = settings.ocr
     return OcrEngine(
         EngineParams(
@@ -100,7 +104,8 @@ def build_engine(settings: Settings, device: str | None = None) -> OcrEngine:
                 orientation=ocr.orientation,
                 read=ReadParams(min_confidence=ocr.min_confidence),
             ),
-        )
+        ),
+        cores,
     )
 
 

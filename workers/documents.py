@@ -183,7 +183,7 @@ def index(
     # a batch ingest reads the next file meanwhile: reading pauses while the encoder runs, as
     # torch's threads lose time waiting for each other on shared cores (100 dense pages in 2
     # PDFs on an AVX2 CPU: 884 -> 847 CPU s; docs/BENCHMARKS.md, issue 15)
-    with rt.encoding():
+    with rt.encoding() as lent:
         vectors = embed_chunks(chunks, embedder)
         regions = (
             []
@@ -229,6 +229,7 @@ def index(
             "load_s": round(loaded - started, 3),
             "chunk_s": round(chunked - loaded, 3),
             "embed_s": round(embedded - chunked, 3),
+            "cores_lent": lent,
             "store_s": round(time.perf_counter() - embedded, 3),
         },
     )

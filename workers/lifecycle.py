@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from typing import Any
 
 import redis
@@ -18,21 +19,25 @@ from celery.signals import worker_init, worker_process_init, worker_ready, worke
 from core.config import Settings, get_settings
 from core.errors import ModelError
 from core.logging import configure_logging
+from workers import cores
 from workers.app import app
 from workers.context import check_models
 from workers.liveness import HEARTBEAT_PREFIX, start_liveness
 from workers.recovery import start_broker_watch
+from workers.runtime import process_runtime
 
 
 @worker_init.connect
 def _one_thread_per_process(sender: Any = None, **_: Any) -> None:
-    """Many worker processes on a CPU: each runs its models on one thread (set before fork)."""
+    """Many worker processes on a CPU: each runs its models on one thread, and lends its core
+    to a sibling's encoder while idle (set before fork)."""
     concurrency = getattr(sender, "concurrency", 1) or 1
     if concurrency > 1:
         os.environ.setdefault("SCANRAG_OCR__THREADS", "1")
         os.environ.setdefault("SCANRAG_OCR__WORKERS", "1")
         os.environ.setdefault("SCANRAG_EMBED__THREADS", "1")
         get_settings.cache_clear()
+        cores.share(concurrency)  # an encoder borrows idle siblings' cores (workers/cores.py)
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     _refuse_without_models(settings)
@@ -50,12 +55,23 @@ def _refuse_without_models(settings: Settings) -> None:
 
 @worker_process_init.connect
 def _child_setup(**_: Any) -> None:
-    """Each pool process: logging, and a lower CPU priority than the API (uploads are answered
-    in milliseconds even while the workers keep every core busy on a shared machine)."""
+    """Each pool process: logging, a lower CPU priority than the API (uploads are answered in
+    milliseconds even while the workers keep every core busy on a shared machine), and its
+    models loaded before its first task asks for them."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     if settings.service.worker_nice:
         os.nice(settings.service.worker_nice)
+    if settings.service.worker_preload:
+        # in the background: a pool process that takes long to start is replaced by Celery
+        threading.Thread(target=_preload, name="runtime-load", daemon=True).start()
+
+
+def _preload() -> None:
+    """Build this process's runtime and load its models (a failure is raised again, and
+    recorded, by the first task that needs them)."""
+    with contextlib.suppress(Exception):
+        process_runtime().preload(ocr=True).join()
 
 
 @worker_ready.connect
@@ -68,7 +84,9 @@ def _start_broker_watch(sender: Any = None, **_: Any) -> None:
 
 @worker_shutdown.connect
 def _say_goodbye(sender: Any = None, **_: Any) -> None:
-    """A worker stopping cleanly takes its heartbeat with it (a killed one's expires)."""
+    """A worker stopping cleanly takes its heartbeat (a killed one's expires) and its cores'
+    lock files with it."""
+    cores.unshare()
     node = getattr(sender, "hostname", None)
     if node:
         with contextlib.suppress(redis.RedisError):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
-from contextlib import AbstractContextManager, nullcontext, suppress
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, Self
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings, get_settings
 from pipelines.chunk import ChunkParams
+from pipelines.cores import Cores
 from pipelines.embed import Embedder
 from pipelines.engine import OcrEngine
 from pipelines.load import LoadParams
@@ -36,6 +38,7 @@ from workers.context import (
     open_database,
     search_options,
 )
+from workers.cores import pool_cores
 
 if TYPE_CHECKING:
     from models.embedder import EncoderIdentity
@@ -79,6 +82,7 @@ class Runtime:
     _embedder: IndexEmbedder | None = field(default=None, init=False, repr=False)
     _image_encoder: ImageEncoder | None = field(default=None, init=False, repr=False)
     _image_loaded: bool = field(default=False, init=False, repr=False)
+    _cores: Cores | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     # its own lock: the embedder may load in the background while the OCR engine is in use
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -93,10 +97,13 @@ class Runtime:
         settings: Settings,
         ocr: OcrEngine | None = None,
         embedder: IndexEmbedder | None = None,
+        cores: Cores | None = None,
     ) -> Self:
         """Open (and migrate) the database and the blob store; models are not loaded yet.
         ``ocr``, ``embedder``: ones already built (the CLI loads its OCR models before opening
-        the database, so a missing model file is reported first; tests share theirs)."""
+        the database, so a missing model file is reported first; tests share theirs).
+        ``cores``: the cores the OCR engine it builds reads on (a worker's pool process: one,
+        lent to and borrowed from its siblings; default: the engine's own)."""
         runtime = cls(
             settings=settings,
             engine=open_database(settings),
@@ -105,7 +112,7 @@ class Runtime:
             chunk=chunk_params(settings),
             search=search_options(settings),
         )
-        runtime._ocr, runtime._embedder = ocr, embedder
+        runtime._ocr, runtime._embedder, runtime._cores = ocr, embedder, cores
         return runtime
 
     @property
@@ -113,15 +120,31 @@ class Runtime:
         """The OCR engine of the settings (its models load on first use)."""
         with self._lock:
             if self._ocr is None:
-                self._ocr = build_engine(self.settings)
+                self._ocr = build_engine(self.settings, cores=self._cores)
             return self._ocr
 
-    def encoding(self) -> AbstractContextManager[None]:
-        """Around running an encoder: the OCR engine's cores, where this process reads (see
-        ``OcrEngine.all_cores``); nothing where it does not."""
+    @contextmanager
+    def encoding(self) -> Iterator[int]:
+        """Around running an encoder: the cores this process reads on (see
+        ``OcrEngine.all_cores``), and more torch threads for any core a sibling worker process
+        lent besides (workers/cores.py; yields how many); nothing in a process that does not
+        read."""
         with self._lock:
             engine = self._ocr
-        return nullcontext() if engine is None else engine.all_cores()
+        if engine is not None:
+            cores = engine.all_cores()
+        elif self._cores is not None:
+            cores = self._cores.all()
+        else:
+            cores = nullcontext(0)
+        with cores as lent:
+            if not lent:
+                yield 0
+                return
+            from models.embedder import more_threads  # imports torch: as the encoder did
+
+            with more_threads(lent):
+                yield lent
 
     @property
     def embedder(self) -> IndexEmbedder:
@@ -141,21 +164,26 @@ class Runtime:
                 self._image_loaded = True
             return self._image_encoder
 
-    def preload_embedder(self) -> threading.Thread:
-        """Start loading the embedder in a background thread and return it.
+    def preload(self, *, ocr: bool = False) -> threading.Thread:
+        """Start loading the encoders (and, with ``ocr``, the OCR models first) in a background
+        thread and return it.
 
         Loading torch and MiniLM takes ~3 CPU-seconds, mostly on one core; started while the
         OCR models load (one core busy, the other idle) it costs ingest no wall time, where
-        loading it when the first document is indexed made every run ~3 s longer. A failure
-        is not raised here: the first real use loads it again and raises it there.
+        loading it when the first document is indexed made every run ~3 s longer. A worker
+        process loads everything as it starts, so its first document's tasks do not wait
+        (4.2 s of a 50-page document's last task on an AVX-512 EPYC). A failure is not raised
+        here: the first real use loads it again and raises it there.
         """
 
         def load() -> None:
             with suppress(Exception):
+                if ocr:
+                    self.ocr.models()
                 _ = self.embedder
                 _ = self.image_encoder
 
-        thread = threading.Thread(target=load, name="embedder-load", daemon=True)
+        thread = threading.Thread(target=load, name="models-load", daemon=True)
         thread.start()
         return thread
 
@@ -180,10 +208,13 @@ _runtime_lock = threading.Lock()
 
 def process_runtime() -> Runtime:
     """This process's runtime from the environment's settings, built on first use (again in a
-    forked child)."""
+    forked child). In a worker's pool process of one reading thread, it reads on the process's
+    core, lent to and borrowed from its siblings (workers/cores.py)."""
     global _runtime, _runtime_pid
     with _runtime_lock:
         if _runtime is None or _runtime_pid != os.getpid():
-            _runtime = Runtime.build(get_settings())
+            settings = get_settings()
+            cores = pool_cores() if settings.ocr.workers == 1 else None
+            _runtime = Runtime.build(settings, cores=cores)
             _runtime_pid = os.getpid()
         return _runtime
