@@ -4,6 +4,7 @@ sampled as pages go by, and their speed on the same file.
     python bench/memory.py [--pages 300] [--dpi 200] [--source forms|dense]
                            [--commands ocr ingest index worker] [--repeat 1]
                            [--redis-url redis://127.0.0.1:6379/9] [--files 1]
+                           [--warm] [--service-log FILE]
 
 Builds a scanned PDF (no text layer, JPEG pages, A4 at 200 dpi) of ``--pages`` pages cycled from
 ``--source``: ``forms`` pastes the FUNSD and SROIE dev scans on A4 pages; ``dense`` takes the
@@ -13,8 +14,8 @@ multi-column pages of ``shared/data/layout/dev`` rasterised at 200 dpi. Runs eac
 samples the process's RSS every 0.5 s (``worker``: ``scanrag up`` on a fresh SCANRAG_HOME and
 Redis database, the PDF uploaded through the API and the document polled until done; the RSS
 sampled is that of the largest Celery worker process, the one that reads, and the wall time is
-from the upload to done; then the same pages again as another file, to the warm worker: "worker,
-warm"), and prints the maximum RSS in each tenth of the run (pages
+from the upload to done; with ``--warm``, then the same pages again as another file, to the warm
+worker: "worker, warm"), and prints the maximum RSS in each tenth of the run (pages
 flow at a steady rate, so growth with page count shows), then per command: pages, wall seconds,
 pages/s (start-up and model loading included) and peak RSS, and ingest's pages/s against ocr's.
 This VM's runs vary by up to 10%, so ``--repeat N`` runs the ocr/ingest pair N times, in turn
@@ -301,6 +302,9 @@ def main() -> None:
         help="split the pages into this many PDFs in one folder, given to ocr and ingest (a batch)",
     )
     ap.add_argument(
+        "--warm", action="store_true", help="worker: the same pages again, to the warm worker"
+    )
+    ap.add_argument(
         "--service-log", type=Path, help="worker: write the service's log lines (debug) here"
     )
     ap.add_argument("--index-home", action="store_true", help=argparse.SUPPRESS)
@@ -331,10 +335,13 @@ def main() -> None:
             continue
         home = {**env, "SCANRAG_HOME": str(tmp / f"home-{command}")}
         if command == "worker":
-            again = tmp / f"scan-{args.pages}-again.pdf"  # the same pages, another file
-            build_pdf(again, args.pages, args.source, args.dpi, title="again")
-            cold, warm = measure_worker([pdf, again], home, args.redis_url, args.service_log)
-            for name, (wall, peak, samples) in (("worker", cold), ("worker, warm", warm)):
+            pdfs = [pdf]
+            if args.warm:
+                pdfs.append(tmp / f"scan-{args.pages}-again.pdf")  # the same pages, another file
+                build_pdf(pdfs[1], args.pages, args.source, args.dpi, title="again")
+            measured = measure_worker(pdfs, home, args.redis_url, args.service_log)
+            names = ("worker", "worker, warm")[: len(measured)]
+            for name, (wall, peak, samples) in zip(names, measured, strict=True):
                 runs[name] = (wall, peak, windows(samples, wall))
             continue
         wall, peak, samples = measure(cli_command(command, pdf, args.dpi, tmp), home)
