@@ -75,7 +75,12 @@ class SiblingCores(Cores):
 
     def __enter__(self) -> None:
         super().__enter__()
-        fcntl.flock(self._own, fcntl.LOCK_EX)  # waits while a sibling's encoder has it
+        try:
+            fcntl.flock(self._own, fcntl.LOCK_EX)  # waits while a sibling's encoder has it
+        except BaseException:
+            # a task's soft time limit may strike while it waits: the process reads again later
+            super().__exit__(None, None, None)
+            raise
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

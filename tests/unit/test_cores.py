@@ -122,3 +122,26 @@ def test_a_pool_process_runtime_encodes_on_its_idle_siblings_cores(
     finally:
         reading.close()
         rt.close()
+
+
+def test_a_reader_interrupted_while_waiting_keeps_its_core(pool: tuple[Path, int]) -> None:
+    # a task's soft time limit is an exception raised wherever the task is, here in the wait
+    folder, count = pool
+    a, b = SiblingCores(folder, 0, count), SiblingCores(folder, 1, count)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise TimeoutError("soft time limit")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with a.all():  # b's core is lent
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            with pytest.raises(TimeoutError), b:
+                pass
+        assert b._free.acquire(timeout=1)  # its core was not lost: it may read again
+        b._free.release()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        a.close()
+        b.close()
