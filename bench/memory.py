@@ -16,8 +16,10 @@ Redis database, the PDF uploaded through the API and the document polled until d
 sampled is that of the largest Celery worker process, the one that reads, and the wall time is
 from the upload to done; with ``--warm``, then the same pages again as another file, to the warm
 worker: "worker, warm"), and prints the maximum RSS in each tenth of the run (pages
-flow at a steady rate, so growth with page count shows), then per command: pages, wall seconds,
-pages/s (start-up and model loading included) and peak RSS, and ingest's pages/s against ocr's.
+flow at a steady rate, so growth with page count shows) and, for ocr and ingest, the cores kept
+busy in each tenth (CPU seconds per second: where cores sat idle), then per command: pages, wall
+seconds, CPU seconds, pages/s (start-up and model loading included) and peak RSS, and ingest's
+pages/s against ocr's.
 This VM's runs vary by up to 10%, so ``--repeat N`` runs the ocr/ingest pair N times, in turn
 (fresh homes), and reports the median of the N ratios with each one.
 
@@ -36,12 +38,14 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +121,21 @@ def build_folder(folder: Path, pages: int, files: int, source: str, dpi: int) ->
         )
 
 
-def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, list[tuple[float, float]]]:
-    """Run ``cmd``; (wall seconds, peak RSS MB, (seconds, RSS MB) samples every 0.5 s)."""
+@dataclass
+class Run:
+    """One measured command: wall seconds, peak RSS MB, (seconds, RSS MB) samples every 0.5 s,
+    and, for a command run here, its CPU seconds with (seconds, CPU seconds so far) samples."""
+
+    wall: float
+    peak: float
+    samples: list[tuple[float, float]]
+    cpu: float | None = None
+    cpu_samples: list[tuple[float, float]] = field(default_factory=list)
+
+
+def measure(cmd: list[str], env: dict[str, str]) -> Run:
+    """Run ``cmd`` and sample its RSS and CPU time every 0.5 s."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
@@ -126,24 +143,43 @@ def measure(cmd: list[str], env: dict[str, str]) -> tuple[float, float, list[tup
     ps = psutil.Process(proc.pid)
     peak = 0.0
     samples: list[tuple[float, float]] = []
+    cpu_samples: list[tuple[float, float]] = []
     while proc.poll() is None:
         try:
             rss = ps.memory_info().rss / 2**20
+            times = ps.cpu_times()
         except psutil.NoSuchProcess:
             break
         peak = max(peak, rss)
-        samples.append((time.perf_counter() - start, rss))
+        now = time.perf_counter() - start
+        samples.append((now, rss))
+        cpu_samples.append((now, times.user + times.system))
         time.sleep(0.5)
     wall = time.perf_counter() - start
     err = proc.stderr.read() if proc.stderr else ""
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[3:5])} failed ({proc.returncode}): {err[-2000:]}")
-    return wall, peak, samples
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Run(wall, peak, samples, cpu, cpu_samples)
+
+
+def busy(cpu_samples: list[tuple[float, float]], wall: float) -> list[float | None]:
+    """The cores kept busy (CPU seconds per second) in each tenth of the run."""
+    out: list[float | None] = []
+    for k in range(1, 11):
+        window = [(t, c) for t, c in cpu_samples if wall * (k - 1) / 10 <= t < wall * k / 10]
+        if len(window) < 2:
+            out.append(None)
+            continue
+        (t0, c0), (t1, c1) = window[0], window[-1]
+        out.append(round((c1 - c0) / (t1 - t0), 2) if t1 > t0 else None)
+    return out
 
 
 def measure_worker(
     pdfs: list[Path], env: dict[str, str], redis_url: str, log: Path | None = None
-) -> list[tuple[float, float, list[tuple[float, float]]]]:
+) -> list[Run]:
     """``scanrag up`` (API + worker) reading ``pdfs`` uploaded through the API one after the
     other, each once the previous one is done (the first as soon as the API is ready, the next
     to a warm worker): for each, (seconds from the upload to done, peak RSS MB of the largest
@@ -196,9 +232,7 @@ def measure_worker(
         sink.close()
 
 
-def poll_until_done(
-    http: Any, pdf: Path, worker_rss: Callable[[], float]
-) -> tuple[float, float, list[tuple[float, float]]]:
+def poll_until_done(http: Any, pdf: Path, worker_rss: Callable[[], float]) -> Run:
     """Upload ``pdf`` and poll it until done: (seconds, peak worker RSS MB, samples)."""
     start = time.perf_counter()
     with pdf.open("rb") as f:
@@ -217,7 +251,7 @@ def poll_until_done(
         raise SystemExit(
             f"the worker failed the document: {http.get(f'/v1/documents/{document}').text}"
         )
-    return wall, peak, samples
+    return Run(wall, peak, samples)
 
 
 def cli_command(command: str, pdf: Path, dpi: int, tmp: Path) -> list[str]:
@@ -327,7 +361,7 @@ def main() -> None:
         build_folder(pdf, args.pages, args.files, args.source, args.dpi)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCANRAG_")}
     env["SCANRAG_OCR__DPI"] = str(args.dpi)
-    runs: dict[str, tuple[float, float, list[float | None]]] = {}
+    runs: dict[str, Run] = {}
     indexed: dict[str, float] = {}
     for command in args.commands:
         if command == "index":
@@ -341,42 +375,45 @@ def main() -> None:
                 build_pdf(pdfs[1], args.pages, args.source, args.dpi, title="again")
             measured = measure_worker(pdfs, home, args.redis_url, args.service_log)
             names = ("worker", "worker, warm")[: len(measured)]
-            for name, (wall, peak, samples) in zip(names, measured, strict=True):
-                runs[name] = (wall, peak, windows(samples, wall))
+            runs.update(zip(names, measured, strict=True))
             continue
-        wall, peak, samples = measure(cli_command(command, pdf, args.dpi, tmp), home)
-        runs[command] = (wall, peak, windows(samples, wall))
+        runs[command] = measure(cli_command(command, pdf, args.dpi, tmp), home)
     ratios = []
     if {"ocr", "ingest"} <= runs.keys():
-        ratios.append(runs["ocr"][0] / runs["ingest"][0])
+        ratios.append(runs["ocr"].wall / runs["ingest"].wall)
         for k in range(2, args.repeat + 1):  # the same pair again, fresh homes
             wall_of = {
                 c: measure(
                     cli_command(c, pdf, args.dpi, tmp),
                     {**env, "SCANRAG_HOME": str(tmp / f"{c}-{k}")},
-                )[0]
+                ).wall
                 for c in args.commands
                 if c in ("ocr", "ingest")
             }
             ratios.append(wall_of["ocr"] / wall_of["ingest"])
+    rss = {c: windows(r.samples, r.wall) for c, r in runs.items()}
+    cores = {c: busy(r.cpu_samples, r.wall) for c, r in runs.items() if r.cpu_samples}
     rows = [
         {"pages done (approx.)": round(args.pages * k / 10)}
-        | {f"{c}: max RSS MB": runs[c][2][k - 1] for c in runs}
+        | {f"{c}: max RSS MB": rss[c][k - 1] for c in runs}
+        | {f"{c}: cores busy": cores[c][k - 1] for c in cores}
         for k in range(1, 11)
     ]
-    print(table(rows, ["pages done (approx.)"] + [f"{c}: max RSS MB" for c in runs]))
+    columns = [f"{c}: max RSS MB" for c in runs] + [f"{c}: cores busy" for c in cores]
+    print(table(rows, ["pages done (approx.)", *columns]))
     print()
     summary = [
         {
             "command": c,
             "pages": args.pages,
-            "wall s": round(wall, 1),
-            "pages/s": args.pages / wall,
-            "peak RSS MB": round(peak),
+            "wall s": round(r.wall, 1),
+            "CPU s": "" if r.cpu is None else round(r.cpu, 1),
+            "pages/s": args.pages / r.wall,
+            "peak RSS MB": round(r.peak),
         }
-        for c, (wall, peak, _) in runs.items()
+        for c, r in runs.items()
     ]
-    print(table(summary, ["command", "pages", "wall s", "pages/s", "peak RSS MB"]))
+    print(table(summary, ["command", "pages", "wall s", "CPU s", "pages/s", "peak RSS MB"]))
     if ratios:
         each = ", ".join(f"{r:.3f}" for r in ratios)
         print(
@@ -389,7 +426,7 @@ def main() -> None:
         print(table([indexed], columns))
     print(
         json.dumps(
-            {c: {"wall_s": round(w, 1), "peak_rss_mb": round(p)} for c, (w, p, _) in runs.items()}
+            {c: {"wall_s": round(r.wall, 1), "peak_rss_mb": round(r.peak)} for c, r in runs.items()}
         )
     )
 
