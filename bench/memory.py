@@ -131,6 +131,7 @@ class Run:
     samples: list[tuple[float, float]]
     cpu: float | None = None
     cpu_samples: list[tuple[float, float]] = field(default_factory=list)
+    system: float | None = None  # of cpu: in the kernel (page faults, I/O, futexes)
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> Run:
@@ -160,8 +161,9 @@ def measure(cmd: list[str], env: dict[str, str]) -> Run:
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[3:5])} failed ({proc.returncode}): {err[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    return Run(wall, peak, samples, cpu, cpu_samples)
+    system = after.ru_stime - before.ru_stime
+    cpu = after.ru_utime - before.ru_utime + system
+    return Run(wall, peak, samples, cpu, cpu_samples, system)
 
 
 def busy(cpu_samples: list[tuple[float, float]], wall: float) -> list[float | None]:
@@ -408,12 +410,14 @@ def main() -> None:
             "pages": args.pages,
             "wall s": round(r.wall, 1),
             "CPU s": "" if r.cpu is None else round(r.cpu, 1),
+            "of which system": "" if r.system is None else round(r.system, 1),
             "pages/s": args.pages / r.wall,
             "peak RSS MB": round(r.peak),
         }
         for c, r in runs.items()
     ]
-    print(table(summary, ["command", "pages", "wall s", "CPU s", "pages/s", "peak RSS MB"]))
+    columns = ["command", "pages", "wall s", "CPU s", "of which system", "pages/s", "peak RSS MB"]
+    print(table(summary, columns))
     if ratios:
         each = ", ".join(f"{r:.3f}" for r in ratios)
         print(
