@@ -166,15 +166,19 @@ def measure(cmd: list[str], env: dict[str, str]) -> Run:
     return Run(wall, peak, samples, cpu, cpu_samples, system)
 
 
+def tenths(samples: list[tuple[float, float]], wall: float) -> list[list[tuple[float, float]]]:
+    """The (seconds, value) samples falling in each tenth of a run of ``wall`` seconds."""
+    return [
+        [(t, v) for t, v in samples if wall * (k - 1) / 10 <= t < wall * k / 10]
+        for k in range(1, 11)
+    ]
+
+
 def busy(cpu_samples: list[tuple[float, float]], wall: float) -> list[float | None]:
     """The cores kept busy (CPU seconds per second) in each tenth of the run."""
     out: list[float | None] = []
-    for k in range(1, 11):
-        window = [(t, c) for t, c in cpu_samples if wall * (k - 1) / 10 <= t < wall * k / 10]
-        if len(window) < 2:
-            out.append(None)
-            continue
-        (t0, c0), (t1, c1) = window[0], window[-1]
+    for window in tenths(cpu_samples, wall):
+        (t0, c0), (t1, c1) = (window[0], window[-1]) if window else ((0.0, 0.0), (0.0, 0.0))
         out.append(round((c1 - c0) / (t1 - t0), 2) if t1 > t0 else None)
     return out
 
@@ -312,11 +316,9 @@ def index_here() -> None:
 
 def windows(samples: list[tuple[float, float]], wall: float) -> list[float | None]:
     """The maximum RSS in each tenth of the run."""
-    out: list[float | None] = []
-    for k in range(1, 11):
-        window = [r for t, r in samples if wall * (k - 1) / 10 <= t < wall * k / 10]
-        out.append(round(max(window)) if window else None)
-    return out
+    return [
+        round(max(r for _, r in window)) if window else None for window in tenths(samples, wall)
+    ]
 
 
 def main() -> None:
