@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: where the shared data is, tables, peak memory."""
+"""Helpers shared by the benchmark scripts: where the shared data is, tables, peak memory, GPU
+readings."""
 
 from __future__ import annotations
 
@@ -19,6 +20,31 @@ def peak_rss_mb() -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+class Gpu:
+    """GPU 0 as NVML reads it (``nvidia-ml-py``): how busy it is and the memory in use."""
+
+    def __init__(self, handle: Any, nvml: Any) -> None:
+        self._handle, self._nvml = handle, nvml
+
+    @classmethod
+    def find(cls) -> Gpu | None:
+        """GPU 0, or None where there is no NVIDIA GPU or no NVML library to read it."""
+        try:
+            import pynvml  # type: ignore[import-not-found]
+
+            pynvml.nvmlInit()
+            return cls(pynvml.nvmlDeviceGetHandleByIndex(0), pynvml)
+        except Exception:  # no package, no driver, no device: nothing to read
+            return None
+
+    def sample(self) -> tuple[float, float]:
+        """The percent of the last sample period (1/6 to 1 s, the driver's) in which a kernel
+        ran, and the MB of GPU memory in use by every process."""
+        util = self._nvml.nvmlDeviceGetUtilizationRates(self._handle).gpu
+        used = self._nvml.nvmlDeviceGetMemoryInfo(self._handle).used / 2**20
+        return float(util), float(used)
 
 
 def scorer() -> Any:

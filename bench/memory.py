@@ -4,7 +4,7 @@ sampled as pages go by, and their speed on the same file.
     python bench/memory.py [--pages 300] [--dpi 200] [--source forms|dense]
                            [--commands ocr ingest index worker] [--repeat 1]
                            [--redis-url redis://127.0.0.1:6379/9] [--files 1]
-                           [--warm] [--service-log FILE]
+                           [--warm] [--service-log FILE] [--set KEY=VALUE ...]
 
 Builds a scanned PDF (no text layer, JPEG pages, A4 at 200 dpi) of ``--pages`` pages cycled from
 ``--source``: ``forms`` pastes the FUNSD and SROIE dev scans on A4 pages; ``dense`` takes the
@@ -19,7 +19,9 @@ worker: "worker, warm"), and prints the maximum RSS in each tenth of the run (pa
 flow at a steady rate, so growth with page count shows) and, for ocr and ingest, the cores kept
 busy in each tenth (CPU seconds per second: where cores sat idle), then per command: pages, wall
 seconds, CPU seconds, pages/s (start-up and model loading included) and peak RSS, and ingest's
-pages/s against ocr's.
+pages/s against ocr's. Where there is an NVIDIA GPU (read through ``nvidia-ml-py``), ocr and
+ingest also get the GPU's busy percent (the share of each 0.5 s sample in which a kernel ran) in
+each tenth and on average, and the peak GPU memory in use over what was in use before the run.
 This VM's runs vary by up to 10%, so ``--repeat N`` runs the ocr/ingest pair N times, in turn
 (fresh homes), and reports the median of the N ratios with each one.
 
@@ -54,7 +56,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, SHARED, create_key, peak_rss_mb, table
+from bench.common import ROOT, SHARED, Gpu, create_key, peak_rss_mb, table
 
 
 def _forms(pages: int) -> list[Image.Image]:
@@ -132,10 +134,17 @@ class Run:
     cpu: float | None = None
     cpu_samples: list[tuple[float, float]] = field(default_factory=list)
     system: float | None = None  # of cpu: in the kernel (page faults, I/O, futexes)
+    gpu_busy: list[tuple[float, float]] = field(default_factory=list)  # (s, percent), on a GPU
+    gpu_mb: float | None = None  # peak GPU memory in use over what was in use at the start
 
 
 def measure(cmd: list[str], env: dict[str, str]) -> Run:
-    """Run ``cmd`` and sample its RSS and CPU time every 0.5 s."""
+    """Run ``cmd`` and sample its RSS and CPU time every 0.5 s (and the GPU's load and memory,
+    where there is one)."""
+    gpu = Gpu.find()
+    gpu_base = gpu.sample()[1] if gpu else 0.0
+    gpu_busy: list[tuple[float, float]] = []
+    gpu_peak = gpu_base
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -155,6 +164,10 @@ def measure(cmd: list[str], env: dict[str, str]) -> Run:
         now = time.perf_counter() - start
         samples.append((now, rss))
         cpu_samples.append((now, times.user + times.system))
+        if gpu:
+            load, used = gpu.sample()
+            gpu_busy.append((now, load))
+            gpu_peak = max(gpu_peak, used)
         time.sleep(0.5)
     wall = time.perf_counter() - start
     err = proc.stderr.read() if proc.stderr else ""
@@ -163,7 +176,8 @@ def measure(cmd: list[str], env: dict[str, str]) -> Run:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     system = after.ru_stime - before.ru_stime
     cpu = after.ru_utime - before.ru_utime + system
-    return Run(wall, peak, samples, cpu, cpu_samples, system)
+    gpu_mb = gpu_peak - gpu_base if gpu else None
+    return Run(wall, peak, samples, cpu, cpu_samples, system, gpu_busy, gpu_mb)
 
 
 def tenths(samples: list[tuple[float, float]], wall: float) -> list[list[tuple[float, float]]]:
@@ -314,6 +328,14 @@ def index_here() -> None:
     )
 
 
+def gpu_tenths(samples: list[tuple[float, float]], wall: float) -> list[float | None]:
+    """The GPU's mean busy percent in each tenth of the run."""
+    return [
+        round(statistics.mean(b for _, b in window)) if window else None
+        for window in tenths(samples, wall)
+    ]
+
+
 def windows(samples: list[tuple[float, float]], wall: float) -> list[float | None]:
     """The maximum RSS in each tenth of the run."""
     return [
@@ -345,6 +367,13 @@ def main() -> None:
     ap.add_argument(
         "--service-log", type=Path, help="worker: write the service's log lines (debug) here"
     )
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting for the commands, as SCANRAG_KEY=VALUE (e.g. OCR__WORKERS=4)",
+    )
     ap.add_argument("--index-home", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.index_home:
@@ -365,6 +394,11 @@ def main() -> None:
         build_folder(pdf, args.pages, args.files, args.source, args.dpi)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCANRAG_")}
     env["SCANRAG_OCR__DPI"] = str(args.dpi)
+    for setting in args.set:
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--set takes KEY=VALUE, not {setting!r}")
+        env[f"SCANRAG_{key.upper()}"] = value
     runs: dict[str, Run] = {}
     indexed: dict[str, float] = {}
     for command in args.commands:
@@ -397,13 +431,16 @@ def main() -> None:
             ratios.append(wall_of["ocr"] / wall_of["ingest"])
     rss = {c: windows(r.samples, r.wall) for c, r in runs.items()}
     cores = {c: busy(r.cpu_samples, r.wall) for c, r in runs.items() if r.cpu_samples}
+    gpus = {c: gpu_tenths(r.gpu_busy, r.wall) for c, r in runs.items() if r.gpu_busy}
     rows = [
         {"pages done (approx.)": round(args.pages * k / 10)}
         | {f"{c}: max RSS MB": rss[c][k - 1] for c in runs}
         | {f"{c}: cores busy": cores[c][k - 1] for c in cores}
+        | {f"{c}: GPU busy %": gpus[c][k - 1] for c in gpus}
         for k in range(1, 11)
     ]
     columns = [f"{c}: max RSS MB" for c in runs] + [f"{c}: cores busy" for c in cores]
+    columns += [f"{c}: GPU busy %" for c in gpus]
     print(table(rows, ["pages done (approx.)", *columns]))
     print()
     summary = [
@@ -415,10 +452,14 @@ def main() -> None:
             "of which system": "" if r.system is None else round(r.system, 1),
             "pages/s": args.pages / r.wall,
             "peak RSS MB": round(r.peak),
+            "GPU busy %": round(statistics.mean(b for _, b in r.gpu_busy)) if r.gpu_busy else "",
+            "GPU MB": "" if r.gpu_mb is None else round(r.gpu_mb),
         }
         for c, r in runs.items()
     ]
     columns = ["command", "pages", "wall s", "CPU s", "of which system", "pages/s", "peak RSS MB"]
+    if any(r.gpu_busy for r in runs.values()):  # mean busy percent, peak memory over the start
+        columns += ["GPU busy %", "GPU MB"]
     print(table(summary, columns))
     if ratios:
         each = ", ".join(f"{r:.3f}" for r in ratios)

@@ -1,6 +1,7 @@
 """OCR benchmark: scanrag vs the packaged RapidOCR pipeline vs Tesseract, same pages, same run.
 
     python bench/ocr.py [--split holdout|dev] [--datasets funsd sroie] [--engines ...]
+                        [--device cpu|cuda|auto]
 
 Every engine runs in its own subprocess (so peak RSS is its own) over the same page images,
 after one warm-up page, using the whole machine:
@@ -46,15 +47,21 @@ def _rows_text(items: list[tuple[float, float, float, float, str]]) -> str:
 
 
 def run_scanrag(
-    images: list[Path], threads: int, layout_model: bool = True, fast_recognizer: bool = True
+    images: list[Path],
+    threads: int,
+    device: str = "cpu",
+    layout_model: bool = True,
+    fast_recognizer: bool = True,
 ) -> list[dict]:
     from pipelines.engine import EngineParams, OcrEngine
 
-    # as `scanrag ocr DIR` runs: one worker thread per core, pages of consecutive files in flight
+    # as `scanrag ocr DIR` runs: one worker thread per core (one on a GPU), pages of consecutive
+    # files in flight
     off: dict = {} if layout_model else {"regions": None}
     if not fast_recognizer:
         off["cascade"] = None
-    engine = OcrEngine(EngineParams(device="cpu", workers=threads, **off))
+    workers = threads if device == "cpu" else 0
+    engine = OcrEngine(EngineParams(device=device, workers=workers, **off))
     list(engine.read_path(images[0]))  # warm-up
     out = []
     for event in engine.read_paths(images):
@@ -155,14 +162,14 @@ def run_tesseract(images: list[Path], threads: int) -> list[dict]:
         return list(pool.map(_tesseract_one, [str(p) for p in images]))
 
 
-def run_scanrag_rules(images: list[Path], threads: int) -> list[dict]:
+def run_scanrag_rules(images: list[Path], threads: int, device: str = "cpu") -> list[dict]:
     """scanrag without the layout model: the row rules order every page."""
-    return run_scanrag(images, threads, layout_model=False)
+    return run_scanrag(images, threads, device, layout_model=False)
 
 
-def run_scanrag_small(images: list[Path], threads: int) -> list[dict]:
+def run_scanrag_small(images: list[Path], threads: int, device: str = "cpu") -> list[dict]:
     """scanrag with PP-OCRv6 small reading every line."""
-    return run_scanrag(images, threads, fast_recognizer=False)
+    return run_scanrag(images, threads, device, fast_recognizer=False)
 
 
 ENGINES = {
@@ -175,12 +182,15 @@ ENGINES = {
 DEFAULT_ENGINES = ["scanrag", "rapidocr", "tesseract"]
 
 
-def worker(engine: str, gt: Path, out: Path, threads: int) -> None:
+def worker(engine: str, gt: Path, out: Path, threads: int, device: str) -> None:
     """Child process: run one engine over the pages of ``gt``; print wall time and peak RSS."""
     base = gt.parent
     images = [base / json.loads(line)["image"] for line in gt.read_text().splitlines() if line]
     start = time.perf_counter()
-    preds = ENGINES[engine](images, threads)
+    if engine.startswith("scanrag"):
+        preds = ENGINES[engine](images, threads, device)  # type: ignore[call-arg]
+    else:
+        preds = ENGINES[engine](images, threads)
     wall = time.perf_counter() - start
     write_jsonl(out, preds)
     rss = peak_rss_mb()
@@ -197,13 +207,19 @@ def main() -> None:
     ap.add_argument("--datasets", nargs="+", default=["funsd", "sroie"])
     ap.add_argument("--engines", nargs="+", default=DEFAULT_ENGINES, choices=list(ENGINES))
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument(
+        "--device",
+        default="cpu",
+        choices=["cpu", "cuda", "auto"],
+        help="where scanrag's networks run (the baselines run on the CPU)",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--gt", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--keep", type=Path, help="keep predictions in this folder")
     args = ap.parse_args()
     if args.worker:
-        worker(args.worker, args.gt, args.out, args.threads)
+        worker(args.worker, args.gt, args.out, args.threads, args.device)
         return
     score = scorer()
     rows = []
@@ -226,6 +242,8 @@ def main() -> None:
                     str(pred),
                     "--threads",
                     str(args.threads),
+                    "--device",
+                    args.device,
                 ],
                 capture_output=True,
                 text=True,
@@ -271,7 +289,10 @@ def main() -> None:
         "x rapidocr speed",
         "peak RSS MB",
     ]
-    print(f"threads/processes per engine: {args.threads}; predictions in {tmp}")
+    print(
+        f"threads/processes per engine: {args.threads}; scanrag on {args.device};"
+        f" predictions in {tmp}"
+    )
     print(table(rows, cols))
 
 
