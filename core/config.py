@@ -30,6 +30,7 @@ class LimitSettings(BaseModel):
 
 
 DetPrecision = Literal["auto", "int8", "fp32"]
+ConvSearch = Literal["heuristic", "default", "exhaustive"]  # cuDNN's convolution algorithm choice
 
 
 def default_model_cache() -> Path:
@@ -81,6 +82,11 @@ class OcrSettings(BaseModel):
     det_precision: DetPrecision = Field(
         default="auto",
         description="detector arithmetic; auto = int8 on a CPU with VNNI, fp32 elsewhere",
+    )
+    cuda_conv_search: ConvSearch = Field(
+        default="heuristic",
+        description="on CUDA, how cuDNN picks convolution algorithms: heuristic (asked once per"
+        " shape), default (one fixed algorithm), exhaustive (each shape timed once)",
     )
 
 

@@ -79,6 +79,18 @@ def share_cpu_arena() -> None:
         _shared_arena = True
 
 
+# onnxruntime's CUDA provider options for every session made from here on
+CUDA_OPTIONS: dict[str, str] = {"cudnn_conv_algo_search": "HEURISTIC"}
+
+
+def set_cuda_conv_search(mode: str) -> None:
+    """How cuDNN picks convolution algorithms in CUDA sessions made from now on: ``heuristic``,
+    ``default`` or ``exhaustive`` (onnxruntime's ``cudnn_conv_algo_search``)."""
+    if mode not in ("heuristic", "default", "exhaustive"):
+        raise ModelError(f"unknown cuDNN convolution search {mode!r}")
+    CUDA_OPTIONS["cudnn_conv_algo_search"] = mode.upper()
+
+
 def make_session(
     path: Path, *, device: str, threads: int = 0, model: bytes | None = None
 ) -> ort.InferenceSession:
@@ -105,7 +117,7 @@ def make_session(
         opts.enable_mem_pattern = False
     providers: list[str | tuple[str, dict[str, str]]] = ["CPUExecutionProvider"]
     if device == "cuda":
-        providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
+        providers.insert(0, ("CUDAExecutionProvider", dict(CUDA_OPTIONS)))
     try:
         source = model if model is not None else str(path)
         return ort.InferenceSession(source, sess_options=opts, providers=providers)

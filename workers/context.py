@@ -13,6 +13,7 @@ from core.config import Settings
 from models.detector import DetectorParams
 from models.layout_detector import RegionParams
 from models.recognizer import CascadeParams
+from models.runtime import set_cuda_conv_search
 from models.weights import (
     LAYOUT_CDLA,
     PPOCR_V6_DET,
@@ -83,6 +84,7 @@ def build_engine(
     """An OCR engine for these settings (models load on first use), reading on ``cores``
     (default: its own)."""
     ocr = settings.ocr
+    set_cuda_conv_search(ocr.cuda_conv_search)
     return OcrEngine(
         EngineParams(
             device=device or ocr.device,
