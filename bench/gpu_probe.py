@@ -1,7 +1,7 @@
 """Where a page's time goes on a GPU: each network's share, under several CUDA provider options.
 
     python bench/gpu_probe.py [--images DIR] [--pages 3] [--repeat 3]
-                              [--variants heuristic default exhaustive nomaxws cpu]
+                              [--variants heuristic dynamic default exhaustive nomaxws cpu]
                               [--timeout 120] [--profile]
 
 On the H200 lent on 2026-12-04 (onnxruntime-gpu 1.31.1, CUDA 13) scanrag read a FUNSD page in
@@ -14,7 +14,9 @@ through OcrEngine and reports each reading's seconds and the seconds spent in ea
 (Python, OpenCV, copies) shows too. Variants set onnxruntime's CUDA provider options
 (``models.runtime.CUDA_OPTIONS``):
 
-  heuristic   cudnn_conv_algo_search=HEURISTIC (what scanrag runs)
+  heuristic   cudnn_conv_algo_search=HEURISTIC, fixed shapes (what scanrag runs on CUDA)
+  dynamic     the same with every run its own shape (SCANRAG_OCR__CUDA_FIXED_SHAPES=false,
+              what scanrag ran before: each run's shape differs from the previous run's)
   default     cudnn_conv_algo_search=DEFAULT (one fixed algorithm, cuDNN is not asked)
   exhaustive  cudnn_conv_algo_search=EXHAUSTIVE (each shape benchmarked once, then cached)
   nomaxws     HEURISTIC with cudnn_conv_use_max_workspace=0
@@ -43,11 +45,13 @@ from bench.common import SHARED, table
 
 VARIANTS: dict[str, dict[str, str]] = {
     "heuristic": {"cudnn_conv_algo_search": "HEURISTIC"},
+    "dynamic": {"cudnn_conv_algo_search": "HEURISTIC"},
     "default": {"cudnn_conv_algo_search": "DEFAULT"},
     "exhaustive": {"cudnn_conv_algo_search": "EXHAUSTIVE"},
     "nomaxws": {"cudnn_conv_algo_search": "HEURISTIC", "cudnn_conv_use_max_workspace": "0"},
     "cpu": {},
 }
+DYNAMIC = {"dynamic", "cpu"}  # the variants whose runs each take their own shape
 
 
 class Timed:
@@ -101,6 +105,7 @@ def child(variant: str, images: list[Path], repeat: int, profile: bool) -> None:
     import onnxruntime as ort
 
     from models import runtime
+    from models.runtime import SessionPerShape
     from pipelines.engine import EngineParams, OcrEngine
 
     runtime.CUDA_OPTIONS.clear()  # the variant's options stand in for scanrag's
@@ -117,7 +122,8 @@ def child(variant: str, images: list[Path], repeat: int, profile: bool) -> None:
 
         runtime.ort.SessionOptions = Profiled  # type: ignore[misc]
     start = time.perf_counter()
-    engine = OcrEngine(EngineParams(device="cpu" if variant == "cpu" else "cuda"))
+    device = "cpu" if variant == "cpu" else "cuda"
+    engine = OcrEngine(EngineParams(device=device, fixed_shapes=variant not in DYNAMIC))
     models = engine.models()
     load = time.perf_counter() - start
     spent: Counter[str] = Counter()
@@ -136,7 +142,12 @@ def child(variant: str, images: list[Path], repeat: int, profile: bool) -> None:
             print(json.dumps(reading | {"load": load, "providers": providers, "spent": spent}))
             sys.stdout.flush()
     if profile:
-        files = [h.session.end_profiling() for h in holders.values()]
+        files = []
+        for holder in holders.values():
+            session = holder.session._session  # under Timed
+            shaped = isinstance(session, SessionPerShape)
+            for each in session.sessions() if shaped else [session]:
+                files.append(each.end_profiling())
         print(json.dumps({"profile": _profile_summary(files)}))
     shutil.rmtree(profiles, ignore_errors=True)
 

@@ -10,6 +10,10 @@ after one warm-up page, using the whole machine:
   scanrag-rules  the same without the layout model (SCANRAG_OCR__LAYOUT_MODEL=false), on request
   scanrag-small  the same with PP-OCRv6 small reading every line (no tiny first:
                  SCANRAG_OCR__FAST_RECOGNIZER=false), on request
+  scanrag-fixed  with a GPU's fixed shapes (detector input padded to 256s, recognizer runs to
+                 the full batch and a WIDTH_LADDER width), on request; on a CPU the rest as a
+                 GPU runs too (fp32 detector, small for every line): a GPU's readings
+  scanrag-dynamic  scanrag-fixed's configuration with every run its own shape, on request
   rapidocr   RapidOCR 3.10.0 packaged pipeline, PP-OCRv6 small det+rec, line classifier off,
              onnxruntime threads = cores, one image at a time; lines put in rows like the
              ground truth (as in shared/tools/run_rapidocr_baseline.py)
@@ -52,7 +56,9 @@ def run_scanrag(
     device: str = "cpu",
     layout_model: bool = True,
     fast_recognizer: bool = True,
+    fixed_shapes: bool | None = None,
 ) -> list[dict]:
+    from models.detector import DetectorParams
     from pipelines.engine import EngineParams, OcrEngine
 
     # as `scanrag ocr DIR` runs: one worker thread per core (one on a GPU), pages of consecutive
@@ -60,6 +66,11 @@ def run_scanrag(
     off: dict = {} if layout_model else {"regions": None}
     if not fast_recognizer:
         off["cascade"] = None
+    if fixed_shapes is not None:
+        off["fixed_shapes"] = fixed_shapes
+        if device == "cpu":  # the rest as a GPU runs too: fp32 detector, small, no column cap
+            off |= {"cascade": None, "rec_columns": 1 << 30}
+            off["detector"] = DetectorParams(precision="fp32")
     workers = threads if device == "cpu" else 0
     engine = OcrEngine(EngineParams(device=device, workers=workers, **off))
     list(engine.read_path(images[0]))  # warm-up
@@ -172,10 +183,22 @@ def run_scanrag_small(images: list[Path], threads: int, device: str = "cpu") -> 
     return run_scanrag(images, threads, device, fast_recognizer=False)
 
 
+def run_scanrag_fixed(images: list[Path], threads: int, device: str = "cpu") -> list[dict]:
+    """scanrag with a GPU's fixed shapes (on a CPU: as a GPU reads, to check its readings)."""
+    return run_scanrag(images, threads, device, fixed_shapes=True)
+
+
+def run_scanrag_dynamic(images: list[Path], threads: int, device: str = "cpu") -> list[dict]:
+    """scanrag_fixed's configuration with every run its own shape."""
+    return run_scanrag(images, threads, device, fixed_shapes=False)
+
+
 ENGINES = {
     "scanrag": run_scanrag,
     "scanrag-rules": run_scanrag_rules,
     "scanrag-small": run_scanrag_small,
+    "scanrag-fixed": run_scanrag_fixed,
+    "scanrag-dynamic": run_scanrag_dynamic,
     "rapidocr": run_rapidocr,
     "tesseract": run_tesseract,
 }

@@ -88,6 +88,11 @@ class OcrSettings(BaseModel):
         description="on CUDA, how cuDNN picks convolution algorithms: heuristic (asked once per"
         " shape), default (one fixed algorithm), exhaustive (each shape timed once)",
     )
+    cuda_fixed_shapes: bool = Field(
+        default=True,
+        description="on CUDA, pad detector and recognizer runs to a few shapes, one session"
+        " each (onnxruntime rebuilds a convolution's plan whenever its input shape changes)",
+    )
 
 
 class ChunkSettings(BaseModel):

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from core.config import DetPrecision, default_model_cache
 from core.errors import ModelError
 from core.logging import get_logger
 from models.db_postprocess import DBParams, db_boxes
 from models.quantize import int8_model
-from models.runtime import cpu_has_vnni, make_session
+from models.runtime import Session, cpu_has_vnni, make_session, make_shaped_session
 from models.weights import PPOCR_V6_DET, verified_path
 
 log = get_logger("detector")
@@ -42,6 +41,11 @@ class DetectorParams:
     db: DBParams = field(default_factory=DBParams)
     precision: DetPrecision = "auto"  # auto: int8 on a CPU, fp32 on a GPU
     cache_dir: Path | None = None  # where the int8 model is kept (None: default_model_cache())
+    # a GPU's: inputs padded to 256s, a session per shape (models.runtime.SessionPerShape)
+    fixed_shapes: bool = False
+
+
+FIXED_MULTIPLE = 256  # a fixed-shape detector's input sides are multiples of this
 
 
 def detector_scale(h: int, w: int, params: DetectorParams) -> float:
@@ -55,13 +59,14 @@ def detector_scale(h: int, w: int, params: DetectorParams) -> float:
     return math.sqrt(params.pixels / max(h * w, 1))
 
 
-def preprocess(image: np.ndarray, scale: float) -> np.ndarray:
-    """RGB uint8 page -> normalised BGR CHW float32, resized by ``scale``, padded to 32s."""
+def preprocess(image: np.ndarray, scale: float, multiple: int = 32) -> np.ndarray:
+    """RGB uint8 page -> normalised BGR CHW float32, resized by ``scale``, padded to
+    ``multiple``s (32: the net's stride)."""
     h, w = image.shape[:2]
     rh, rw = max(32, round(h * scale)), max(32, round(w * scale))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(image, (rw, rh), interpolation=interp) if (rh, rw) != (h, w) else image
-    ph, pw = -(-rh // 32) * 32, -(-rw // 32) * 32
+    ph, pw = -(-rh // multiple) * multiple, -(-rw // multiple) * multiple
     # pad with white: scans are dark text on light paper
     canvas = np.full((ph, pw, 3), 255, dtype=np.uint8)
     canvas[:rh, :rw] = resized[:, :, ::-1]
@@ -72,7 +77,7 @@ def preprocess(image: np.ndarray, scale: float) -> np.ndarray:
 class TextDetector:
     """Finds text lines on pages. The session is built once; ``detect`` batches pages."""
 
-    def __init__(self, session: ort.InferenceSession, params: DetectorParams) -> None:
+    def __init__(self, session: Session, params: DetectorParams) -> None:
         self.session = session
         self.params = params
         self.input_name = session.get_inputs()[0].name
@@ -93,6 +98,8 @@ class TextDetector:
                 path = int8_model(PPOCR_V6_DET, params.cache_dir or default_model_cache())
             except ModelError as exc:
                 log.warning("int8 detector unavailable, running fp32", extra={"reason": str(exc)})
+        if params.fixed_shapes:
+            return cls(make_shaped_session(path, device=device, threads=threads), params)
         return cls(make_session(path, device=device, threads=threads), params)
 
     def probability_maps(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, float]]:
@@ -102,7 +109,7 @@ class TextDetector:
         for i, img in enumerate(images):
             h, w = img.shape[:2]
             scale = detector_scale(h, w, self.params)
-            x = preprocess(img, scale)
+            x = preprocess(img, scale, FIXED_MULTIPLE if self.params.fixed_shapes else 32)
             valid = (max(1, round(h * scale)), max(1, round(w * scale)))
             prepared.setdefault(x.shape[1:], []).append((i, x, scale, valid))
         # pages of the same padded size run as one batch (PDF pages usually share a size)

@@ -1,7 +1,9 @@
 """PP-OCRv6 small CTC recognizer: line crops in, text with per-character confidences out.
 
 Crops are warped straight from the page quad to the 48-pixel model height. Lines of many pages
-are recognised together, sorted and batched by width so little compute goes to padding.
+are recognised together, sorted and batched by width so little compute goes to padding. On a
+GPU (``fixed_shapes``) every run is instead padded to the full batch and to one of a few widths,
+each run by a session of its own (models.runtime.SessionPerShape says why).
 """
 
 from __future__ import annotations
@@ -13,17 +15,21 @@ from typing import Literal
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from core.vocab import Alphabet
 from models.ctc import DecodedLine, ctc_greedy_decode
 from models.rec_head import narrowed_model
-from models.runtime import make_session
+from models.runtime import Session, make_session, make_shaped_session
 from models.weights import PPOCR_V6_REC, PPOCR_V6_REC_TINY, PPOCR_V6_TINY_DICT, verified_path
 
 REC_HEIGHT = 48
 STRIDE = 8  # input pixels per CTC time step
 MIN_WIDTH = 64  # narrow crops are padded this far: the net needs some context around a glyph
+# the widths a GPU's runs are padded to (crops are at most 4096 wide): few shapes, so few
+# sessions, each rung 1.5x the last, so at most a third of a crop's columns are padding. Read on a
+# CPU, FUNSD and SROIE dev come out as with tight padding (rungs 2x apart cost SROIE dev 0.5
+# points of WER; docs/BENCHMARKS.md, issue 15, tenth session)
+WIDTH_LADDER = (96, 144, 224, 320, 480, 720, 1080, 1600, 2400, 4096)
 
 RecSize = Literal["small", "tiny"]
 
@@ -32,7 +38,8 @@ RecSize = Literal["small", "tiny"]
 class RecSpec:
     """Which recognizer, where: ``size`` (PP-OCRv6 small or tiny) on ``device`` with
     ``threads`` onnxruntime threads, ``batch`` crops a run at most, runs capped at
-    ``max_columns`` (crops x padded width; 0: no cap), answering ``alphabet``."""
+    ``max_columns`` (crops x padded width; 0: no cap), answering ``alphabet``; with
+    ``fixed_shapes`` every run is ``batch`` crops of a WIDTH_LADDER width (for a GPU)."""
 
     device: str
     threads: int
@@ -40,6 +47,7 @@ class RecSpec:
     max_columns: int = 0
     alphabet: Alphabet = "western"
     size: RecSize = "small"
+    fixed_shapes: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,26 @@ def _normalise(crops: list[np.ndarray], width: int) -> np.ndarray:
         # RGB -> BGR as the net was trained, scaled to [-1, 1]; padding stays 0
         batch[k, :, :, :w] = (crop[:, :, ::-1].transpose(2, 0, 1) / 127.5) - 1.0
     return batch
+
+
+def ladder_width(width: int) -> int:
+    """The WIDTH_LADDER width a crop ``width`` wide is padded to in a fixed-shape run (a crop
+    wider than the ladder keeps its width)."""
+    return next((w for w in WIDTH_LADDER if w >= width), width)
+
+
+def fixed_batches(widths: list[int], batch: int) -> list[tuple[int, int]]:
+    """Sorted crop widths split into runs ``[start, end)`` of at most ``batch`` crops sharing a
+    ladder width: each run is padded to ``batch`` crops of that width anyway, so fuller runs and
+    fewer of them cost least."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for end in range(1, len(widths) + 1):
+        last = end == len(widths)
+        if last or end - start == batch or ladder_width(widths[end]) != ladder_width(widths[start]):
+            spans.append((start, end))
+            start = end
+    return spans
 
 
 def plan_batches(
@@ -106,12 +134,18 @@ class TextRecognizer:
     """Reads line crops. The session is built once; ``recognize`` batches by width."""
 
     def __init__(
-        self, session: ort.InferenceSession, charset: list[str], batch: int, max_columns: int = 0
+        self,
+        session: Session,
+        charset: list[str],
+        batch: int,
+        max_columns: int = 0,
+        fixed_shapes: bool = False,
     ) -> None:
         self.session = session
         self.charset = charset
         self.batch = batch
         self.max_columns = max_columns
+        self.fixed_shapes = fixed_shapes
         self.input_name = session.get_inputs()[0].name
 
     @classmethod
@@ -126,19 +160,31 @@ class TextRecognizer:
         else:
             path = verified_path(PPOCR_V6_REC)
             model, charset = narrowed_model(path, spec.alphabet)
-        session = make_session(path, device=spec.device, threads=spec.threads, model=model)
-        return cls(session, charset, spec.batch, spec.max_columns)
+        session: Session
+        if spec.fixed_shapes:
+            session = make_shaped_session(
+                path, device=spec.device, threads=spec.threads, model=model, limit=len(WIDTH_LADDER)
+            )
+        else:
+            session = make_session(path, device=spec.device, threads=spec.threads, model=model)
+        return cls(session, charset, spec.batch, spec.max_columns, spec.fixed_shapes)
 
     def recognize(self, crops: list[np.ndarray]) -> list[Recognition]:
         """Decode every crop (REC_HEIGHT-high RGB uint8); results in input order."""
         results: list[Recognition | None] = [None] * len(crops)
         order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
         widths = [max(MIN_WIDTH, -(-crops[i].shape[1] // STRIDE) * STRIDE) for i in order]
-        for start, end in plan_batches(widths, self.batch, max_columns=self.max_columns):
+        if self.fixed_shapes:
+            spans = fixed_batches(widths, self.batch)
+        else:
+            spans = plan_batches(widths, self.batch, max_columns=self.max_columns)
+        for start, end in spans:
             idx = order[start:end]
-            probs = self.session.run(
-                None, {self.input_name: _normalise([crops[i] for i in idx], widths[end - 1])}
-            )[0]
+            run_width = ladder_width(widths[start]) if self.fixed_shapes else widths[end - 1]
+            x = _normalise([crops[i] for i in idx], run_width)
+            if self.fixed_shapes and len(idx) < self.batch:  # blank rows: one shape per width
+                x = np.concatenate([x, np.zeros((self.batch - len(idx), *x.shape[1:]), x.dtype)])
+            probs = self.session.run(None, {self.input_name: x})[0][: len(idx)]
             # time steps past a crop's own width are padding: never decode them
             lengths = np.array(widths[start:end]) // STRIDE
             decoded = ctc_greedy_decode(probs, self.charset, lengths)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import onnxruntime as ort
 
@@ -123,3 +126,80 @@ def make_session(
         return ort.InferenceSession(source, sess_options=opts, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped errors
         raise ModelError(f"cannot load {path.name} on {device}: {exc}") from exc
+
+
+class Session(Protocol):
+    """What the models use of an onnxruntime session (InferenceSession or SessionPerShape)."""
+
+    def run(self, output_names: list[str] | None, input_feed: dict[str, Any]) -> list[Any]: ...
+
+    def get_inputs(self) -> list[Any]: ...
+
+    def get_modelmeta(self) -> Any: ...
+
+    def get_providers(self) -> list[str]: ...
+
+
+class SessionPerShape:
+    """Sessions of one model, one per input shape (the ``limit`` most recently used are kept).
+
+    Why: onnxruntime's CUDA convolutions (cuDNN 9 through its frontend, onnxruntime >= 1.20)
+    keep a plan for the last input shape only and build a new one whenever a run's shape differs
+    from the previous run's; for some convolutions (depthwise ones, as PP-OCR's networks are
+    made of) a plan build compiles kernels at run time. Runs whose shapes alternate then cost up
+    to 15x as much (microsoft/onnxruntime#23006), and a page's detector and recognizer runs
+    almost never repeat the previous run's shape: on an H200 a FUNSD page took 13-20 s, where
+    two CPU cores take about 1 s (docs/BENCHMARKS.md, issue 15, tenth session). With a session
+    per shape, each session sees one shape and builds its plans once; the callers pad their
+    inputs to a few sizes so that there are few shapes.
+    """
+
+    def __init__(self, factory: Callable[[], ort.InferenceSession], limit: int = 8) -> None:
+        self._factory = factory
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._sessions: OrderedDict[tuple[tuple[int, ...], ...], ort.InferenceSession]
+        self._sessions = OrderedDict()
+        # built now, so that a broken model fails at load; it serves the first shape
+        self._spare: ort.InferenceSession | None = factory()
+        self._meta = self._spare
+
+    def session_for(self, shapes: tuple[tuple[int, ...], ...]) -> ort.InferenceSession:
+        """The session that runs inputs of these shapes (made on first use)."""
+        with self._lock:
+            session = self._sessions.get(shapes)
+            if session is None:
+                session, self._spare = self._spare or self._factory(), None
+                self._sessions[shapes] = session
+                while len(self._sessions) > self._limit:
+                    self._sessions.popitem(last=False)  # a run still using it keeps it alive
+            self._sessions.move_to_end(shapes)
+            return session
+
+    def sessions(self) -> list[ort.InferenceSession]:
+        """The sessions kept now, least recently used first."""
+        with self._lock:
+            return list(self._sessions.values())
+
+    def run(self, output_names: list[str] | None, input_feed: dict[str, Any]) -> list[Any]:
+        """``InferenceSession.run`` on the session for these inputs' shapes."""
+        shapes = tuple(tuple(input_feed[name].shape) for name in sorted(input_feed))
+        return self.session_for(shapes).run(output_names, input_feed)
+
+    def get_inputs(self) -> list[Any]:
+        return self._meta.get_inputs()
+
+    def get_modelmeta(self) -> Any:
+        return self._meta.get_modelmeta()
+
+    def get_providers(self) -> list[str]:
+        return self._meta.get_providers()
+
+
+def make_shaped_session(
+    path: Path, *, device: str, threads: int = 0, model: bytes | None = None, limit: int = 8
+) -> SessionPerShape:
+    """make_session's model on ``device``, one session per input shape (SessionPerShape)."""
+    return SessionPerShape(
+        lambda: make_session(path, device=device, threads=threads, model=model), limit
+    )

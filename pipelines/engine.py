@@ -44,7 +44,10 @@ class EngineParams:
     batch's width; ``alphabet`` (``western`` or ``all``) is what the recognizer may answer;
     ``regions`` configures the layout region model (None: no model, the row rules order every
     page); ``cascade`` when PP-OCRv6 tiny's reading of a line stands, on a CPU (None, or a GPU:
-    small reads every line).
+    small reads every line); ``fixed_shapes`` whether the detector and recognizer runs are
+    padded to a few shapes, each run by a session of its own (None: on a GPU only, where
+    onnxruntime's convolutions rebuild their plans whenever the shape changes; True on a CPU
+    reads as a GPU would, to check its readings).
     """
 
     device: str = "auto"
@@ -57,6 +60,7 @@ class EngineParams:
     regions: RegionParams | None = field(default_factory=RegionParams)
     cascade: CascadeParams | None = field(default_factory=CascadeParams)
     ocr: OcrParams = field(default_factory=OcrParams)
+    fixed_shapes: bool | None = None
 
 
 class Models(NamedTuple):
@@ -75,9 +79,12 @@ class OcrEngine:
         self.device = resolve_device(params.device)
         cpu = self.device == "cpu"
         workers = params.workers or (cpu_count() if cpu else 1)
+        fixed = not cpu if params.fixed_shapes is None else params.fixed_shapes
         self.params = replace(
             params,
             workers=workers,
+            fixed_shapes=fixed,
+            detector=replace(params.detector, fixed_shapes=fixed),
             threads=params.threads or max(1, cpu_count() // workers),
             rec_columns=params.rec_columns or (CPU_REC_COLUMNS if cpu else 0),
             ocr=replace(params.ocr, workers=workers),
@@ -116,7 +123,15 @@ class OcrEngine:
 
     def _recognizer(self) -> Recognizer:
         p = self.params
-        small = RecSpec(self.device, p.threads, p.rec_batch, p.rec_columns, p.alphabet, "small")
+        small = RecSpec(
+            self.device,
+            p.threads,
+            p.rec_batch,
+            p.rec_columns,
+            p.alphabet,
+            "small",
+            bool(p.fixed_shapes),
+        )
         # on a GPU small's runs are cheap and a second pass is not: the cascade is for CPUs
         if p.cascade is None or self.device != "cpu":
             return get_recognizer(small)

@@ -95,6 +95,7 @@ def build_engine(
             alphabet=ocr.alphabet,
             regions=RegionParams() if ocr.layout_model else None,
             cascade=CascadeParams() if ocr.fast_recognizer else None,
+            fixed_shapes=None if ocr.cuda_fixed_shapes else False,
             detector=DetectorParams(
                 pixels=ocr.det_pixels,
                 batch=ocr.det_batch,
