@@ -49,5 +49,6 @@ def test_fixed_runs_share_a_ladder_width_and_hold_at_most_a_batch() -> None:
         assert 0 < end - start <= 4
         assert len({ladder_width(w) for w in widths[start:end]}) == 1
         assert ladder_width(widths[start]) >= widths[end - 1]
-    assert ladder_width(321) == 640 and ladder_width(4096) == WIDTH_LADDER[-1]
+    assert ladder_width(WIDTH_LADDER[3] + 1) == WIDTH_LADDER[4]
+    assert ladder_width(4096) == WIDTH_LADDER[-1]
     assert ladder_width(5000) == 5000  # wider than the ladder: its own width
