@@ -328,18 +328,13 @@ def index_here() -> None:
     )
 
 
-def gpu_tenths(samples: list[tuple[float, float]], wall: float) -> list[float | None]:
-    """The GPU's mean busy percent in each tenth of the run."""
+def per_tenth(
+    samples: list[tuple[float, float]], wall: float, reduce: Callable[[list[float]], float] = max
+) -> list[float | None]:
+    """The samples' values reduced (default: their maximum) in each tenth of the run."""
     return [
-        round(statistics.mean(b for _, b in window)) if window else None
+        round(reduce([v for _, v in window])) if window else None
         for window in tenths(samples, wall)
-    ]
-
-
-def windows(samples: list[tuple[float, float]], wall: float) -> list[float | None]:
-    """The maximum RSS in each tenth of the run."""
-    return [
-        round(max(r for _, r in window)) if window else None for window in tenths(samples, wall)
     ]
 
 
@@ -429,9 +424,10 @@ def main() -> None:
                 if c in ("ocr", "ingest")
             }
             ratios.append(wall_of["ocr"] / wall_of["ingest"])
-    rss = {c: windows(r.samples, r.wall) for c, r in runs.items()}
+    rss = {c: per_tenth(r.samples, r.wall) for c, r in runs.items()}
     cores = {c: busy(r.cpu_samples, r.wall) for c, r in runs.items() if r.cpu_samples}
-    gpus = {c: gpu_tenths(r.gpu_busy, r.wall) for c, r in runs.items() if r.gpu_busy}
+    mean = statistics.mean
+    gpus = {c: per_tenth(r.gpu_busy, r.wall, mean) for c, r in runs.items() if r.gpu_busy}
     rows = [
         {"pages done (approx.)": round(args.pages * k / 10)}
         | {f"{c}: max RSS MB": rss[c][k - 1] for c in runs}
