@@ -81,6 +81,11 @@ def _normalise(crops: list[np.ndarray], width: int) -> np.ndarray:
     return batch
 
 
+def padded_width(width: int) -> int:
+    """The width a crop ``width`` pixels wide is read at: whole CTC steps, MIN_WIDTH at least."""
+    return max(MIN_WIDTH, -(-width // STRIDE) * STRIDE)
+
+
 def ladder_width(width: int) -> int:
     """The WIDTH_LADDER width a crop ``width`` wide is padded to in a fixed-shape run (a crop
     wider than the ladder keeps its width)."""
@@ -173,7 +178,7 @@ class TextRecognizer:
         """Decode every crop (REC_HEIGHT-high RGB uint8); results in input order."""
         results: list[Recognition | None] = [None] * len(crops)
         order = sorted(range(len(crops)), key=lambda i: crops[i].shape[1])
-        widths = [max(MIN_WIDTH, -(-crops[i].shape[1] // STRIDE) * STRIDE) for i in order]
+        widths = [padded_width(crops[i].shape[1]) for i in order]
         if self.fixed_shapes:
             spans = fixed_batches(widths, self.batch)
         else:
