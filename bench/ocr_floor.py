@@ -30,7 +30,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,84 +45,81 @@ from bench.common import SHARED, table
 SMALL_MIN_CLASSES = 1000  # small's narrowed head has 1,503 classes, tiny's far fewer
 
 
-def _timed(
-    cls: type, method: str, name: Callable[[Any], str], cpu: Counter[str], columns: Counter[str]
-) -> None:
-    """Wrap ``cls.method`` so that its calling thread's CPU seconds add up in ``cpu[name]``
-    (and, for a recognizer, its crops' pixel columns in ``columns``)."""
-    original = getattr(cls, method)
+class Timings:
+    """CPU seconds by network (``cpu``), recognizer pixel columns (``columns``) and, when
+    ``keep``, small's crops call by call (``batches``), gathered while ``timed()`` is open."""
 
-    def wrapped(self: Any, items: list[np.ndarray], *args: Any, **kwargs: Any) -> Any:
-        start = time.thread_time()
-        out = original(self, items, *args, **kwargs)
-        key = name(self)
-        cpu[key] += time.thread_time() - start
-        if method == "recognize":
-            columns[key] += sum(max(64, crop.shape[1]) for crop in items)
-        return out
+    def __init__(self, keep: bool) -> None:
+        self.cpu: Counter[str] = Counter()
+        self.columns: Counter[str] = Counter()
+        self.batches: list[list[np.ndarray]] = []
+        self.keep = keep
 
-    setattr(cls, method, wrapped)
+    def clear(self) -> None:
+        """Forget the CPU seconds and columns (the crops kept stay)."""
+        self.cpu.clear()
+        self.columns.clear()
 
+    @contextmanager
+    def timed(self) -> Iterator[None]:
+        """Wrap each network's ``detect``/``recognize`` in a timer; the originals come back at
+        the end."""
+        from models import detector, layout_detector, recognizer
 
-def scanrag_pages(images: list[Path], batches: list[list[np.ndarray]] | None) -> dict[str, Any]:
-    """scanrag's CPU a page, whole and by network; small's crops kept in ``batches``."""
-    from models import detector, layout_detector, recognizer
-
-    cpu: Counter[str] = Counter()
-    columns: Counter[str] = Counter()
-    wrapped = [
-        (recognizer.TextRecognizer, "recognize"),
-        (detector.TextDetector, "detect"),
-        (layout_detector.RegionDetector, "detect"),
-    ]
-    originals = [(cls, method, getattr(cls, method)) for cls, method in wrapped]
-    try:
-        return _scanrag_pages(images, batches, cpu, columns)
-    finally:
+        targets = [
+            (recognizer.TextRecognizer, "recognize"),
+            (detector.TextDetector, "detect"),
+            (layout_detector.RegionDetector, "detect"),
+        ]
+        originals = [(cls, method, getattr(cls, method)) for cls, method in targets]
         for cls, method, original in originals:
-            setattr(cls, method, original)
+            setattr(cls, method, self._wrap(original, method == "recognize"))
+        try:
+            yield
+        finally:
+            for cls, method, original in originals:
+                setattr(cls, method, original)
+
+    def _wrap(self, original: Callable[..., Any], reads: bool) -> Callable[..., Any]:
+        from models.recognizer import MIN_WIDTH
+
+        def wrapped(model: Any, items: list[np.ndarray]) -> Any:
+            start = time.thread_time()
+            out = original(model, items)
+            if not reads:
+                key = "layout model" if type(model).__name__ == "RegionDetector" else "detector"
+            else:
+                key = "small" if len(model.charset) > SMALL_MIN_CLASSES else "tiny"
+                self.columns[key] += sum(max(MIN_WIDTH, crop.shape[1]) for crop in items)
+                if self.keep and key == "small":
+                    self.batches.append([crop.copy() for crop in items])
+            self.cpu[key] += time.thread_time() - start
+            return out
+
+        return wrapped
 
 
-def _scanrag_pages(
-    images: list[Path],
-    batches: list[list[np.ndarray]] | None,
-    cpu: Counter[str],
-    columns: Counter[str],
-) -> dict[str, Any]:
-    from models import detector, layout_detector, recognizer
+def scanrag_pages(images: list[Path], timings: Timings) -> dict[str, Any]:
+    """scanrag's CPU a page, whole and by network (``timings`` keeps what it measured)."""
     from pipelines.engine import EngineParams, OcrEngine
 
-    def rec_name(rec: Any) -> str:
-        return "small" if len(rec.charset) > SMALL_MIN_CLASSES else "tiny"
-
-    _timed(recognizer.TextRecognizer, "recognize", rec_name, cpu, columns)
-    _timed(detector.TextDetector, "detect", lambda _: "detector", cpu, columns)
-    _timed(layout_detector.RegionDetector, "detect", lambda _: "layout model", cpu, columns)
-    if batches is not None:
-        keep = recognizer.TextRecognizer.recognize
-
-        def keeping(self: Any, crops: list[np.ndarray]) -> Any:
-            if rec_name(self) == "small":
-                batches.append([c.copy() for c in crops])
-            return keep(self, crops)
-
-        recognizer.TextRecognizer.recognize = keeping  # type: ignore[method-assign]
-    engine = OcrEngine(EngineParams(device="cpu", workers=1, threads=1))
-    list(engine.read_path(images[0]))  # warm-up
-    cpu.clear()
-    columns.clear()
-    if batches is not None:
-        batches.clear()
-    start = time.process_time()
-    for path in images:
-        list(engine.read_path(path))
-    total = time.process_time() - start
+    with timings.timed():
+        engine = OcrEngine(EngineParams(device="cpu", workers=1, threads=1))
+        kept = len(timings.batches)
+        list(engine.read_path(images[0]))  # warm-up: neither timed nor kept
+        timings.clear()
+        del timings.batches[kept:]
+        start = time.process_time()
+        for path in images:
+            list(engine.read_path(path))
+        total = time.process_time() - start
     n = len(images)
+    cpu = timings.cpu
     row: dict[str, Any] = {"CPU s a page": total / n}
     for key in ("detector", "small", "tiny", "layout model"):
         row[key] = cpu[key] / n
     row["rest"] = (total - sum(cpu.values())) / n
-    row["small columns a page"] = columns["small"] // n
+    row["small columns a page"] = timings.columns["small"] // n
     return row
 
 
@@ -233,14 +231,14 @@ def main() -> None:
     pps = dict(item.split("=", 1) for item in args.rapidocr_pps)
     rows: list[dict[str, Any]] = []
     bounds: list[dict[str, Any]] = []
-    batches: list[list[np.ndarray]] = []
+    timings = Timings(keep=args.rate)
     with threadpool_limits(1):
         for ds in args.datasets:
             base = SHARED / "data" / "ocr" / ds / args.split
             lines = (base / "gt.jsonl").read_text().splitlines()
             images = [base / json.loads(line)["image"] for line in lines if line]
             images = images[: args.pages] if args.pages else images
-            ours = scanrag_pages(images, batches if args.rate else None)
+            ours = scanrag_pages(images, timings)
             theirs = rapidocr_pages(images)
             label = f"{ds} {args.split}, {len(images)}"
             rows.append({"pages": label, "engine": "scanrag", **ours})
@@ -265,7 +263,8 @@ def main() -> None:
     if args.rate:
         with threadpool_limits(1):
             print()
-            print(table(conv_rate(batches), ["small's operators", "share of its time", "GFLOP/s"]))
+            rate_cols = ["small's operators", "share of its time", "GFLOP/s"]
+            print(table(conv_rate(timings.batches), rate_cols))
 
 
 if __name__ == "__main__":
