@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +87,19 @@ def create_key(env: dict[str, str], tenant: str) -> str:
         check=True,
     )
     return made.stdout.strip().splitlines()[-1]
+
+
+@contextmanager
+def broker(url: str | None, workdir: Path) -> Iterator[str]:
+    """``url`` as given, or (None) database 0 of a redis-server of the run's own on a free port,
+    stopped after it: a benchmark never flushes a Redis it did not start."""
+    from tests.harness import RedisServer
+
+    if url:
+        yield url
+        return
+    server = RedisServer(workdir).start()
+    try:
+        yield f"{server.url}/0"
+    finally:
+        server.stop()

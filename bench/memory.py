@@ -3,7 +3,7 @@ sampled as pages go by, and their speed on the same file.
 
     python bench/memory.py [--pages 300] [--dpi 200] [--source forms|dense]
                            [--commands ocr ingest index worker] [--repeat 1]
-                           [--redis-url redis://127.0.0.1:6379/9] [--files 1]
+                           [--redis-url URL] [--files 1]
                            [--warm] [--service-log FILE] [--set KEY=VALUE ...]
 
 Builds a scanned PDF (no text layer, JPEG pages, A4 at 200 dpi) of ``--pages`` pages cycled from
@@ -56,7 +56,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, SHARED, Gpu, create_key, peak_rss_mb, table
+from bench.common import ROOT, SHARED, Gpu, broker, create_key, peak_rss_mb, table
 
 
 def _forms(pages: int) -> list[Image.Image]:
@@ -206,9 +206,7 @@ def measure_worker(
     worker process, samples every 0.5 s). The service's log lines go to ``log`` when given
     (where its time went), else nowhere."""
     import httpx
-    import redis
 
-    redis.Redis.from_url(redis_url).flushdb()
     env = {**env, "SCANRAG_REDIS_URL": redis_url}
     cli = [sys.executable, "-m", "cli.main"]
     key = create_key(env, "bench")
@@ -346,7 +344,10 @@ def main() -> None:
     ap.add_argument(
         "--commands", nargs="+", choices=["ocr", "ingest", "index", "worker"], default=["ocr"]
     )
-    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/9", help="worker: flushed")
+    ap.add_argument(
+        "--redis-url",
+        help="worker: this Redis (default: a redis-server of its own, on a free port)",
+    )
     ap.add_argument(
         "--repeat", type=int, default=1, help="run ocr and ingest this many times each, in turn"
     )
@@ -406,7 +407,8 @@ def main() -> None:
             if args.warm:
                 pdfs.append(tmp / f"scan-{args.pages}-again.pdf")  # the same pages, another file
                 build_pdf(pdfs[1], args.pages, args.source, args.dpi, title="again")
-            measured = measure_worker(pdfs, home, args.redis_url, args.service_log)
+            with broker(args.redis_url, tmp) as redis_url:
+                measured = measure_worker(pdfs, home, redis_url, args.service_log)
             names = ("worker", "worker, warm")[: len(measured)]
             runs.update(zip(names, measured, strict=True))
             continue

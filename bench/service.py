@@ -1,7 +1,7 @@
 """Service benchmark: scanned PDFs uploaded by concurrent clients, against ``scanrag ingest``.
 
     python bench/service.py [--docs 200] [--clients 20] [--workers CORES] [--order ingest|service]
-                            [--redis-url redis://127.0.0.1:6379/9] [--timeout 3600] [--keep]
+                            [--redis-url URL] [--timeout 3600] [--keep]
     python bench/service.py --rate 20 --duration 60     (open loop: accept latency only)
 
 Open loop (``--rate``): uploads leave at fixed times (i / rate), each on a new connection,
@@ -73,12 +73,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
-import redis
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, SHARED, table, write_jsonl
+from bench.common import ROOT, SHARED, broker, table, write_jsonl
 from tests.harness import PYTHON, Service, ServiceError, scanrag_env
 from tests.harness import free_port as free_port  # re-exported: bench/upload_probe.py uses it
 
@@ -381,11 +380,10 @@ async def _open_loop(
 def start_service(
     home: Path, redis_url: str, workers: int, api_workers: int, timeout: float = 180
 ) -> tuple[Service, str, str]:
-    """A fresh service (new home, flushed Redis database): ``api_workers`` API processes and one
-    worker of ``workers`` processes, ready (/readyz 200 within ``timeout`` s); with the measured
+    """A fresh service (new home, a Redis database of its own): ``api_workers`` API processes and
+    one worker of ``workers`` processes, ready (/readyz 200 within ``timeout`` s); with the measured
     tenant's key and the warm-up tenant's."""
     home.mkdir(parents=True)
-    redis.Redis.from_url(redis_url).flushdb()
     service = Service(home, scanrag_env(home, SCANRAG_REDIS_URL=redis_url))
     try:
         key = service.new_key(TENANT)[0]
@@ -716,8 +714,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--redis-url",
-        default="redis://127.0.0.1:6379/9",
-        help="a Redis database the service may own (it is flushed first)",
+        help="a Redis database the service may own (default: a redis-server of the run's own)",
     )
     ap.add_argument("--timeout", type=float, default=3600, help="seconds to wait for processing")
     ap.add_argument(
@@ -735,6 +732,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.docs < 1 or args.clients < 1 or args.workers < 1:
         ap.error("--docs, --clients and --workers must be at least 1")
+    with broker(args.redis_url, Path(tempfile.mkdtemp(prefix="scanrag-bench-redis-"))) as url:
+        args.redis_url = url
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """The run that ``args`` ask for, on the Redis database ``args.redis_url``."""
     if args.rate is not None:
         main_open_loop(args)
         return

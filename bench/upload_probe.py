@@ -19,15 +19,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import numpy as np
-import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import create_key, table
+from bench.common import broker, create_key, table
 from bench.service import PYTHON, ROOT, build_documents, free_port, scanrag_env, upload_all
 
 
@@ -36,10 +36,13 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--api-workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--docs", type=int, default=100, help="uploads per client kind")
-    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    ap.add_argument("--redis-url", help="a Redis database (default: a redis-server of its own)")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="scanrag-upload-probe-"))
-    env = scanrag_env(work / "home", SCANRAG_REDIS_URL=args.redis_url)
+    stack = ExitStack()  # closed last: the Redis outlives the API
+    env = scanrag_env(
+        work / "home", SCANRAG_REDIS_URL=stack.enter_context(broker(args.redis_url, work))
+    )
     key = create_key(env, "probe")
     port = free_port()
     serve = [PYTHON, "-m", "cli.main", "serve", "--port", str(port)]
@@ -80,7 +83,7 @@ def main() -> None:
     finally:
         os.killpg(api.pid, 15)
         api.wait(timeout=30)
-        redis.Redis.from_url(args.redis_url).flushdb()
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -9,6 +9,7 @@ processes, the worker's concurrency); this module only manages the processes.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -56,6 +57,53 @@ def terminate(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: f
         proc.wait(timeout=30)
     except ProcessLookupError:  # the group went away between poll() and killpg()
         pass
+
+
+class RedisServer:
+    """A Redis of our own on a free port, keeping nothing on disk: tests and benchmarks flush and
+    fill its databases freely, and never touch a Redis they did not start (a developer's data on
+    6379 stays as it was)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's URL without a database number."""
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 10) -> RedisServer:
+        """Start the server and wait until it answers PING."""
+        if shutil.which("redis-server") is None:
+            raise ServiceError("redis-server is not installed (apt-get install redis-server)")
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        self.proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:  # not listening yet
+                pass
+            time.sleep(0.05)
+        raise ServiceError(f"redis-server did not answer on port {self.port}")
+
+    def stop(self) -> None:
+        """Stop the server (its data goes with it)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, empty (an outage of the broker)."""
+        self.stop()
+        time.sleep(1.0)
+        self.start()
 
 
 @dataclass

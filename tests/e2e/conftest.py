@@ -3,7 +3,6 @@ Redis and a real database, talked to over HTTP."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from tests import harness
 
@@ -24,7 +22,6 @@ from tests.harness import scanrag_env
 # webhook receivers listen here; the shared service allows this address alone, so every other
 # loopback form stays refused in the same service
 RECEIVER_HOST = "127.0.0.2"
-REDIS_URL = os.environ.get("SCANRAG_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
 class Service(harness.Service):
@@ -79,23 +76,41 @@ def service_env(
 
 
 @pytest.fixture(scope="session")
-def make_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Service]]:
-    """Start services; all are stopped at the end of the session."""
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URL (no database number) of a Redis this test session started on a free port, so no
+    test ever flushes or fills a Redis it did not start; each service gets its own database."""
+    server = harness.RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture()
+def private_redis(tmp_path: Path) -> Iterator[harness.RedisServer]:
+    """A Redis for one test, which the test may restart (a broker outage)."""
+    server = harness.RedisServer(tmp_path).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def make_service(
+    tmp_path_factory: pytest.TempPathFactory, redis_url: str
+) -> Iterator[Callable[..., Service]]:
+    """Start services, each on its own database of the session's Redis; all are stopped at the
+    end of the session."""
     started: list[Service] = []
-    db_numbers = iter(range(11, 16))
+    db_numbers = iter(range(1, 16))  # 0 is left to tests that take a database themselves
 
     def make(
         *,
-        redis_url: str | None = None,
+        own_redis: str | None = None,
         database_url: str | None = None,
         workers: int = 1,
         **extra: str,
     ) -> Service:
         home = tmp_path_factory.mktemp("service")
-        if redis_url is None:
-            redis_url = f"{REDIS_URL}/{next(db_numbers)}"
-            redis.Redis.from_url(redis_url).flushdb()
-        service = Service(home, service_env(home, redis_url, database_url, **extra))
+        url = own_redis or f"{redis_url}/{next(db_numbers)}"
+        service = Service(home, service_env(home, url, database_url, **extra))
         started.append(service)
         service.start_api()
         service.wait_healthy()

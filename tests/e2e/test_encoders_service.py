@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import redis
 
-from tests.e2e.conftest import REDIS_URL, Service
+from tests.e2e.conftest import Service
 from tests.integration.test_layout_pages import page_image
 from tests.pagegen import text_page
 from tests.tiny_encoders import build
@@ -26,10 +25,7 @@ def test_workers_embed_pages_and_figures_the_api_searches_by_image(
 ) -> None:
     text_model = build(tmp_path / "bert", "bert")
     image_model = build(tmp_path / "clip", "clip")
-    redis_url = f"{REDIS_URL}/9"  # the test databases 10-15 are taken; 9 is the benchmarks'
-    redis.Redis.from_url(redis_url).flushdb()
     service = make_service(
-        redis_url=redis_url,
         SCANRAG_EMBED__TEXT_MODEL=str(text_model),
         SCANRAG_EMBED__IMAGE_MODEL=str(image_model),
         SCANRAG_EMBED__PRECISION="fp32",

@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.e2e.conftest import Service, free_port
+from tests.e2e.conftest import Service
 from tests.e2e.test_service import idempotency_race, make_pdf
+from tests.harness import RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -66,55 +66,11 @@ def test_worker_killed_mid_document_is_finished_by_another(
     assert text.count("dredging log") == 6
 
 
-@pytest.fixture()
-def private_redis(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None]]]:
-    """A Redis of our own (keeping nothing on disk) and a function that restarts it."""
-    port = free_port()
-    command = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-    procs = [subprocess.Popen(command, stdout=subprocess.DEVNULL)]
-
-    def wait_up() -> None:
-        for _ in range(100):
-            if (
-                subprocess.run(
-                    ["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True
-                ).stdout.strip()
-                == "PONG"
-            ):
-                return
-            time.sleep(0.1)
-        raise AssertionError("redis did not start")
-
-    def restart() -> None:
-        procs[-1].terminate()
-        procs[-1].wait(timeout=30)
-        time.sleep(1.0)
-        procs.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
-        wait_up()
-
-    wait_up()
-    yield f"redis://127.0.0.1:{port}/0", restart
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-
-
 def test_redis_restarted_during_a_batch(
     make_service: Callable[..., Service],
-    private_redis: tuple[str, Callable[[], None]],
+    private_redis: RedisServer,
     tmp_path: Path,
 ) -> None:
-    redis_url, restart = private_redis
     root = tmp_path / "imports"
     (root / "crate").mkdir(parents=True)
     for n in range(4):
@@ -123,7 +79,9 @@ def test_redis_restarted_during_a_batch(
             for p in range(1, 4)
         ]
         make_pdf(root / "crate" / f"letter-{n}.pdf", lines)
-    service = make_service(redis_url=redis_url, SCANRAG_SERVICE__IMPORT_ROOT=str(root))
+    service = make_service(
+        own_redis=f"{private_redis.url}/0", SCANRAG_SERVICE__IMPORT_ROOT=str(root)
+    )
     client = service.client(service.new_key("outage")[0])
     batch_id = client.post("/v1/batches", json={"path": "crate"}).json()["id"]
 
@@ -139,7 +97,7 @@ def test_redis_restarted_during_a_batch(
     while pages_read() < 2:
         assert time.monotonic() < deadline, service.tail()
         time.sleep(0.1)
-    restart()
+    private_redis.restart()
     assert pages_read() < 12
     deadline = time.monotonic() + 240
     while True:

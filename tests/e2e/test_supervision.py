@@ -16,11 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from tests.e2e.conftest import PYTHON, REDIS_URL, Service, free_port, service_env
+from tests.e2e.conftest import PYTHON, Service, free_port, service_env
 from tests.e2e.test_service import make_pdf
-from tests.harness import terminate
+from tests.harness import RedisServer, terminate
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +30,10 @@ PAGES = [
 
 
 @pytest.fixture()
-def up(tmp_path: Path) -> Iterator[tuple[Service, subprocess.Popen[bytes], Path]]:
-    redis_url = f"{REDIS_URL}/10"
-    redis.Redis.from_url(redis_url).flushdb()
+def up(
+    tmp_path: Path, private_redis: RedisServer
+) -> Iterator[tuple[Service, subprocess.Popen[bytes], Path]]:
+    redis_url = f"{private_redis.url}/0"
     home = tmp_path / "home"
     home.mkdir()
     # the production visibility timeout: only the orphan rescue can bring the tasks back soon
