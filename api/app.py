@@ -11,8 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.edge import StrictFraming
 from api.errors import error_response, install_error_handlers
-from api.routes import batches, documents, health, search, web
+from api.routes import batches, documents, health, search, tables, web
 from api.state import ApiState
 from core.config import Settings, get_settings
 from core.logging import configure_logging
@@ -46,6 +47,7 @@ class ServerTiming:
 
 MAX_BODY_BYTES = 1024 * 1024  # a JSON body (search, batch); uploads have their own limit
 IMAGE_PATHS = ("/v1/search", "/v1/encode")  # JSON bodies that may carry base64 images
+UPLOAD_PATHS = ("/v1/documents", "/v1/batches")  # POSTed multipart: the upload reader limits them
 
 
 def image_body_bytes(max_image_bytes: int) -> int:
@@ -54,10 +56,23 @@ def image_body_bytes(max_image_bytes: int) -> int:
     return max(MAX_BODY_BYTES, (max_image_bytes + 2) // 3 * 4 + 64 * 1024)
 
 
+def is_upload(scope: Scope, content_type: bytes) -> bool:
+    """Whether the request is a multipart upload to a route that takes one, so the upload
+    reader (with the file size limit) is what limits its body. Decided by the route, not by
+    the label: a body labelled multipart on a JSON route is held to that route's limit."""
+    path = str(scope.get("path", "")).rstrip("/")
+    return (
+        scope.get("method") == "POST"
+        and path in UPLOAD_PATHS
+        and content_type.split(b";")[0].strip().lower() == b"multipart/form-data"
+    )
+
+
 class BodyLimit:
     """Refuses a request body over its limit with 413 before it is parsed (by its
     Content-Length, or while it streams in): ``MAX_BODY_BYTES``, or ``image_bytes`` on the
-    paths that take base64 images; multipart uploads are limited by the upload reader."""
+    paths that take base64 images; multipart uploads to the upload routes are limited by the
+    upload reader."""
 
     def __init__(self, app: ASGIApp, image_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -65,10 +80,11 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
-        if scope["type"] != "http" or headers.get(b"content-type", b"").startswith(b"multipart/"):
+        if scope["type"] != "http" or is_upload(scope, headers.get(b"content-type", b"")):
             await self.app(scope, receive, send)
             return
-        limit = self.image_bytes if scope.get("path") in IMAGE_PATHS else MAX_BODY_BYTES
+        path = str(scope.get("path", "")).rstrip("/")
+        limit = self.image_bytes if path in IMAGE_PATHS else MAX_BODY_BYTES
         too_large = f"the request body is over {limit} bytes"
         length = headers.get(b"content-length", b"0")
         if not length.isdigit() or int(length) > limit:
@@ -108,13 +124,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Scanned documents in, searchable passages with their page regions out.",
         lifespan=lifespan,
+        docs_url=None,  # served by api/routes/web.py from local assets, under the web app's CSP
+        redoc_url=None,  # no wheel ships ReDoc, and it needs inline styles: off
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, image_bytes=image_body_bytes(settings.embed.max_image_bytes))
     app.add_middleware(ServerTiming)
+    app.add_middleware(StrictFraming)  # outermost: an ambiguous request reaches nothing
 
     app.include_router(health.router)
     app.include_router(documents.router)
+    app.include_router(tables.router)
     app.include_router(search.router)
     app.include_router(batches.router)
     app.include_router(web.router)

@@ -22,11 +22,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
 SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp"}
 FINAL = ("done", "failed")
+
+
+def _id(value: str) -> str:
+    """An id as one URL path segment: escaped, so that no id can reach another route."""
+    return quote(str(value), safe="")
 
 
 class ScanragError(Exception):
@@ -122,6 +128,10 @@ class Hit:
     line_boxes: tuple[tuple[float, ...], ...] = ()
     found_by: tuple[str, ...] = ()  # the legs that found it: lexical, dense, text_to_image, image
     source: str = "chunk"  # chunk (a passage), or image (a page or figure by its image vector)
+    # a hit in a table: the cells it matched ({"row", "col", "bbox"} each) and the table's
+    # index in its document (``ScanragClient.tables``), when the service gives them
+    cells: tuple[dict[str, Any], ...] | None = None
+    table: int | None = None
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Hit:
@@ -139,6 +149,8 @@ class Hit:
             line_boxes=tuple(tuple(b) for b in body.get("line_boxes", [])),
             found_by=tuple(body.get("found_by", ())),
             source=body.get("source", "chunk"),
+            cells=None if body.get("cells") is None else tuple(body["cells"]),
+            table=body.get("table"),
         )
 
     @property
@@ -148,8 +160,10 @@ class Hit:
 
     def metadata(self, base_url: str) -> dict[str, Any]:
         """What a retrieved passage carries besides its text (the RAG adapters' metadata):
-        document id and filename, page, bbox, kind, title, score, snippet, absolute crop URL."""
-        return {
+        document id and filename, page, bbox, kind, title, score, snippet, absolute crop URL;
+        for a hit in a table, also the ``cells`` it matched (row, col, bbox each) and the
+        ``table``'s index in its document when the service gives it."""
+        meta: dict[str, Any] = {
             "document_id": self.document.id,
             "filename": self.document.filename,
             "page": self.page,
@@ -160,6 +174,74 @@ class Hit:
             "snippet": self.snippet,
             "crop_url": base_url.rstrip("/") + self.crop_url,
         }
+        if self.cells is not None:
+            meta["cells"] = [dict(c) for c in self.cells]
+        if self.table is not None:
+            meta["table"] = self.table
+        return meta
+
+
+@dataclass(frozen=True)
+class TableCell:
+    """One cell of a table: its first grid row and column (from 0), spans, box in page
+    pixels, text, and whether it is a header cell."""
+
+    row: int
+    col: int
+    row_span: int
+    col_span: int
+    bbox: tuple[float, float, float, float]
+    text: str
+    header: bool = False
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> TableCell:
+        return cls(
+            row=body["row"],
+            col=body["col"],
+            row_span=body.get("row_span", 1),
+            col_span=body.get("col_span", 1),
+            bbox=tuple(body["bbox"]),
+            text=body.get("text", ""),
+            header=body.get("header", False),
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of a document: its ``index`` there (from 0; a search hit's ``table``), page,
+    box, grid size and cells, text and caption."""
+
+    index: int
+    page: int
+    bbox: tuple[float, float, float, float]
+    rows: int
+    cols: int
+    cells: tuple[TableCell, ...]
+    text: str = ""
+    caption: str | None = None
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Table:
+        return cls(
+            index=body["index"],
+            page=body["page"],
+            bbox=tuple(body["bbox"]),
+            rows=body["rows"],
+            cols=body["cols"],
+            cells=tuple(TableCell.of(c) for c in body.get("cells", [])),
+            text=body.get("text", ""),
+            caption=body.get("caption"),
+        )
+
+    def grid(self) -> list[list[str]]:
+        """The table as ``rows`` lists of ``cols`` texts (a spanning cell's text in its first
+        slot, the slots it covers empty), as its CSV has it."""
+        out = [["" for _ in range(self.cols)] for _ in range(self.rows)]
+        for c in self.cells:
+            if 0 <= c.row < self.rows and 0 <= c.col < self.cols:
+                out[c.row][c.col] = c.text
+        return out
 
 
 def expand(paths: Iterable[str | Path]) -> list[Path]:
@@ -238,7 +320,7 @@ class ScanragClient:
         return out
 
     def document(self, document_id: str) -> Document:
-        return Document.of(self._call("GET", f"/v1/documents/{document_id}").json())
+        return Document.of(self._call("GET", f"/v1/documents/{_id(document_id)}").json())
 
     def documents(self, *, status: str | None = None, limit: int = 50) -> Iterator[Document]:
         """Every document of the tenant (newest first), fetched ``limit`` at a time."""
@@ -254,7 +336,7 @@ class ScanragClient:
                 return
 
     def delete(self, document_id: str) -> None:
-        self._call("DELETE", f"/v1/documents/{document_id}")
+        self._call("DELETE", f"/v1/documents/{_id(document_id)}")
 
     def wait(
         self,
@@ -294,16 +376,27 @@ class ScanragClient:
 
     def page(self, document_id: str, number: int) -> dict[str, Any]:
         """One page as ``scanrag ocr`` JSON (blocks, lines, words, boxes)."""
-        return self._call("GET", f"/v1/documents/{document_id}/pages/{number}").json()
+        return self._call("GET", f"/v1/documents/{_id(document_id)}/pages/{number}").json()
 
     def text(self, document_id: str) -> str:
-        return self._call("GET", f"/v1/documents/{document_id}/text").text
+        return self._call("GET", f"/v1/documents/{_id(document_id)}/text").text
 
     def markdown(self, document_id: str) -> str:
-        return self._call("GET", f"/v1/documents/{document_id}/markdown").text
+        return self._call("GET", f"/v1/documents/{_id(document_id)}/markdown").text
 
     def page_image(self, document_id: str, number: int) -> bytes:
-        return self._call("GET", f"/v1/documents/{document_id}/pages/{number}/image").content
+        return self._call("GET", f"/v1/documents/{_id(document_id)}/pages/{number}/image").content
+
+    def tables(self, document_id: str) -> list[Table]:
+        """Every table of a document (read: 409 ``Refused`` while it is being read), in page
+        and reading order, with its cells."""
+        body = self._call("GET", f"/v1/documents/{_id(document_id)}/tables").json()
+        return [Table.of(t) for t in body["tables"]]
+
+    def table_csv(self, document_id: str, index: int) -> str:
+        """Table ``index`` (from 0) of a document as CSV (``NotFound`` past its last table)."""
+        path = f"/v1/documents/{_id(document_id)}/tables/{int(index)}"
+        return self._call("GET", path, params={"format": "csv"}).text
 
     def crop(self, hit: Hit) -> bytes:
         """The PNG of a hit's region of its page."""
@@ -312,7 +405,7 @@ class ScanragClient:
     def crop_of(self, document_id: str, number: int, bbox: Iterable[float]) -> bytes:
         """The PNG of the region ``bbox`` (x0, y0, x1, y1 in page pixels) of a page."""
         box = ",".join(f"{v:g}" for v in bbox)
-        path = f"/v1/documents/{document_id}/pages/{number}/crop"
+        path = f"/v1/documents/{_id(document_id)}/pages/{number}/crop"
         return self._call("GET", path, params={"bbox": box}).content
 
     # search

@@ -15,9 +15,9 @@ from api.uploads import UploadForm
 from core.errors import BadInput, EmptyFile, ScanragError, Transient
 from core.logging import get_logger
 from core.netguard import Allow, UrlRefused, check_url
+from core.status import DocumentStatus
 from pipelines.load import open_document, sniff
 from storage import repository as repo
-from storage.tables import Document
 from workers.queues import PREPARE
 
 log = get_logger("api")
@@ -63,16 +63,17 @@ def accept(
     meta: dict[str, Any],
     callback_url: str | None,
     queue: str,
-) -> list[tuple[Document, bool]]:
+) -> list[repo.StoredDocument]:
     """Check every file (``check_files``), store them as documents of ``tenant`` and queue the
-    new ones. Returns each file's document and whether this call created it.
+    new ones, and the failed ones sent again (retried: same id). Returns each file's document,
+    whether this call created it and whether it retried it.
     """
     check_files(state, form)
     keys = [state.blobs.adopt(upload.path, upload.sha256) for upload in form.files]
-    results: list[tuple[Document, bool]] = []
+    results: list[repo.StoredDocument] = []
     with state.writing(), state.sessions.begin() as session:
         for upload, key in zip(form.files, keys, strict=True):
-            document, created = repo.get_or_create_document(
+            stored = repo.store_document(
                 session,
                 tenant=tenant,
                 sha256=upload.sha256,
@@ -84,22 +85,35 @@ def accept(
                 callback_url=callback_url,
                 queue=queue,
             )
-            results.append((document, created))
-    created_ids = [document.id for document, created in results if created]
+            results.append(stored)
     try:
-        for document_id in created_ids:
-            state.send(PREPARE, (document_id, queue), queue)
+        for stored in results:
+            if stored.queued:
+                state.send(PREPARE, (stored.document.id, queue), queue)
     except Exception as exc:
         log.warning("cannot queue documents", extra={"error": str(exc)[:200]})
-        _forget(state, created_ids)
+        _forget(state, results)
         raise BrokerUnavailable() from exc
     return results
 
 
-def _forget(state: ApiState, document_ids: list[str]) -> None:
+def _forget(state: ApiState, results: list[repo.StoredDocument]) -> None:
+    """Undo what an upload queued whose tasks could not be sent: the documents it created are
+    removed, the failed ones it retried fail again (the client's retry retries them)."""
+    document_ids = [s.document.id for s in results if s.created]
     try:
         with state.writing(), state.sessions.begin() as session:
             unused: list[str] = []
+            for stored in results:
+                if stored.retried:
+                    error = BrokerUnavailable()
+                    repo.finish(
+                        session,
+                        document_id=stored.document.id,
+                        status=DocumentStatus.FAILED,
+                        error_code=error.code,
+                        error_message=error.message,
+                    )
             for document_id in document_ids:
                 unused += repo.delete_document(session, document_id=document_id)
         for key in unused:

@@ -18,16 +18,21 @@ class ErrorInfo(BaseModel):
 
 
 _ERROR_MEANINGS = {
-    400: "Malformed request (bad multipart body, no file, empty file)",
+    400: "Malformed request (bad multipart body, no file, empty file, a JSON body its parser"
+    " cannot read)",
     401: "No or unknown API key",
-    403: "The path is outside the import root, or folder batches are off",
-    404: "No such document, page or batch (or another tenant's)",
+    403: "The path leads out of your import folder, or folder batches are off; /metrics"
+    " without the operator's key",
+    404: "No such document, page, table or batch (or another tenant's)",
     409: "Not ready yet (the document is still being read), or the Idempotency-Key's first"
     " request is still being answered",
     413: "The file or the request body is over its size limit",
     415: "Not multipart, or not a supported document type",
     422: "Invalid input (parameters, JSON, metadata, callback_url, a damaged document)",
-    503: "The job queue or a dependency is unavailable, or the service is not ready",
+    429: "Too many event streams open for this key at once",
+    503: "The job queue or a dependency is unavailable, the database is busy (Retry-After),"
+    " or the service is not ready",
+    507: "The server's storage is full: nothing was stored",
 }
 
 
@@ -111,6 +116,7 @@ class DocumentPublic(BaseModel):
             "events": f"{base}/events",
             "text": f"{base}/text",
             "hocr": f"{base}/hocr",
+            "tables": f"{base}/tables",
         }
         return fields
 
@@ -206,6 +212,13 @@ class DocumentRef(BaseModel):
     filename: str
 
 
+class HitCell(BaseModel):
+    row: int = Field(description="0-based row of the cell in its table")
+    col: int = Field(description="0-based column of the cell in its table")
+    bbox: list[float] = Field(description="the cell's box in page pixels")
+    text: str
+
+
 class SearchHitPublic(BaseModel):
     document: DocumentRef
     page: int
@@ -231,6 +244,17 @@ class SearchHitPublic(BaseModel):
     ranks: dict[str, int] = Field(description="the hit's 1-based rank in each leg that found it")
     source: Literal["chunk", "image"] = Field(
         description="chunk: a passage of text; image: a page or figure found by its image vector"
+    )
+    table: int | None = Field(
+        default=None,
+        description="a hit in a table: the table's 0-based index in the document (as in"
+        " GET /v1/documents/{id}/tables); null for other hits",
+    )
+    cells: list[HitCell] | None = Field(
+        default=None,
+        description="a hit in a table: the cells it cites, those matching the query's words"
+        " (a value by its own text, its row's label and its column's header), or the hit's rows"
+        " when no word matched; crop_url shows them. Null for other hits",
     )
 
 
@@ -259,7 +283,9 @@ class EncodeResponse(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    path: str = Field(description="a folder inside the configured import root")
+    path: str = Field(
+        description="a folder of your import folder (<import root>/<tenant>), relative to it"
+    )
 
 
 class BatchPublic(BaseModel):
@@ -271,3 +297,29 @@ class BatchPublic(BaseModel):
     error: str | None
     created_at: datetime
     links: dict[str, str]
+
+
+class TableCellPublic(BaseModel):
+    row: int = Field(description="the cell's first grid row, from 0")
+    col: int = Field(description="the cell's first grid column, from 0")
+    row_span: int = Field(description="how many grid rows the cell covers (1 or more)")
+    col_span: int = Field(description="how many grid columns the cell covers (1 or more)")
+    bbox: list[float] = Field(description="x0, y0, x1, y1 in page pixels")
+    text: str = Field(description="the words inside the cell, in reading order")
+    header: bool = Field(description="a header cell")
+
+
+class TablePublic(BaseModel):
+    index: int = Field(description="the table's number in the document, from 0")
+    page: int
+    bbox: list[float] = Field(description="the table's region: x0, y0, x1, y1 in page pixels")
+    rows: int = Field(description="grid rows")
+    cols: int = Field(description="grid columns")
+    cells: list[TableCellPublic] = Field(description="the cells covering the grid, row-major")
+    text: str = Field(description="the table's text, line by line")
+    caption: str | None = Field(description="the table's caption, if it has one")
+    links: dict[str, str]
+
+
+class TablesResponse(BaseModel):
+    tables: list[TablePublic]

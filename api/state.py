@@ -3,12 +3,15 @@ blobs, parameters, the embedder on first search), and the Celery app it sends ta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
 
 from core.logging import get_logger
+from workers.blob_sweep import start_blob_sweeper
 from workers.runtime import Runtime
 
 log = get_logger("api")
@@ -17,6 +20,16 @@ log = get_logger("api")
 @dataclass
 class ApiState(Runtime):
     """The API's long-lived handles, built once at startup."""
+
+    # this process's start, in the holder of its Idempotency-Key claims (their leases say when
+    # a claim's process is gone; the holder tells whose claim it is, for a person reading)
+    boot_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12], init=False)
+    # when a request last met a locked database (time.monotonic()): /readyz says not ready
+    database_busy_at: float | None = field(default=None, init=False)
+
+    def claim_holder(self) -> str:
+        """A holder for one request's Idempotency-Key claim: ``<boot id>:<pid>:<request>``."""
+        return f"{self.boot_id}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     @property
     def celery(self) -> Celery:
@@ -33,9 +46,11 @@ class ApiState(Runtime):
     def warm_up(self) -> None:
         """Open what the first uploads would otherwise open while a client waits: a database
         connection, the broker connection of the task producer, the PDF library. A broker
-        that is down is not an error here (readiness reports it)."""
+        that is down is not an error here (readiness reports it). Starts one sweep of the blob
+        store in the background (what a killed API left; workers sweep periodically)."""
         import pypdfium2
 
+        start_blob_sweeper(lambda: self, interval=0)
         with self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
         pypdfium2.PdfDocument.new().close()

@@ -4,6 +4,7 @@ refused (413) as soon as it crosses the limit, before the rest is stored."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import unicodedata
@@ -13,12 +14,13 @@ from email.utils import collapse_rfc2231_value
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 from starlette.requests import Request
 
 from api.errors import ApiError
 from core.errors import FileTooLarge
 from storage.blobs import BlobStore
+from storage.errors import fault_of
 
 FILE_FIELD = "files"
 MAX_FIELD_BYTES = 64 * 1024
@@ -187,8 +189,9 @@ class _Receiver:
 async def receive_upload(request: Request, blobs: BlobStore, *, max_bytes: int) -> UploadForm:
     """Parse a ``multipart/form-data`` request body as it streams in.
 
-    Raises ApiError (415 when not multipart, 400 for a malformed body) or FileTooLarge (413);
-    on any error the files written so far are deleted.
+    Raises ApiError (415 when not multipart, 400 for a malformed body), FileTooLarge (413) or
+    StorageFull (507: the temp folder's disk is full); on any error the files written so far
+    are deleted. Another fault of the disk is raised as it is (500), never told as the body's.
     """
     content_type, options = parse_options_header(request.headers.get("content-type"))
     if content_type != b"multipart/form-data" or b"boundary" not in options:
@@ -200,8 +203,14 @@ async def receive_upload(request: Request, blobs: BlobStore, *, max_bytes: int) 
         async for chunk in stream:
             parser.write(chunk)
         parser.finalize()
+        if parser.state != MultipartState.END:  # finalize() does not check it (python-multipart)
+            raise ApiError(
+                "multipart_truncated",
+                "the multipart body ends before its closing boundary: send the whole body again",
+            )
     except Exception as exc:
-        receiver.close()
+        with contextlib.suppress(OSError):  # flushing onto a full disk fails again
+            receiver.close()
         receiver.form.discard()
         if isinstance(exc, FileTooLarge):
             drained = 0
@@ -210,6 +219,11 @@ async def receive_upload(request: Request, blobs: BlobStore, *, max_bytes: int) 
                 if drained > _DRAIN_BYTES:
                     break
         if isinstance(exc, ApiError | FileTooLarge):
+            raise
+        if isinstance(exc, OSError):  # writing the file failed, not the client's body
+            fault = fault_of(exc)
+            if fault is not None:
+                raise fault from exc
             raise
         raise ApiError("bad_request", f"the multipart body is malformed: {exc}") from exc
     return receiver.form

@@ -103,3 +103,17 @@ def broker(url: str | None, workdir: Path) -> Iterator[str]:
         yield f"{server.url}/0"
     finally:
         server.stop()
+
+
+def cpu_class() -> str:
+    """The CPU's widest matrix or vector extension as lscpu lists it (amx, avx512_vnni, avx2)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+    except OSError:
+        return "unknown"
+    flags = next((ln.split(":", 1)[1].split() for ln in out.splitlines() if "Flags" in ln), [])
+    model = next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if "Model name" in ln), "")
+    for flag in ("amx_tile", "avx512_vnni", "avx2"):
+        if flag in flags:
+            return f"{flag.removesuffix('_tile')} ({model})"
+    return f"baseline ({model})"

@@ -45,9 +45,11 @@ KS = (1, 5, 10)
 FOOTER = re.compile(r"Page \d+ of \d+")
 
 
-def scanrag(args: list[str], home: Path, **kw: Any) -> subprocess.CompletedProcess[str]:
-    """Run the scanrag CLI with SCANRAG_HOME=home."""
-    env = {**os.environ, "SCANRAG_HOME": str(home)}
+def scanrag(
+    args: list[str], home: Path, extra: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run the scanrag CLI with SCANRAG_HOME=home and the ``extra`` settings (SCANRAG_...)."""
+    env = {**os.environ, "SCANRAG_HOME": str(home), **(extra or {})}
     return subprocess.run(
         [sys.executable, "-m", "cli.main", *args],
         cwd=ROOT,

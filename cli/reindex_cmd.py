@@ -1,5 +1,6 @@
-"""``scanrag reindex``: lay out and chunk stored pages again, and embed them (no OCR); after a
-change of the text or image model, embed every document with the configured one."""
+"""``scanrag reindex``: lay out and chunk stored pages again (reading the cells of tables read
+before the table model), and embed them (no OCR); after a change of the text or image model,
+embed every document with the configured one."""
 
 from __future__ import annotations
 
@@ -51,16 +52,19 @@ def reindex(
         bool,
         typer.Option(
             "--relayout/--no-relayout",
-            help="lay out again, from the stored page images, pages the layout model has not seen",
+            help="lay out again, from the stored page images, pages the layout model has not"
+            " seen, and read the cells of tables read before the table model",
         ),
     ] = True,
 ) -> None:
     """Rebuild the chunks and vectors of documents from their stored pages (no OCR).
 
     Pages read before the layout model get their blocks, kinds and reading order rebuilt from
-    the stored page image first; a page without one is counted as needing a re-read. When the
-    configured text or image model is not the one the index was built with, every document
-    is embedded again with it (the others' vectors are replaced, never mixed in a search).
+    the stored page image first, and tables read before the table model get their cells from
+    it (then their chunks name the cells); a page without one is counted as needing a
+    re-read. When the configured text or image model is not the one the index was built with,
+    every document is embedded again with it (the others' vectors are replaced, never mixed
+    in a search).
     """
     settings = get_settings()
     with exit_on_error():
@@ -81,14 +85,17 @@ def reindex(
                 # must lose the old model's too
                 done = set(ids)
                 ids += sorted(repo.documents_with_vectors(session) - done)
-        finder = rt.ocr.models().regions if relayout else None
-        chunks = relaid = reread = 0
+        models = rt.ocr.models() if relayout else None
+        finder = None if models is None else models.regions
+        tables = None if models is None else models.tables
+        chunks = relaid = tables_read = reread = 0
         for document_id in tqdm(ids, unit="doc", disable=not sys.stderr.isatty()):
-            if finder is not None:
+            if finder is not None or tables is not None:
                 outcome = relayout_document(
-                    rt.sessions, rt.blobs, document_id=document_id, finder=finder
+                    rt.sessions, rt.blobs, document_id=document_id, finder=finder, tables=tables
                 )
                 relaid += outcome.relaid
+                tables_read += outcome.tables_read
                 reread += outcome.need_reread
             count, _ = documents.index(rt, document_id, switching=switch is not None)
             chunks += count
@@ -99,7 +106,8 @@ def reindex(
                 keep = configured_targets(rt, session, check=False)
                 encoders.drop_unused_indexes(session, keep)
         rt.close()
-    print(f"reindexed {len(ids)} documents: {chunks} chunks; {relaid} pages laid out again")
+    read = f"; tables read on {tables_read} pages" if tables_read else ""
+    print(f"reindexed {len(ids)} documents: {chunks} chunks; {relaid} pages laid out again{read}")
     if switch is not None and left is None:
         print("the index now holds the configured models' vectors only")
     if left is not None:

@@ -20,7 +20,7 @@ from storage.search import SearchHit
 from workers.context import image_limits
 from workers.runtime import Runtime
 from workers.searching import search as run_search
-from workers.views import hit_view
+from workers.views import crop_bbox, hit_view
 
 
 def _read_queries(path: Path) -> list[dict[str, Any]]:
@@ -46,12 +46,15 @@ def _read_queries(path: Path) -> list[dict[str, Any]]:
     return requests
 
 
-def write_crop(session: Session, blobs: BlobStore, hit: SearchHit, target: Path) -> Path | None:
-    """Save the hit's region of its page image (plus a margin) as a PNG at ``target``.
+def write_crop(
+    session: Session, blobs: BlobStore, hit: SearchHit, target: Path, bbox: list[float]
+) -> Path | None:
+    """Save ``bbox`` (the hit's region, or the table cells it cites) of its page image (plus a
+    margin) as a PNG at ``target``.
 
     Returns ``target``, or None when the page has no stored image or the box is empty.
     """
-    png = crop_png(session, blobs, document_id=hit.document_id, page=hit.page_number, bbox=hit.bbox)
+    png = crop_png(session, blobs, document_id=hit.document_id, page=hit.page_number, bbox=bbox)
     if png is None:
         return None
     target.write_bytes(png)
@@ -116,7 +119,8 @@ def search(
                     prefix = f"q{number:04d}-" if queries is not None else ""
                     for rank, (hit, out) in enumerate(zip(hits, found, strict=True), start=1):
                         name = f"{prefix}{rank:02d}-{hit.document_id[:8]}-p{hit.page_number}.png"
-                        crop = write_crop(session, rt.blobs, hit, crops.resolve() / name)
+                        target = crops.resolve() / name
+                        crop = write_crop(session, rt.blobs, hit, target, crop_bbox(out))
                         out["crop"] = None if crop is None else str(crop)
                 _print_hits(request, found, as_json=as_json, many=queries is not None)
     rt.close()
@@ -142,9 +146,20 @@ def _print_hits(
             hit["document"]["id"],
             hit["page"],
             hit["document"]["filename"],
-            # the sentence(s) that matched, the query's words in bold on a terminal
-            emphasised(hit["snippet"], hit["highlights"], 100, bold=sys.stdout.isatty()),
+            # the sentence(s) that matched, the query's words in bold on a terminal; in a
+            # table, the cell it cites first
+            _cell_prefix(hit)
+            + emphasised(hit["snippet"], hit["highlights"], 100, bold=sys.stdout.isatty()),
         )
         for rank, hit in enumerate(hits, start=1)
     ]
     print_table(("rank", "score", "document", "page", "file", "snippet"), rows)
+
+
+def _cell_prefix(hit: dict[str, Any]) -> str:
+    """``[table 2 row 3 col 1: 200 000] `` for a hit citing one table cell, else nothing."""
+    cells = hit.get("cells")
+    if not cells or len(cells) != 1:
+        return ""
+    cell = cells[0]
+    return f"[table {hit['table']} row {cell['row']} col {cell['col']}: {cell['text']}] "

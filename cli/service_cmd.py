@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli.errors import exit_on_error
-from cli.supervise import Child, supervise
+from cli.supervise import Child, supervise, watch_supervisor
 from cli.tables import print_table
 from core.config import get_settings
 from storage import accounts
@@ -31,16 +31,22 @@ def serve(
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    watch_supervisor()
     with exit_on_error():
         open_database(get_settings()).dispose()  # migrate once, before the processes start
     if workers == 1:
-        uvicorn.run(_API, factory=True, host=host, port=port, **_UVICORN_OPTIONS)  # type: ignore[arg-type]
+        uvicorn.run(_API, factory=True, host=host, port=port, **_uvicorn_options())
         return
     _serve_processes(host, port, workers)
 
 
 _API = "api.app:create_app"
-_UVICORN_OPTIONS = {"log_level": "warning", "timeout_graceful_shutdown": 5}
+
+
+def _uvicorn_options() -> dict[str, Any]:
+    from api.edge import uvicorn_options
+
+    return uvicorn_options(get_settings().service)
 
 
 def _serve_processes(host: str, port: int, workers: int) -> None:
@@ -81,7 +87,7 @@ def _api_process(host: str, port: int) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(2048)
-    config = uvicorn.Config(_API, factory=True, **_UVICORN_OPTIONS)  # type: ignore[arg-type]
+    config = uvicorn.Config(_API, factory=True, **_uvicorn_options())
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -100,6 +106,7 @@ def worker(
     name: Annotated[str, typer.Option(help="worker node name")] = "scanrag@%h",
 ) -> None:
     """Run a Celery worker: reads, embeds and indexes queued documents."""
+    watch_supervisor()
     if device is not None:
         os.environ["SCANRAG_OCR__DEVICE"] = device
         os.environ["SCANRAG_EMBED__DEVICE"] = device

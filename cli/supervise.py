@@ -1,12 +1,22 @@
 """``scanrag up``'s supervisor: starts the API and the worker as child processes, restarts one
-that dies (with backoff), and stops all of them on Ctrl-C or SIGTERM."""
+that dies (with backoff), and stops all of them on Ctrl-C or SIGTERM.
+
+Children die with the supervisor even when it is killed with SIGKILL (no handler runs then):
+each gets SIGTERM from the kernel when its parent dies (Linux's parent-death signal, set
+between fork and exec), and each also watches its parent itself (``watch_supervisor``, for
+other systems, and to SIGKILL its process group when the graceful stop hangs). So the next
+``scanrag up`` finds the port free.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +28,8 @@ log = get_logger("up")
 STABLE_AFTER = 60.0  # a child that ran this long had no start-up problem: backoff starts over
 MAX_BACKOFF = 30.0
 EXIT_CONFIG = 3  # the CLI's exit code for a configuration or model error: a restart cannot help
+SUPERVISOR_ENV = "SCANRAG_SUPERVISOR_PID"  # a child's supervisor, for watch_supervisor
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 @dataclass
@@ -37,6 +49,42 @@ def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     # the child leads its own process group: a worker's pool processes go with it
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn``: the child is sent SIGTERM when this process dies (also if it died
+    before the signal was set, between fork and prctl)."""
+    parent = os.getpid()
+    # looked up before the fork: the child only calls it
+    prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+    def preexec() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def watch_supervisor(interval: float = 0.5, grace: float = 30.0) -> None:
+    """In a child of ``supervise``: once the supervisor is gone, SIGTERM this process (a graceful
+    stop), and SIGKILL its process group ``grace`` seconds later if it is still there. Does
+    nothing in a process ``supervise`` did not start."""
+    value = os.environ.pop(SUPERVISOR_ENV, "")
+    if not value.isdigit():
+        return
+    parent = int(value)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        log.warning("supervisor gone: stopping", extra={"supervisor": parent})
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(grace)
+        os.killpg(os.getpgrp(), signal.SIGKILL)  # a child of up leads its own group
+
+    threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
 
 
 def supervise(
@@ -81,7 +129,12 @@ def supervise(
                         },
                     )
                 if not stopping and child.proc is None and now >= child.next_start:
-                    child.proc = subprocess.Popen(child.command, start_new_session=True)
+                    child.proc = subprocess.Popen(
+                        child.command,
+                        start_new_session=True,
+                        preexec_fn=_die_with_parent(),
+                        env={**os.environ, SUPERVISOR_ENV: str(os.getpid())},
+                    )
                     child.started, child.starts = now, child.starts + 1
                     log.info("child started", extra={"child": child.name, "pid": child.proc.pid})
                     on_start(child)

@@ -74,6 +74,11 @@ class OcrSettings(BaseModel):
         description="find layout regions (columns, titles, tables, figures) with the CDLA model;"
         " false: reading order by the row rules alone",
     )
+    table_model: bool = Field(
+        default=True,
+        description="read the cells of table regions with the SLANet table structure model"
+        " (needs layout_model); false: a table is its lines, as other text",
+    )
     fast_recognizer: bool = Field(
         default=True,
         description="on a CPU, read lines with PP-OCRv6 tiny first and again with small where"
@@ -156,19 +161,68 @@ class EmbedSettings(BaseModel):
     max_image_bytes: int = Field(
         default=10 * 1024 * 1024, gt=0, description="largest image in an encode or search request"
     )
+    # A few kilobytes of PNG may declare tens of millions of pixels (a quarter of a gigabyte
+    # decoded, more in the image processor); the encoders read images at a few hundred pixels
+    # a side, so the pixels of one request's images together are held to far less than a
+    # page's, checked from the headers: 2048 x 2048 costs the API ~70 MB (docs/BENCHMARKS.md)
+    max_image_pixels: int = Field(
+        default=2048 * 2048,
+        gt=0,
+        description="most pixels (width x height) of the images in one encode or search request,"
+        " together",
+    )
 
 
 class ServiceSettings(BaseModel):
     """The API and the workers."""
 
     import_root: Path | None = Field(
-        default=None, description="folder batches may ingest from; None: batches of folders off"
+        default=None,
+        description="one import folder per tenant, <root>/<tenant>, which folder batches read;"
+        " None: batches of folders off",
     )
     auth_disabled: bool = Field(
         default=False, description="development only: every request is tenant 'default'"
     )
     public_url: str = Field(default="", description="base of links in responses ('' = relative)")
+    # slow clients: a connection waiting on its client is held only this long (api/edge.py)
+    header_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a client has to send a request's headers"
+    )
+    body_timeout: float = Field(
+        default=20.0,
+        gt=0,
+        description="seconds a client has to send a request's body, plus 1 s per body_min_rate"
+        " bytes of it",
+    )
+    body_min_rate: int = Field(
+        default=16_384, gt=0, description="bytes per second a long body must arrive at, at least"
+    )
+    keep_alive: int = Field(
+        default=5, ge=1, description="seconds an idle connection is kept open between requests"
+    )
+    event_streams: int = Field(
+        default=32, ge=1, description="open progress event streams per tenant, per API process"
+    )
+    event_stream_seconds: float = Field(
+        default=300.0, gt=0, description="seconds before an event stream ends (clients reconnect)"
+    )
+    metrics_key: str = Field(
+        default="",
+        pattern=r"^(|.{16,})$",
+        description="the operator's key for /metrics (Bearer; 16 characters at least); empty:"
+        " /metrics is off. Tenants' keys never read it",
+    )
     page_range: int = Field(default=4, ge=1, le=256, description="pages per worker task")
+    # fair queueing (workers/fairness.py): a long document keeps this many page-range tasks
+    # queued or running, and short documents go first; the default matches a worker's default
+    # processes (one a core), so one document alone still keeps a worker busy
+    page_window: int = Field(
+        default_factory=lambda: max(2, os.cpu_count() or 1),
+        ge=0,
+        description="page-range tasks of one document queued or running at once (default: the"
+        " CPU count); 0: all at once, in arrival order (no fairness between documents)",
+    )
     soft_time_limit: int = Field(default=540, ge=1, description="seconds a task may run, soft")
     time_limit: int = Field(default=600, ge=2, description="seconds before a task is killed")
     visibility_timeout: int = Field(
@@ -190,7 +244,12 @@ class ServiceSettings(BaseModel):
         " document (off: a worker serving only webhooks or batch listings)",
     )
     webhook_retries: int = Field(default=8, ge=0)
-    webhook_timeout: float = Field(default=10.0, gt=0)
+    webhook_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds one webhook attempt may take in all, however slowly the receiver"
+        " answers (workers/webhooks.py)",
+    )
     webhook_allow: str = Field(
         default="",
         description="comma-separated hosts, addresses or CIDR networks webhooks may reach although"
@@ -198,6 +257,23 @@ class ServiceSettings(BaseModel):
     )
     sweep_interval: float = Field(
         default=30.0, gt=0, description="seconds between checks for a restarted broker"
+    )
+    idempotency_lease: float = Field(
+        default=30.0,
+        gt=0,
+        description="seconds an Idempotency-Key's claim outlives its request's process: renewed"
+        " while the request runs, so a retry after the API died is answered anew after this",
+    )
+    blob_sweep_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        description="seconds between sweeps of stale temp files and orphan blobs (each worker)",
+    )
+    blob_sweep_grace: float = Field(
+        default=3600.0,
+        gt=0,
+        description="a temp file or unreferenced blob younger than this is never swept (uploads"
+        " and tasks in flight); keep it above time_limit",
     )
 
     @field_validator("webhook_allow")

@@ -77,12 +77,40 @@ class PageTooLarge(BadInput):
     default_message = "a page is larger than the pixel limit"
 
 
+class PathNotAllowed(BadInput):
+    code = "path_not_allowed"
+    default_message = "the path leads out of your import folder (a link, '..' or an absolute path)"
+
+
+class NotRegularFile(BadInput):
+    code = "not_regular_file"
+    default_message = "not a regular file (a FIFO, a socket or a device): not read"
+
+
 class Transient(ScanragError):
     """A passing fault (a service down, a timeout): retrying later may succeed."""
 
     code = "transient"
     category = Category.TRANSIENT
     default_message = "a temporary fault; try again later"
+    retry_after: int | None = None  # seconds a client should wait before trying again, if known
+
+
+class DatabaseBusy(Transient):
+    """Another process held the database's write lock past the busy timeout."""
+
+    code = "database_busy"
+    default_message = "the database is busy (another process holds its write lock); try again"
+    retry_after = 5
+
+
+class StorageFull(Transient):
+    """The disk (or quota) holding the blobs or the database is full."""
+
+    code = "storage_full"
+    default_message = (
+        "the server's storage is full; nothing was stored: try again once space is freed"
+    )
 
 
 class ModelError(ScanragError):

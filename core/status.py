@@ -3,7 +3,8 @@ the workers, and the moves between statuses that are allowed.
 
 ``queued`` (stored, waiting) -> ``processing`` (a worker reads its pages) -> ``done`` or
 ``failed`` (final). A failed document may be taken up again (``scanrag ingest`` of the same
-file reads it anew); a done one never is, unless it is deleted and sent anew. Each move records
+file reads it anew; the same file uploaded or listed in a batch again queues it anew); a done
+one never is, unless it is deleted and sent anew. Each move records
 its time: the first move to processing sets ``started_at`` (a redelivered task keeps the first),
 a move to a final status sets ``finished_at``, and taking a failed document up again starts both
 afresh.
@@ -51,7 +52,8 @@ MOVES: dict[DocumentStatus, frozenset[DocumentStatus]] = {
     DocumentStatus.PROCESSING: frozenset(
         {DocumentStatus.PROCESSING, DocumentStatus.DONE, DocumentStatus.FAILED}
     ),
-    DocumentStatus.FAILED: frozenset({DocumentStatus.PROCESSING}),
+    # queued: the same file sent again retries it (a new attempt, the same document)
+    DocumentStatus.FAILED: frozenset({DocumentStatus.PROCESSING, DocumentStatus.QUEUED}),
     DocumentStatus.DONE: frozenset(),
 }
 

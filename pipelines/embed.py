@@ -28,8 +28,9 @@ def _checked(vectors: np.ndarray, rows: int) -> np.ndarray:
 
 
 def embed_chunks(chunks: list[Chunk], embedder: Embedder) -> np.ndarray:
-    """The vectors of the chunks' texts (len(chunks) x dim), row i for chunk i."""
-    return _checked(embedder.embed([c.text for c in chunks]), len(chunks))
+    """The vectors of the chunks' texts as the embedder reads them (``Chunk.embedded``: a
+    table's values named by their headers), len(chunks) x dim, row i for chunk i."""
+    return _checked(embedder.embed([c.embedded for c in chunks]), len(chunks))
 
 
 def embed_query(text: str, embedder: Embedder) -> np.ndarray:

@@ -56,7 +56,9 @@ class ModelNotConfigured(BadInput):
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """What an image in a request may be: encoded bytes and decoded pixels."""
+    """What the images of one request may be: each image's encoded bytes, and their decoded
+    pixels, every image of the request together (read from the headers before any is
+    decoded: a 10 KB PNG may hold 80 million pixels, a quarter of a gigabyte decoded)."""
 
     max_bytes: int
     max_pixels: int
@@ -88,9 +90,38 @@ class ImageEncoder(Protocol):
     def embed_texts(self, texts: list[str]) -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
+class CheckedImage:
+    """An image of a request, checked from its header (format, size) but not decoded yet."""
+
+    raw: bytes
+    fmt: str  # the format it says it is: jpeg, jpg or png
+    width: int
+    height: int
+    where: str
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def decode(self) -> Image.Image:
+        """The image as RGB, or InvalidImage when its data does not decode."""
+        try:
+            with Image.open(io.BytesIO(self.raw)) as img:
+                return img.convert("RGB")
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise InvalidImage(f"{self.where} cannot be decoded as {self.fmt} ({exc})") from exc
+
+
 def decode_image(value: Any, limits: ImageLimits, where: str = "image") -> Image.Image:
     """``{"data": <base64>, "format": "jpeg"|"png"}`` as a decoded RGB image, or a BadInput
-    saying what is wrong with it."""
+    saying what is wrong with it (the limits are checked before decoding)."""
+    return check_image(*image_bytes(value, limits, where), limits, where).decode()
+
+
+def image_bytes(value: Any, limits: ImageLimits, where: str = "image") -> tuple[bytes, str]:
+    """The file bytes and format of ``{"data": <base64>, "format": "jpeg"|"png"}``, or a
+    BadInput (the shape, the format, the byte limit, the base64)."""
     if not isinstance(value, dict) or not isinstance(value.get("data"), str):
         raise InvalidEncodeRequest(f'{where} must be {{"data": <base64>, "format": "jpeg"|"png"}}')
     fmt = value.get("format", "")
@@ -101,31 +132,36 @@ def decode_image(value: Any, limits: ImageLimits, where: str = "image") -> Image
     if len(data) > (limits.max_bytes + 2) // 3 * 4 + 4:
         raise FileTooLarge(f"{where} is over the limit of {limits.max_bytes:,} bytes")
     try:
-        raw = base64.b64decode(data, validate=True)
+        return base64.b64decode(data, validate=True), fmt
     except (binascii.Error, ValueError) as exc:
         raise InvalidBase64(f"{where}: data is not valid base64 ({exc})") from exc
-    return open_image(raw, fmt, limits, where)
 
 
 def open_image(raw: bytes, fmt: str, limits: ImageLimits, where: str = "image") -> Image.Image:
     """An image file's bytes, said to be ``fmt`` (jpeg, jpg, png), as a decoded RGB image, or
-    a BadInput saying what is wrong with it."""
+    a BadInput saying what is wrong with it (the limits are checked before decoding)."""
+    return check_image(raw, fmt, limits, where).decode()
+
+
+def check_image(raw: bytes, fmt: str, limits: ImageLimits, where: str = "image") -> CheckedImage:
+    """An image file's bytes checked from its header, without decoding its pixels: the format
+    it says, the byte limit and the pixel limit. Raises a BadInput saying what is wrong."""
     if fmt.lower() not in IMAGE_FORMATS:
         raise InvalidImage(f'{where}: format must be "jpeg" or "png", not {fmt!r}')
     if len(raw) > limits.max_bytes:
         raise FileTooLarge(f"{where} is over the limit of {limits.max_bytes:,} bytes")
     try:
-        with Image.open(io.BytesIO(raw)) as img:
-            if img.format != IMAGE_FORMATS[fmt.lower()]:
-                raise InvalidImage(f"{where} is {img.format or 'not an image'}, not {fmt}")
-            if img.width * img.height > limits.max_pixels:
-                raise FileTooLarge(
-                    f"{where} is {img.width}x{img.height} pixels, over the limit of"
-                    f" {limits.max_pixels:,} pixels"
-                )
-            return img.convert("RGB")
+        with Image.open(io.BytesIO(raw)) as img:  # lazy: reads the header, not the pixels
+            real, (width, height) = img.format, img.size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidImage(f"{where} cannot be decoded as {fmt} ({exc})") from exc
+    if real != IMAGE_FORMATS[fmt.lower()]:
+        raise InvalidImage(f"{where} is {real or 'not an image'}, not {fmt}")
+    if width * height > limits.max_pixels:
+        raise FileTooLarge(
+            f"{where} is {width}x{height} pixels, over the limit of {limits.max_pixels:,} pixels"
+        )
+    return CheckedImage(raw, fmt, width, height, where)
 
 
 @dataclass(frozen=True)
@@ -136,8 +172,13 @@ class EncodeRequest:
     items: list[str | Image.Image]
 
 
-def parse_request(body: Any, limits: ImageLimits, max_items: int) -> EncodeRequest:
-    """The request JSON (already parsed) checked and decoded."""
+def parse_request(
+    body: Any, limits: ImageLimits, max_items: int, *, image_model: bool = True
+) -> EncodeRequest:
+    """The request JSON (already parsed) checked and decoded. Every image is checked from its
+    header, and the pixels of all of them together against ``limits.max_pixels``, before any
+    is decoded; none is decoded for the text model, or when no image model is configured
+    (``image_model`` False)."""
     if not isinstance(body, dict):
         raise InvalidEncodeRequest('the request must be a JSON object {"model", "items"}')
     model = body.get("model")
@@ -148,7 +189,9 @@ def parse_request(body: Any, limits: ImageLimits, max_items: int) -> EncodeReque
         raise InvalidEncodeRequest("items must be a non-empty list")
     if len(items) > max_items:
         raise TooManyItems(f"{len(items)} items in one request, over the limit of {max_items}")
-    parsed: list[str | Image.Image] = []
+    if model == "image" and not image_model:
+        raise ModelNotConfigured()
+    checked: list[str | CheckedImage] = []
     for number, item in enumerate(items):
         where = f"items[{number}]"
         if not isinstance(item, dict) or len(item) != 1 or not {"text", "image"} & set(item):
@@ -156,9 +199,19 @@ def parse_request(body: Any, limits: ImageLimits, max_items: int) -> EncodeReque
         if "text" in item:
             if not isinstance(item["text"], str):
                 raise InvalidEncodeRequest(f"{where}.text must be a string")
-            parsed.append(item["text"])
+            checked.append(item["text"])
+        elif model == "text":
+            raise InvalidEncodeRequest('the text model reads texts: send {"text": ...} items')
         else:
-            parsed.append(decode_image(item["image"], limits, f"{where}.image"))
+            where += ".image"
+            checked.append(check_image(*image_bytes(item["image"], limits, where), limits, where))
+    total = sum(item.pixels for item in checked if isinstance(item, CheckedImage))
+    if total > limits.max_pixels:
+        raise FileTooLarge(
+            f"the images hold {total:,} pixels together, over the limit of"
+            f" {limits.max_pixels:,} for one request: send them in several requests"
+        )
+    parsed = [item if isinstance(item, str) else item.decode() for item in checked]
     return EncodeRequest(model, parsed)
 
 

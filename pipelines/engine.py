@@ -15,6 +15,7 @@ from models.detector import DetectorParams, TextDetector, get_detector
 from models.layout_detector import RegionDetector, RegionParams, get_region_detector
 from models.recognizer import CascadeParams, CascadeRecognizer, RecSpec, get_recognizer
 from models.runtime import cpu_count, resolve_device
+from models.table_structure import get_table_model
 from pipelines.cores import Cores
 from pipelines.load import Document, LoadParams, open_document
 from pipelines.ocr import (
@@ -27,6 +28,7 @@ from pipelines.ocr import (
     ocr_pages,
 )
 from pipelines.read import Recognizer
+from pipelines.tables import TableModel
 from pipelines.types import PageResult
 
 # On a CPU a recognizer run this wide (crops x padded width, in pixels) or narrower costs the
@@ -43,7 +45,9 @@ class EngineParams:
     threads; ``rec_columns`` (0: CPU_REC_COLUMNS on a CPU, no cap on a GPU) caps a recognizer
     batch's width; ``alphabet`` (``western`` or ``all``) is what the recognizer may answer;
     ``regions`` configures the layout region model (None: no model, the row rules order every
-    page); ``cascade`` when PP-OCRv6 tiny's reading of a line stands, on a CPU (None, or a GPU:
+    page); ``tables`` whether the table structure model reads the cells of table regions
+    (only with ``regions``: it runs on the regions the layout model calls tables); ``cascade``
+    when PP-OCRv6 tiny's reading of a line stands, on a CPU (None, or a GPU:
     small reads every line); ``fixed_shapes`` whether the detector and recognizer runs are
     padded to a few shapes, each run by a session of its own (None: on a GPU only, where
     onnxruntime's convolutions rebuild their plans whenever the shape changes; True on a CPU
@@ -58,6 +62,7 @@ class EngineParams:
     alphabet: Alphabet = "western"
     detector: DetectorParams = field(default_factory=DetectorParams)
     regions: RegionParams | None = field(default_factory=RegionParams)
+    tables: bool = True
     cascade: CascadeParams | None = field(default_factory=CascadeParams)
     ocr: OcrParams = field(default_factory=OcrParams)
     fixed_shapes: bool | None = None
@@ -69,6 +74,7 @@ class Models(NamedTuple):
     detector: TextDetector
     recognizer: Recognizer
     regions: RegionDetector | None
+    tables: TableModel | None = None
 
 
 class OcrEngine:
@@ -105,8 +111,8 @@ class OcrEngine:
         return self.cores.all() if self.device == "cpu" else nullcontext(0)
 
     def models(self) -> Models:
-        """The text detector, recognizer and layout model, loaded once (a missing or corrupt
-        model file raises core.errors.ModelError)."""
+        """The text detector, recognizer, layout and table models, loaded once (a missing or
+        corrupt model file raises core.errors.ModelError)."""
         with self._lock:
             if self._models is None:
                 p = self.params
@@ -118,6 +124,9 @@ class OcrEngine:
                     else get_region_detector(
                         device=self.device, threads=p.threads, params=p.regions
                     ),
+                    get_table_model(self.device, p.threads)
+                    if p.tables and p.regions is not None
+                    else None,
                 )
             return self._models
 
@@ -162,6 +171,7 @@ class OcrEngine:
             regions=models.regions,
             upright=upright,
             slots=self.cores,
+            tables=models.tables,
         )
 
     def read_path(self, path: str | Path, load: LoadParams = LoadParams()) -> Iterator[PageResult]:
@@ -185,4 +195,5 @@ class OcrEngine:
             params=self.params.ocr,
             progress=progress,
             regions=models.regions,
+            tables=models.tables,
         )

@@ -1,4 +1,10 @@
-"""hOCR 1.2 output: one XHTML file per document, pages written as they are read."""
+"""hOCR 1.2 output: one XHTML file per document, pages written as they are read.
+
+A table block with recognised cells is an ``ocr_table`` holding one ``ocr_carea`` per cell
+(hOCR has no cell class; a cell is a content area of the table float), in row-major order, each
+with its grid place as ``x_cell row col row_span col_span`` (``x_header 1`` on header cells)
+and its words in lines inside an ``ocr_par``; an empty cell is an empty ``ocr_carea``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ from collections.abc import Iterable
 from html import escape
 from typing import TextIO
 
-from pipelines.types import BBox, PageResult
+from pipelines.tables import assign_words, block_words, text_lines
+from pipelines.types import BBox, Block, PageResult, Word, union_box
 
 _HEAD = """<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"
@@ -46,34 +53,70 @@ def page_hocr(page: PageResult) -> str:
         quote=True,
     )
     out = [f'<div class="ocr_page" id="page_{n}" title="{title}">']
-    line_no = word_no = 0
+    count = _Count(n)
     for b, block in enumerate(page.blocks, 1):
         area = _AREA_CLASS.get(block.kind, "ocr_carea")
         # the exact kind rides along as an x_ property (hOCR's extension mechanism)
         props = f"{_bbox(block.bbox)}; x_kind {block.kind}"
         out.append(f' <div class="{area}" id="block_{n}_{b}" title="{props}">')
-        if not block.lines:  # a figure or table with no text: its region only
-            out.append(" </div>")
-            continue
-        out.append(f'  <p class="ocr_par" id="par_{n}_{b}" title="{props}">')
-        for line in block.lines:
-            line_no += 1
-            out.append(
-                f'   <span class="ocr_line" id="line_{n}_{line_no}" '
-                f'title="{_bbox(line.bbox)}; x_wconf {round(100 * line.confidence)}">'
-            )
-            for word in line.words:
-                word_no += 1
-                out.append(
-                    f'    <span class="ocrx_word" id="word_{n}_{word_no}" '
-                    f'title="{_bbox(word.bbox)}; x_wconf {round(100 * word.confidence)}">'
-                    f"{escape(word.text, quote=False)}</span>"
-                )
-            out.append("   </span>")
-        out.append("  </p>")
+        if block.table is not None and block.table.cells:
+            out.extend(_cells(block, f"{n}_{b}", count))
+        elif block.lines:  # (a figure or table with no text: its region only)
+            out.append(f'  <p class="ocr_par" id="par_{n}_{b}" title="{props}">')
+            for line in block.lines:
+                conf = f"x_wconf {round(100 * line.confidence)}"
+                out.extend(count.line(line.bbox, conf, line.words, "   "))
+            out.append("  </p>")
         out.append(" </div>")
     out.append("</div>")
     return "\n".join(out) + "\n"
+
+
+class _Count:
+    """Numbers the lines and words of one page, for their ids."""
+
+    def __init__(self, page: int) -> None:
+        self.page, self.lines, self.words = page, 0, 0
+
+    def line(self, box: BBox, conf: str, words: Iterable[Word], indent: str) -> list[str]:
+        """An ``ocr_line`` span holding ``words``."""
+        self.lines += 1
+        out = [
+            f'{indent}<span class="ocr_line" id="line_{self.page}_{self.lines}" '
+            f'title="{_bbox(box)}; {conf}">'
+        ]
+        for word in words:
+            self.words += 1
+            out.append(
+                f'{indent} <span class="ocrx_word" id="word_{self.page}_{self.words}" '
+                f'title="{_bbox(word.bbox)}; x_wconf {round(100 * word.confidence)}">'
+                f"{escape(word.text, quote=False)}</span>"
+            )
+        out.append(f"{indent}</span>")
+        return out
+
+
+def _cells(block: Block, ids: str, count: _Count) -> list[str]:
+    """A table block's cells as ``ocr_carea`` divs, each with its words in lines."""
+    assert block.table is not None
+    cells = block.table.cells
+    held, _ = assign_words([c.bbox for c in cells], block_words(block))
+    out = []
+    for k, (cell, words) in enumerate(zip(cells, held, strict=True), 1):
+        props = (
+            f"{_bbox(cell.bbox)}; x_cell {cell.row} {cell.col} {cell.row_span} {cell.col_span}"
+            + ("; x_header 1" if cell.header else "")
+        )
+        out.append(f'  <div class="ocr_carea" id="cell_{ids}_{k}" title="{props}">')
+        if words:
+            out.append(f'   <p class="ocr_par" id="par_{ids}_{k}" title="{_bbox(cell.bbox)}">')
+            for line in text_lines(words):
+                conf = f"x_wconf {round(100 * sum(w.confidence for w in line) / len(line))}"
+                box = union_box([w.bbox for w in line])
+                out.extend(count.line(box, conf, line, "    "))
+            out.append("   </p>")
+        out.append("  </div>")
+    return out
 
 
 def hocr_head(title: str = "") -> str:

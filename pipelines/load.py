@@ -7,7 +7,6 @@ pdfium (the default: measured faster on scanned PDFs, see docs/BENCHMARKS.md) or
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,33 +99,6 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
         else:
             out.append(path)
     return out
-
-
-def files_inside(folder: Path) -> tuple[list[Path], list[Path]]:
-    """Every file under ``folder`` whose real path lies inside it, sorted, as real paths; and the
-    links under it that point out of it (or nowhere), which are not read.
-
-    For folders a client may fill but must not leave (the service's import root): folder links
-    are not followed, a file link counts only where its target is inside ``folder`` (one to
-    /etc/hostname or to a neighbouring folder is refused), and the paths returned are the
-    resolved ones, so that reading them cannot be sent elsewhere by the link.
-    """
-    folder = folder.resolve()
-    kept: set[Path] = set()
-    refused: list[Path] = []
-    for top, _dirs, names in os.walk(folder, followlinks=False):
-        for name in names:
-            path = Path(top) / name
-            try:
-                real = path.resolve(strict=True)
-            except (OSError, RuntimeError):  # a dangling link, a loop of links
-                refused.append(path)
-                continue
-            if not real.is_relative_to(folder):
-                refused.append(path)
-            elif real.is_file():
-                kept.add(real)
-    return sorted(kept), sorted(refused)
 
 
 def open_document(path: str | Path, params: LoadParams = LoadParams()) -> Document:

@@ -20,8 +20,14 @@ Blocks are written in reading order, one blank line apart; the output ends in on
 - Captions: a figure or table takes an adjacent caption block of its kind (the nearer on the
   page; on a tie the next block for figures, the previous for tables). A table's caption is an
   italic line just before it; a caption no block took is an italic paragraph where it stands.
-- ``table``: a Markdown table from word positions (see ``_table``); with fewer than 2 rows or 2
-  columns, its rows as plain lines; with no text, nothing (its caption still shows).
+- ``table``: from its recognised cells (``Block.table``) when it has them: a Markdown pipe table
+  (first row the header row) when no cell spans rows or columns, else an HTML ``<table>`` with
+  ``rowspan``/``colspan`` (header cells as ``<th>``). Without cells, a Markdown table from word
+  positions (see ``_word_table``); with fewer than 2 rows or 2 columns, its rows as plain lines;
+  with no text, nothing (its caption still shows).
+- Read text is text: ``&``, ``<`` and ``>`` in it are written as ``&amp;``, ``&lt;`` and ``&gt;``
+  everywhere (headings, paragraphs, captions, alt text, table cells), so HTML read off a page
+  (``<script>``) never reaches a renderer as HTML.
 - ``document_markdown`` starts each page with ``<!-- page N -->`` (N: ``PageResult.page``): it does
   not render, and keeps page numbers for citing a passage.
 """
@@ -35,7 +41,7 @@ from statistics import fmean, median
 from typing import TypeAlias
 
 from pipelines.text import block_text
-from pipelines.types import Block, PageResult, TextLine, Word
+from pipelines.types import Block, PageResult, Table, TextLine, Word
 
 FigureLink: TypeAlias = Callable[[PageResult, Block], str | None]
 """The URL or path of a figure block's crop image; None for no link."""
@@ -45,11 +51,11 @@ _COLUMN_GAP = 1.0  # table columns are cut at x-gaps wider than this many median
 _ROW_TOL = 0.5  # table lines whose centres are within this many line heights share a row
 _CAPTION_OF = {"figure": "figure_caption", "table": "table_caption"}
 
-# Paragraph starts Markdown would read as something else: an ATX heading, a block quote, a bullet,
-# a setext underline or thematic break, a code fence. The ordered-list marker is separate since
-# its backslash goes before the dot, not the digits.
+# Paragraph starts Markdown would read as something else: an ATX heading, a bullet, a setext
+# underline or thematic break, a code fence (a block quote's > is already &gt;). The ordered-list
+# marker is separate since its backslash goes before the dot, not the digits.
 _ACTIVE_START = re.compile(
-    r"#{1,6}(?=\s|$)|>|[-*+](?=\s|$)|[=-]+\s*$|([-*_])\s*(?:\1\s*){2,}$|`{3}|~{3}"
+    r"#{1,6}(?=\s|$)|[-*+](?=\s|$)|[=-]+\s*$|([-*_])\s*(?:\1\s*){2,}$|`{3}|~{3}"
 )
 _ORDERED_START = re.compile(r"\d{1,9}(?=[.)](?:\s|$))")
 
@@ -91,8 +97,13 @@ def _join(parts: list[str]) -> str:
 
 
 def _text(block: Block) -> str:
-    """A block's lines as running text, blank lines skipped."""
-    return block_text(t for line in block.lines if (t := line.text.strip()))
+    """A block's lines as running text, blank lines skipped, HTML escaped."""
+    return _escape_html(block_text(t for line in block.lines if (t := line.text.strip())))
+
+
+def _escape_html(text: str) -> str:
+    """``text`` with the characters that start HTML (tags, entities) as entities."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _titles(pages: Sequence[PageResult]) -> list[Block]:
@@ -207,6 +218,45 @@ def _centre_y(line: TextLine) -> float:
 
 
 def _table(block: Block) -> str:
+    """A table block as Markdown: from its cells when it has them, else from word positions."""
+    table = block.table
+    if table is None or not table.cells or not any(c.text.strip() for c in table.cells):
+        return _word_table(block)
+    if any(c.row_span > 1 or c.col_span > 1 for c in table.cells):
+        return _html_table(table)
+    return _pipe_table(table)
+
+
+def _cell_text(text: str) -> str:
+    return _escape_html(" ".join(text.split()))
+
+
+def _pipe_table(table: Table) -> str:
+    """A table of single cells as a pipe table, its first row the header row."""
+    grid = [[""] * table.cols for _ in range(table.rows)]
+    for c in table.cells:
+        grid[c.row][c.col] = _cell_text(c.text).replace("|", r"\|")
+    out = ["| " + " | ".join(row) + " |" for row in grid]
+    out.insert(1, "|" + " --- |" * table.cols)
+    return "\n".join(out)
+
+
+def _html_table(table: Table) -> str:
+    """A table with spanning cells as an HTML table, one ``<tr>`` per grid row."""
+    rows: list[list[str]] = [[] for _ in range(table.rows)]
+    for c in sorted(table.cells, key=lambda c: (c.row, c.col)):
+        tag = "th" if c.header else "td"
+        span = "".join(
+            f' {name}="{n}"'
+            for name, n in (("rowspan", c.row_span), ("colspan", c.col_span))
+            if n > 1
+        )
+        rows[c.row].append(f"<{tag}{span}>{_cell_text(c.text)}</{tag}>")
+    body = "\n".join(f"<tr>{''.join(cells)}</tr>" for cells in rows)
+    return f"<table>\n{body}\n</table>"
+
+
+def _word_table(block: Block) -> str:
     """A table block as a Markdown table, or as plain lines when no grid is found.
 
     Rows: lines grouped by vertical centre (within half a median line height of the row's mean
@@ -236,14 +286,16 @@ def _table(block: Block) -> str:
         else:
             columns.append([x0, x1])
     if len(rows) < 2 or len(columns) < 2:
-        return "\n".join(_escape_start(" ".join(w.text.strip() for w in row)) for row in rows)
+        return "\n".join(
+            _escape_start(_escape_html(" ".join(w.text.strip() for w in row))) for row in rows
+        )
 
     starts = [c[0] for c in columns]
     out = []
     for row in rows:
         cells: list[list[str]] = [[] for _ in columns]
         for w in row:  # every word lies inside one merged column interval
-            cells[bisect_right(starts, w.bbox[0]) - 1].append(w.text.strip())
+            cells[bisect_right(starts, w.bbox[0]) - 1].append(_escape_html(w.text.strip()))
         out.append("| " + " | ".join(" ".join(c).replace("|", r"\|") for c in cells) + " |")
     out.insert(1, "|" + " --- |" * len(columns))
     return "\n".join(out)

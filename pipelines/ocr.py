@@ -39,6 +39,7 @@ from pipelines.regions import (
     worth_regions,
 )
 from pipelines.scheduling import prefetch, run_ordered
+from pipelines.tables import TableModel, recognise_tables
 from pipelines.types import PageResult
 
 __all__ = [
@@ -100,18 +101,22 @@ def ocr_pages(
     regions: RegionFinder | None = None,
     upright: UprightSink | None = None,
     slots: AbstractContextManager[object] | None = None,
+    tables: TableModel | None = None,
 ) -> Iterator[PageResult]:
     """Read ``pages`` of one document; yields one PageResult per page, in page order.
     ``regions`` (the layout model) orders the lines where it describes the page; ``upright``
-    is given each page's upright image before its result comes out. ``slots`` (pipelines.cores),
-    held around each batch and shared by the documents read at once in a process, caps the
-    batches read at the same time across all of them (each document alone would read
-    ``params.workers`` batches at once)."""
+    is given each page's upright image before its result comes out; ``tables`` (the table
+    structure model, with ``regions``) reads the cells of the table regions. ``slots``
+    (pipelines.cores), held around each batch and shared by the documents read at once in a
+    process, caps the batches read at the same time across all of them (each document alone
+    would read ``params.workers`` batches at once)."""
 
     def read(batch: list[RasterPage]) -> Callable[[], list[PageResult]]:
         def run() -> list[PageResult]:
             with slots or nullcontext():
-                return ocr_batch(batch, source, detector, recognizer, params, regions, upright)
+                return ocr_batch(
+                    batch, source, detector, recognizer, params, regions, upright, tables
+                )
 
         return run
 
@@ -154,6 +159,7 @@ def ocr_documents(
     params: OcrParams = OcrParams(),
     progress: ProgressReporter = NoProgress(),
     regions: RegionFinder | None = None,
+    tables: TableModel | None = None,
 ) -> Iterator[DocumentEvent]:
     """Read many documents, ``(source, open)`` each, with pages of consecutive documents in
     flight together (a folder of one-page scans keeps every worker busy).
@@ -167,7 +173,9 @@ def ocr_documents(
     def read(source: str, index: int, batch: list[RasterPage]) -> Task:
         def run() -> list[DocumentEvent]:
             try:
-                results = ocr_batch(batch, source, detector, recognizer, params, regions)
+                results = ocr_batch(
+                    batch, source, detector, recognizer, params, regions, tables=tables
+                )
             except Exception as exc:  # this document's failure, not the run's
                 return [DocumentEvent("failed", index, source, error=exc)]
             return [DocumentEvent("page", index, source, page=r) for r in results]
@@ -211,10 +219,13 @@ def ocr_batch(
     params: OcrParams,
     regions: RegionFinder | None = None,
     upright: UprightSink | None = None,
+    tables: TableModel | None = None,
 ) -> list[PageResult]:
     """Read a few pages together: detection batched, recognition of all their lines batched,
     layout regions (when a ``regions`` model is given) found on the upright pages, batched;
-    each upright page image handed to ``upright`` when one is given.
+    each upright page image handed to ``upright`` when one is given. With a ``tables`` model
+    the regions are found on every page (a page of tables has too few long lines to be worth
+    them otherwise), and the cells of each table block are read from its crop.
 
     With ``params.orientation`` sideways pages are turned before reading, and pages read poorly
     are checked for lying upside down after it (and read again when turned)."""
@@ -227,7 +238,7 @@ def ocr_batch(
     if params.orientation:
         oriented, readings = turn_upside_down_pages(oriented, readings, recognizer, params.read)
     images, rotations = oriented.images, oriented.rotations
-    found = _find_regions(images, readings, regions, params.regions)
+    found = _find_regions(images, readings, regions, params.regions, every=tables is not None)
     if upright is not None:
         for page, image in zip(pages, images, strict=True):
             upright.keep(page.number, image)
@@ -245,7 +256,9 @@ def ocr_batch(
             },
         )
     return [
-        _page_result(source, page, image, reading, rotation, seconds, params, page_regions, regions)
+        _page_result(
+            source, page, image, reading, rotation, seconds, params, page_regions, regions, tables
+        )
         for page, image, reading, rotation, page_regions in zip(
             pages, images, readings, rotations, found, strict=True
         )
@@ -257,13 +270,17 @@ def _find_regions(
     readings: list[PageReading],
     finder: RegionFinder | None,
     params: RegionOrderParams,
+    every: bool = False,
 ) -> list[Sequence[RegionLike] | None]:
-    """The layout regions of the pages that may be pages of paragraphs, found in one batch;
-    None for the others (forms, receipts: the row rules lay them out, the model is not run)."""
+    """The layout regions of the pages that may be pages of paragraphs (``every``: of every
+    page with text), found in one batch; None for the others (forms, receipts: the row rules
+    lay them out, the model is not run)."""
     found: list[Sequence[RegionLike] | None] = [None] * len(images)
     if finder is None:
         return found
-    wanted = [i for i, r in enumerate(readings) if worth_regions(r.lines, params)]
+    wanted = [
+        i for i, r in enumerate(readings) if (every and r.lines) or worth_regions(r.lines, params)
+    ]
     if wanted:
         for i, page_regions in zip(wanted, finder.detect([images[i] for i in wanted]), strict=True):
             found[i] = page_regions
@@ -280,9 +297,12 @@ def _page_result(
     params: OcrParams,
     regions: Sequence[RegionLike] | None,
     finder: RegionFinder | None,
+    tables: TableModel | None = None,
 ) -> PageResult:
     h, w = image.shape[:2]
     blocks = page_layout(reading.lines, regions, int(h), params.layout, params.regions)
+    if tables is not None:
+        blocks = list(recognise_tables(image, blocks, tables))
     model = finder.name if finder is not None else None
     return PageResult(
         source=source,

@@ -536,4 +536,35 @@ def page_layout(
         blocks = build_region_layout(lines, regions, height, layout, params)
         if blocks is not None:
             return blocks
+        return _rules_and_tables(lines, regions, layout, params)
     return build_layout(lines, layout)
+
+
+def _rules_and_tables(
+    lines: list[TextLine],
+    regions: Sequence[RegionLike],
+    layout: LayoutParams,
+    params: RegionOrderParams,
+) -> list[Block]:
+    """The row rules' blocks of a page the regions do not describe (a page of tables, a form),
+    with the lines of each of its ``table`` regions kept together as a table block, put in
+    before the first block that starts below the table's top. A page of tables has short
+    lines in no prose region; without this its tables would be read as rows of text."""
+    tables = [r for r in regions if r.kind == "table"]
+    if not lines or not tables:
+        return build_layout(lines, layout)
+    unit = float(np.median([ln.bbox[3] - ln.bbox[1] for ln in lines]))
+    owner = assign_lines(lines, tables, params.in_region, params.pad * unit)
+    found: list[Block] = []
+    for t, region in enumerate(tables):
+        held = [lines[i] for i, o in enumerate(owner) if o == t]
+        if not held or _region_kind(region.kind, held, params) != "table":
+            owner = [-1 if o == t else o for o in owner]
+            continue
+        read = tuple(held[k] for k in rows_order(held))
+        found.append(Block("table", region.bbox, read))
+    blocks = build_layout([ln for ln, o in zip(lines, owner, strict=True) if o < 0], layout)
+    for table in sorted(found, key=lambda b: b.bbox[1]):
+        at = next((i for i, b in enumerate(blocks) if b.bbox[1] >= table.bbox[1]), len(blocks))
+        blocks.insert(at, table)
+    return blocks

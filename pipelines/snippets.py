@@ -5,13 +5,20 @@ the web app's marks).
 A query word matches a passage word when they are equal, ignoring case and accents, or share
 a stem: the longer starts with the shorter and the shorter has at least ``MIN_STEM`` letters
 (``repair`` finds ``repairs`` and ``repaired``; ``cat`` does not find ``catalogue``).
+
+In a table, a hit cites cells (``cited_cells``): a value counts the query words its own text,
+its row's label (first column) and its column's header cells match, so "carbon dioxide to
+water" cites the value at that row and column, and "200 000" the cell that reads it.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from pipelines.types import TableCell
 
 MIN_STEM = 4
 MAX_CHARS = 300  # a snippet longer than this is cut around its matches
@@ -138,3 +145,52 @@ def _window(
         space = text.rfind(" ", start, end)
         end = space if space > start else end
     return start, end
+
+
+def _terms_in(text: str, terms: list[str]) -> set[int]:
+    """The indices of the (folded) ``terms`` that some word of ``text`` matches."""
+    return {k for _, _, k in _matched(text, 0, len(text), terms)}
+
+
+def _covers(cell: TableCell, row: int | None, col: int | None) -> bool:
+    rows = range(cell.row, cell.row + max(1, cell.row_span))
+    cols = range(cell.col, cell.col + max(1, cell.col_span))
+    return (row is None or row in rows) and (col is None or col in cols)
+
+
+def cited_cells(cells: Sequence[TableCell], terms: list[str]) -> list[TableCell]:
+    """The cells of a table chunk (``header`` set on its header rows) that a hit for the query
+    words ``terms`` cites. A value cell counts the distinct terms its own text, its column's
+    header cells, its row's label (the first column's cell) and that label's column header
+    match; a label or header cell its own text. The cells with the most are cited, ties going
+    to those with more terms of their own text and column (so the value where a row and a
+    column meet beats the rest of its row). No word matching any cell: the chunk's body cells
+    (all its cells when it has none), so a hit found by meaning alone still points at its
+    rows."""
+    folded = [fold(t) for t in terms if t.strip()]
+    own = [_terms_in(c.text, folded) for c in cells]
+    heads = [i for i, c in enumerate(cells) if c.header]
+
+    def column(cell: TableCell) -> set[int]:
+        found: set[int] = set()
+        for col in range(cell.col, cell.col + max(1, cell.col_span)):
+            for j in heads:
+                if _covers(cells[j], None, col):
+                    found |= own[j]
+        return found
+
+    scores = []
+    for i, cell in enumerate(cells):
+        if cell.header or cell.col == 0:
+            scores.append((len(own[i]), 0))
+            continue
+        specific = own[i] | column(cell)
+        inherited: set[int] = set()
+        for j, other in enumerate(cells):
+            if not other.header and other.col == 0 and _covers(other, cell.row, None):
+                inherited |= own[j] | column(other)
+        scores.append((len(specific | inherited), len(specific)))
+    best = max(scores, default=(0, 0))
+    if best[0] == 0:
+        return [c for c in cells if not c.header] or list(cells)
+    return [c for c, score in zip(cells, scores, strict=True) if score == best]

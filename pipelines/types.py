@@ -94,19 +94,87 @@ class TextLine:
 
 
 @dataclass(frozen=True)
+class TableCell:
+    """One cell of a table: its grid position (``row``/``col`` from 0, spans of 1 or more), its
+    box on the page, its text (the words inside it, in reading order) and whether it is a
+    header cell."""
+
+    row: int
+    col: int
+    row_span: int
+    col_span: int
+    bbox: BBox
+    text: str
+    header: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "col": self.col,
+            "row_span": self.row_span,
+            "col_span": self.col_span,
+            "bbox": list(self.bbox),
+            "text": self.text,
+            "header": self.header,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TableCell:
+        return cls(
+            row=int(d["row"]),
+            col=int(d["col"]),
+            row_span=int(d.get("row_span", 1)),
+            col_span=int(d.get("col_span", 1)),
+            bbox=_box(d["bbox"]),
+            text=str(d.get("text", "")),
+            header=bool(d.get("header", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table's cell structure: ``rows`` x ``cols`` grid slots, covered by ``cells`` (row-major
+    order); ``words_moved`` counts words no cell held, given to the nearest cell."""
+
+    rows: int
+    cols: int
+    cells: tuple[TableCell, ...]
+    words_moved: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rows": self.rows,
+            "cols": self.cols,
+            "cells": [c.to_dict() for c in self.cells],
+            "words_moved": self.words_moved,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Table:
+        return cls(
+            rows=int(d["rows"]),
+            cols=int(d["cols"]),
+            cells=tuple(TableCell.from_dict(c) for c in d.get("cells", [])),
+            words_moved=int(d.get("words_moved", 0)),
+        )
+
+
+@dataclass(frozen=True)
 class Block:
-    """Lines that belong together (a paragraph, a title, a caption, a table, a figure's text)."""
+    """Lines that belong together (a paragraph, a title, a caption, a table, a figure's text).
+    A ``table`` block whose structure was recognised has its cells in ``table``."""
 
     kind: BlockKind
     bbox: BBox
     lines: tuple[TextLine, ...]
+    table: Table | None = None
 
     @property
     def text(self) -> str:
         return "\n".join(line.text for line in self.lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "kind": self.kind,
             "bbox": list(self.bbox),
             "lines": [
@@ -114,13 +182,18 @@ class Block:
                 for line in self.lines
             ],
         }
+        if self.table is not None:
+            d["table"] = self.table.to_dict()
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Block:
+        table = d.get("table")
         return cls(
             kind=block_kind(d["kind"]),
             bbox=_box(d["bbox"]),
             lines=tuple(TextLine.from_dict(line) for line in d["lines"]),
+            table=None if table is None else Table.from_dict(table),
         )
 
 

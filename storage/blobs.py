@@ -4,6 +4,12 @@ A key is the lowercase hex SHA-256 of the content, optionally followed by a shor
 (``"<sha256>.png"``) so page images keep a type a browser or viewer understands. The file of key
 ``abcd…`` lives at ``root/ab/cd/abcd…``. Equal content gets the same key and is stored once.
 Writes go to ``root/tmp`` first and are renamed into place, so a reader never sees half a file.
+
+Sweeping (``sweep_temp``, ``stale_keys``, ``delete_if_stale``): temp files a request or task
+left (killed, or failed before it moved them) and blobs nothing refers to are removed once they
+are older than a grace period. A blob's modification time is its last write or adoption: storing
+content already stored touches the file, so a blob just adopted by an upload whose row is not
+committed yet is young and kept.
 """
 
 from __future__ import annotations
@@ -13,10 +19,14 @@ import io
 import os
 import re
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 KEY_PATTERN = re.compile(r"[0-9a-f]{64}(\.[a-z0-9]{1,8})?")
+_SHARD = re.compile(r"[0-9a-f]{2}")
+_SWEEPING = ".sweep-"  # a blob being removed, moved into tmp first (see delete_if_stale)
 _COPY_BYTES = 1 << 20
 
 
@@ -52,9 +62,12 @@ class BlobStore:
         """Remove the blob ``key``; absent blobs are ignored."""
         self.path(key).unlink(missing_ok=True)
 
-    def put_file(self, path: Path, suffix: str = "") -> str:
-        """Store the file at ``path`` (streamed, never read whole) and return its key."""
-        with Path(path).open("rb") as src:
+    def put_file(self, source: Path | BinaryIO, suffix: str = "") -> str:
+        """Store the file at ``source``, or an opened binary file from where it stands
+        (streamed, never read whole), and return its key."""
+        if not isinstance(source, str | os.PathLike):
+            return self._put_stream(source, _check_suffix(suffix))
+        with Path(source).open("rb") as src:
             return self._put_stream(src, _check_suffix(suffix))
 
     def put_bytes(self, data: bytes, suffix: str = "") -> str:
@@ -108,9 +121,68 @@ class BlobStore:
 
     def _settle(self, tmp_path: Path, key: str) -> None:
         target = self.path(key)
-        if target.is_file():
+        try:
+            os.utime(target)  # adopted again: young, so a sweep keeps it until its row commits
             tmp_path.unlink(missing_ok=True)
             return
+        except FileNotFoundError:
+            pass
         target.parent.mkdir(parents=True, exist_ok=True)
         # Same content under the same name: a concurrent writer replacing it is harmless.
         os.replace(tmp_path, target)
+
+    def sweep_temp(self, older_than: float) -> int:
+        """Delete the temp files not written to (nor moved) since ``older_than`` (epoch
+        seconds): what killed or failed writers left. Returns how many were deleted."""
+        deleted = 0
+        for entry in os.scandir(self._tmp):
+            try:
+                info = entry.stat(follow_symlinks=False)
+                # a blob moved here to be swept keeps its old mtime: aged by its move
+                moved = entry.name.startswith(_SWEEPING)
+                written = info.st_ctime if moved else info.st_mtime
+                if written < older_than and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+                    deleted += 1
+            except FileNotFoundError:  # finished (moved into place) meanwhile
+                continue
+        return deleted
+
+    def stale_keys(self, older_than: float) -> Iterator[str]:
+        """The keys of the stored blobs last written or adopted before ``older_than`` (epoch
+        seconds), shard by shard (never all in memory at once)."""
+        for top in sorted(os.scandir(self.root), key=lambda e: e.name):
+            if not (_SHARD.fullmatch(top.name) and top.is_dir(follow_symlinks=False)):
+                continue
+            for sub in sorted(os.scandir(top.path), key=lambda e: e.name):
+                if not (_SHARD.fullmatch(sub.name) and sub.is_dir(follow_symlinks=False)):
+                    continue
+                for entry in os.scandir(sub.path):
+                    if not KEY_PATTERN.fullmatch(entry.name):
+                        continue
+                    try:
+                        if entry.stat(follow_symlinks=False).st_mtime < older_than:
+                            yield entry.name
+                    except FileNotFoundError:
+                        continue
+
+    def delete_if_stale(self, key: str, older_than: float) -> bool:
+        """Delete the blob ``key`` unless it was written or adopted since ``older_than``;
+        True when it was deleted. The caller checked that nothing refers to it.
+
+        The blob is first moved aside (an adopter arriving after that writes a new copy),
+        then checked once more: one touched by an adopter just before the move is put back.
+        """
+        target = self.path(key)
+        aside = self._tmp / f"{_SWEEPING}{key}-{uuid.uuid4().hex[:8]}"
+        try:
+            if target.stat().st_mtime >= older_than:
+                return False
+            os.rename(target, aside)
+        except FileNotFoundError:
+            return False
+        if aside.stat().st_mtime >= older_than:
+            os.replace(aside, target)  # same content as any copy written there meanwhile
+            return False
+        aside.unlink()
+        return True

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 Backend = Literal["sqlite", "postgresql"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_MS = 10_000  # a SQLite writer waits this long for the write lock, then "locked"
 _LOCK_KEY = 0x5CA17A6  # pg advisory lock id for migrations, any constant of our own
 
 
@@ -41,7 +42,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         cursor.execute("PRAGMA journal_mode = WAL")
         # WAL makes NORMAL durable against application crashes, and much faster than FULL.
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA busy_timeout = 10000")
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 
@@ -129,3 +130,30 @@ def migrate(engine_or_url: Engine | str) -> None:
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session maker bound to ``engine``; objects stay readable after commit."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def write_lock_free(engine: Engine, wait_seconds: float = 1.0) -> bool:
+    """Whether a write transaction can start within ``wait_seconds``: False while another
+    process holds SQLite's write lock (what writers would wait for, then fail with "database
+    is locked"). Takes the lock and gives it back at once; always True on PostgreSQL, whose
+    writers lock rows, not the database."""
+    if backend(engine) != "sqlite":
+        return True
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(wait_seconds * 1000)}")
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    return False
+                raise
+            cursor.execute("ROLLBACK")
+            return True
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.close()
+    finally:
+        raw.close()

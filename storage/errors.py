@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from core.errors import BadInput, ScanragError, Transient
+import errno
+
+from sqlalchemy.exc import DBAPIError
+
+from core.errors import BadInput, DatabaseBusy, ScanragError, StorageFull, Transient
+
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# PostgreSQL's SQLSTATEs: disk_full, lock_not_available (a lock_timeout ran out)
+_PG_FULL, _PG_LOCKED = "53100", "55P03"
 
 
 class IndexMismatch(ScanragError):
@@ -34,3 +42,20 @@ class DatabaseUnavailable(Transient):
 
     code = "database_unavailable"
     default_message = "the database cannot be reached; check SCANRAG_DATABASE_URL and try again"
+
+
+def fault_of(exc: BaseException) -> Transient | None:
+    """The passing fault ``exc`` stands for, or None: a full disk or quota (``OSError``
+    ENOSPC/EDQUOT, SQLite "database or disk is full", PostgreSQL disk_full) is StorageFull,
+    a write lock held too long by another process (SQLite "database is locked", PostgreSQL
+    lock_not_available) is DatabaseBusy. What every edge tells apart from a bug."""
+    if isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS:
+        return StorageFull()
+    if isinstance(exc, DBAPIError):
+        text = str(exc.orig).lower()
+        state = getattr(exc.orig, "sqlstate", None)
+        if "database or disk is full" in text or state == _PG_FULL:
+            return StorageFull()
+        if "database is locked" in text or state == _PG_LOCKED:
+            return DatabaseBusy()
+    return None

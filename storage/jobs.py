@@ -3,10 +3,11 @@ attempts and small shared facts. Keyword-only functions taking a Session; caller
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from core.status import FINAL, STATUSES, BatchStatus, DocumentStatus
@@ -39,6 +40,48 @@ def count_delivery(session: Session, *, task_key: str, document_id: str | None) 
     return int(session.execute(stmt).scalar_one())
 
 
+def _range_prefix(document_id: str) -> str:
+    return f"range:{document_id}:"
+
+
+def claim_range(session: Session, *, document_id: str, start: int) -> bool:
+    """Record that the document's page range starting at ``start`` was handed to a worker;
+    False when it already was (one atomic insert decides between concurrent claimers).
+
+    Kept as a ``task_deliveries`` row keyed ``range:<document>:<start>`` (workers/fairness.py)."""
+    values = {
+        "task_key": f"{_range_prefix(document_id)}{start}",
+        "document_id": document_id,
+        "count": 1,
+        "updated_at": utcnow(),
+    }
+    return insert_ignoring_conflict(session, TaskDelivery.__table__, values)
+
+
+def claimed_ranges(session: Session, *, document_id: str) -> set[int]:
+    """The first pages of the document's ranges claimed so far."""
+    prefix = _range_prefix(document_id)
+    keys = session.scalars(
+        select(TaskDelivery.task_key).where(
+            TaskDelivery.document_id == document_id,
+            TaskDelivery.task_key.startswith(prefix, autoescape=True),
+        )
+    )
+    return {int(key.removeprefix(prefix)) for key in keys}
+
+
+def forget_ranges(session: Session, *, document_id: str) -> None:
+    """Drop the document's range claims (its window starts afresh, or it is finished)."""
+    session.execute(
+        delete(TaskDelivery)
+        .where(
+            TaskDelivery.document_id == document_id,
+            TaskDelivery.task_key.startswith(_range_prefix(document_id), autoescape=True),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def saved_response(session: Session, *, tenant: str, key: str) -> IdempotentRequest | None:
     """The response stored for a tenant's ``Idempotency-Key``, if any."""
     return session.get(IdempotentRequest, (tenant, key))
@@ -47,40 +90,138 @@ def saved_response(session: Session, *, tenant: str, key: str) -> IdempotentRequ
 PENDING = 0  # status_code of a claimed key whose request is still being answered
 
 
+def _lease(holder: str, lease_seconds: float) -> dict[str, Any]:
+    return {"holder": holder, "lease_until": time.time() + lease_seconds}
+
+
+def lease_expired(row: IdempotentRequest) -> bool:
+    """Whether a pending claim's lease ran out (its holder stopped renewing it: the process
+    answering it died). A pending row without a lease (kept before leases existed) has none."""
+    until = (row.response or {}).get("lease_until")
+    return not isinstance(until, int | float) or until < time.time()
+
+
+def _holder_is(holder: str | None) -> Any:
+    held = IdempotentRequest.response["holder"].as_string()
+    return held.is_(None) if holder is None else held == holder
+
+
+def _update_claim(
+    session: Session, *, tenant: str, key: str, holder: str | None, values: dict[str, Any]
+) -> bool:
+    """Update the pending claim of ``key`` only while ``holder`` holds it; True when it did."""
+    stmt = (
+        update(IdempotentRequest)
+        .where(
+            IdempotentRequest.tenant == tenant,
+            IdempotentRequest.key == key,
+            IdempotentRequest.status_code == PENDING,
+            _holder_is(holder),
+        )
+        .values(**values)
+        .returning(IdempotentRequest.key)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).first() is not None
+
+
 def claim_key(
-    session: Session, *, tenant: str, key: str, fingerprint: str
+    session: Session,
+    *,
+    tenant: str,
+    key: str,
+    fingerprint: str,
+    holder: str,
+    lease_seconds: float,
 ) -> IdempotentRequest | None:
-    """Claim a tenant's ``Idempotency-Key`` for a request with this ``fingerprint``: None when
-    this call claimed it (answer the request, then ``save_response``), else the row that holds
-    it (another request's, finished or still pending). One atomic insert decides, so of any
-    number of concurrent requests exactly one claims the key."""
+    """Claim a tenant's ``Idempotency-Key`` for a request with this ``fingerprint``, held by
+    ``holder`` (unique to this request) for ``lease_seconds`` unless renewed (``renew_key``):
+    None when this call claimed it (answer the request, then ``save_response``), else the row
+    that holds it (another request's, finished or still pending with a live lease).
+
+    One atomic insert decides, so of any number of concurrent requests exactly one claims a
+    new key. A pending claim whose lease ran out (its process died) is taken over by the same
+    request, by an update conditional on the old holder: of concurrent retries, one wins.
+    """
     values = {
         "tenant": tenant,
         "key": key,
         "fingerprint": fingerprint,
         "status_code": PENDING,
-        "response": {},
+        "response": _lease(holder, lease_seconds),
         "created_at": utcnow(),
     }
     if insert_ignoring_conflict(session, IdempotentRequest.__table__, values):
         return None
-    return session.get(IdempotentRequest, (tenant, key), populate_existing=True)
+    row = session.get(IdempotentRequest, (tenant, key), populate_existing=True)
+    if (
+        row is not None
+        and row.status_code == PENDING
+        and row.fingerprint in (None, fingerprint)
+        and lease_expired(row)
+    ):
+        old = (row.response or {}).get("holder")
+        taken = _update_claim(
+            session,
+            tenant=tenant,
+            key=key,
+            holder=old if isinstance(old, str) else None,
+            values={"fingerprint": fingerprint, "response": values["response"]},
+        )
+        if taken:
+            return None
+        row = session.get(IdempotentRequest, (tenant, key), populate_existing=True)
+    return row
+
+
+def renew_key(
+    session: Session, *, tenant: str, key: str, holder: str, lease_seconds: float
+) -> bool:
+    """Extend ``holder``'s claim of ``key`` by ``lease_seconds`` from now; False when it no
+    longer holds it (answered, released, or taken over after its lease ran out)."""
+    return _update_claim(
+        session,
+        tenant=tenant,
+        key=key,
+        holder=holder,
+        values={"response": _lease(holder, lease_seconds)},
+    )
 
 
 def save_response(
-    session: Session, *, tenant: str, key: str, status_code: int, response: dict[str, Any]
-) -> None:
-    """Keep the response given to the request that claimed ``Idempotency-Key``."""
-    row = session.get(IdempotentRequest, (tenant, key))
-    if row is not None:
-        row.status_code, row.response = status_code, response
+    session: Session,
+    *,
+    tenant: str,
+    key: str,
+    holder: str,
+    status_code: int,
+    response: dict[str, Any],
+) -> bool:
+    """Keep the response given to the request that claimed ``Idempotency-Key`` (as
+    ``holder``); False when its claim was taken over meanwhile (the other request's answer
+    is kept)."""
+    return _update_claim(
+        session,
+        tenant=tenant,
+        key=key,
+        holder=holder,
+        values={"status_code": status_code, "response": response},
+    )
 
 
-def release_key(session: Session, *, tenant: str, key: str) -> None:
-    """Give up a claim whose request failed, so that the client's retry is answered anew."""
-    row = session.get(IdempotentRequest, (tenant, key))
-    if row is not None and row.status_code == PENDING:
-        session.delete(row)
+def release_key(session: Session, *, tenant: str, key: str, holder: str) -> None:
+    """Give up ``holder``'s claim whose request failed, so that the client's retry is
+    answered anew."""
+    session.execute(
+        delete(IdempotentRequest)
+        .where(
+            IdempotentRequest.tenant == tenant,
+            IdempotentRequest.key == key,
+            IdempotentRequest.status_code == PENDING,
+            _holder_is(holder),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def create_batch(session: Session, *, tenant: str, source: str) -> Batch:
@@ -212,3 +353,22 @@ def set_state(session: Session, *, name: str, value: str) -> None:
             index_elements=["name"], set_={"value": value, "updated_at": utcnow()}
         )
     )
+
+
+def add_to_count(session: Session, *, name: str, amount: int) -> None:
+    """Add ``amount`` to the shared count ``name`` (a fact holding an integer; 0 when new), in
+    one statement, so concurrent adders never lose one another's."""
+    table = ServiceState.__table__
+    stmt = dialect_insert(session, table).values(name=name, value=str(amount), updated_at=utcnow())
+    total = cast(cast(table.c.value, Integer) + amount, Text)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["name"], set_={"value": total, "updated_at": utcnow()}
+        )
+    )
+
+
+def get_count(session: Session, *, name: str) -> int:
+    """The shared count ``name`` (0 when never added to)."""
+    value = get_state(session, name=name)
+    return int(value) if value is not None and value.lstrip("-").isdigit() else 0

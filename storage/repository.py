@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Select, bindparam, case, delete, func, insert, select, update
@@ -39,6 +39,8 @@ class ChunkRow:
     line_boxes: tuple[BBox, ...] = ()
     kind: ChunkKind = "text"
     title: str | None = None  # the heading of the section it sits in
+    cells: tuple[dict[str, Any], ...] | None = None  # a table chunk's cells, as JSON values
+    table_index: int | None = None  # a table chunk's table, 0-based in the document
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,20 @@ def insert_ignoring_conflict(session: Session, table: Any, values: dict[str, Any
     return session.execute(stmt, values).first() is not None
 
 
-def get_or_create_document(
+class StoredDocument(NamedTuple):
+    """A file's document as ``store_document`` left it."""
+
+    document: Document
+    created: bool  # this call made the row
+    retried: bool  # the document had failed: this call queued it again (same id)
+
+    @property
+    def queued(self) -> bool:
+        """Whether this call queued the document (new, or retried): its task is to be sent."""
+        return self.created or self.retried
+
+
+def store_document(
     session: Session,
     *,
     tenant: str,
@@ -103,11 +118,11 @@ def get_or_create_document(
     meta: dict[str, Any] | None = None,
     callback_url: str | None = None,
     queue: str | None = None,
-) -> tuple[Document, bool]:
-    """The tenant's document with this content hash, created (status "queued") if new.
-
-    Returns the row and whether this call created it. Concurrent calls for the same content
-    return the same row.
+) -> StoredDocument:
+    """The tenant's document with this content hash, created (status "queued") if new, or
+    queued again if it had failed (``retry_document``): the same file sent again is a new
+    attempt. Concurrent calls for the same content return the same row, and at most one of
+    them creates or retries it.
     """
     now = utcnow()
     created = insert_ignoring_conflict(
@@ -131,7 +146,35 @@ def get_or_create_document(
         },
     )
     document = session.scalars(_DOCUMENT_BY_HASH, {"tenant": tenant, "sha256": sha256}).one()
-    return document, created
+    retried = False
+    if not created and document.status == DocumentStatus.FAILED:
+        retried = retry_document(session, document_id=document.id, queue=queue)
+        if retried:
+            session.refresh(document)
+    return StoredDocument(document, created, retried)
+
+
+def get_or_create_document(session: Session, **fields: Any) -> tuple[Document, bool]:
+    """``store_document(session, **fields)``: the row and whether this call queued it (created
+    it, or queued it again after it had failed), i.e. whether the caller sends its task."""
+    stored = store_document(session, **fields)
+    return stored.document, stored.queued
+
+
+def retry_document(session: Session, *, document_id: str, queue: str | None = None) -> bool:
+    """Queue a failed document again (a new attempt, the same id): its error and times are
+    cleared, its queue set when given; the pages its failed attempt stored are kept (each is
+    complete; the tasks read only the missing ones and replace the chunks). True when this
+    call moved it (of concurrent retries, one does)."""
+    values: dict[str, Any] = {
+        "error_code": None,
+        "error_message": None,
+        "started_at": None,
+        "finished_at": None,
+    }
+    if queue is not None:
+        values["queue"] = queue
+    return _move(session, document_id, DocumentStatus.QUEUED, values)
 
 
 def get_document(
@@ -255,6 +298,8 @@ def replace_chunks(
                     "line_boxes": [[float(v) for v in box] for box in row.line_boxes],
                     "kind": row.kind,
                     "title": row.title,
+                    "cells": None if row.cells is None else list(row.cells),
+                    "table_index": row.table_index,
                     "embedding": None if vectors is None else vectors[i],
                     "encoder_id": None if vectors is None else encoder_id,
                 }

@@ -90,7 +90,9 @@ class SearchHit:
     ``score`` is the fused RRF score in ``hybrid_search``, the cosine similarity in
     ``dense_search`` and the full-text relevance (higher is better) in ``lexical_search``.
     ``ranks`` maps each leg that found the hit to its 1-based rank there. An image region
-    (``kind`` page or figure, ``region_id`` set) has no chunk id and no line boxes.
+    (``kind`` page or figure, ``region_id`` set) has no chunk id and no line boxes. A table
+    chunk has its ``cells`` (JSON values: row, col, spans, bbox, text, header) and its table's
+    0-based index in the document (``table_index``); other hits have None.
     """
 
     document_id: str
@@ -105,6 +107,8 @@ class SearchHit:
     title: str | None  # the heading of the chunk's section
     ranks: dict[str, int] = field(default_factory=dict)
     region_id: int | None = None
+    cells: tuple[dict[str, Any], ...] | None = None
+    table_index: int | None = None
 
     @property
     def dense_rank(self) -> int | None:
@@ -177,6 +181,8 @@ def _hits(
                 Chunk.line_boxes,
                 Chunk.kind,
                 Chunk.title,
+                Chunk.cells,
+                Chunk.table_index,
             )
             .join(Document, Document.id == Chunk.document_id)
             .where(Chunk.id.in_(chunk_ids))
@@ -217,6 +223,8 @@ def _hits(
                 title=row.title if chunk else None,
                 ranks={leg: by_key[key] for leg, by_key in ranks.items() if key in by_key},
                 region_id=None if chunk else key[1],
+                cells=tuple(row.cells) if chunk and row.cells is not None else None,
+                table_index=row.table_index if chunk else None,
             )
         )
     return hits

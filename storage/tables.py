@@ -195,6 +195,10 @@ class Chunk(Base):
     line_boxes: Mapped[list[list[float]]] = mapped_column(JSON)
     kind: Mapped[str] = mapped_column(String(16), default="text", server_default="text")
     title: Mapped[str | None] = mapped_column(Text)  # the heading of the chunk's section
+    # a table chunk's cells ({"row", "col", "row_span", "col_span", "bbox", "text", "header"})
+    # and its table's 0-based index in the document; SQL NULL for other chunks
+    cells: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
+    table_index: Mapped[int | None] = mapped_column(Integer)
     embedding: Mapped[Vector32 | None] = mapped_column(Embedding())
     # the encoder that made the embedding (None without one): vectors of two models never mix
     encoder_id: Mapped[int | None] = mapped_column(Integer, index=True)

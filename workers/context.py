@@ -20,6 +20,7 @@ from models.weights import (
     PPOCR_V6_REC,
     PPOCR_V6_REC_TINY,
     PPOCR_V6_TINY_DICT,
+    SLANET_1M,
     check_folder,
     folder_sha256,
     verified_path,
@@ -94,6 +95,7 @@ def build_engine(
             rec_columns=ocr.rec_columns,
             alphabet=ocr.alphabet,
             regions=RegionParams() if ocr.layout_model else None,
+            tables=ocr.table_model,
             cascade=CascadeParams() if ocr.fast_recognizer else None,
             fixed_shapes=None if ocr.cuda_fixed_shapes else False,
             detector=DetectorParams(
@@ -119,6 +121,8 @@ def check_models(settings: Settings) -> None:
     weights = [PPOCR_V6_DET, PPOCR_V6_REC]
     if settings.ocr.layout_model:
         weights.append(LAYOUT_CDLA)
+        if settings.ocr.table_model:  # it runs on the layout model's table regions only
+            weights.append(SLANET_1M)
     # the tiny recognizer runs only on a CPU (pipelines.engine): a deployment set to CUDA
     # need not install it
     if settings.ocr.fast_recognizer and settings.ocr.device != "cuda":
@@ -168,10 +172,11 @@ def load_embedder(settings: Settings) -> TextEmbedder:
 
 
 def image_limits(settings: Settings) -> ImageLimits:
-    """What an image in an encode or search request may be: the embed setting's bytes, a
-    page's pixels."""
+    """What the images of an encode or search request may be: the embed settings' bytes
+    (each) and pixels (together), never more pixels than a page may have."""
     return ImageLimits(
-        max_bytes=settings.embed.max_image_bytes, max_pixels=settings.limits.max_page_pixels
+        max_bytes=settings.embed.max_image_bytes,
+        max_pixels=min(settings.embed.max_image_pixels, settings.limits.max_page_pixels),
     )
 
 

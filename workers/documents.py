@@ -25,7 +25,7 @@ from core.errors import Category, ScanragError, as_error
 from core.logging import get_logger
 from core.memory import trim_heap
 from core.status import DocumentStatus
-from pipelines.chunk import ChunkParams, chunk_document
+from pipelines.chunk import Chunk, ChunkParams, chunk_document
 from pipelines.embed import embed_chunks
 from pipelines.load import Document, open_document
 from pipelines.ocr import NoProgress, ProgressReporter
@@ -191,18 +191,7 @@ def index(
             else image_vector_rows(rt.sessions, rt.blobs, image_encoder, document_id, chunks)
         )
     embedded = time.perf_counter()
-    rows = [
-        repo.ChunkRow(
-            page_number=c.page,
-            ordinal=c.ordinal,
-            text=c.text,
-            bbox=c.bbox,
-            line_boxes=c.line_boxes,
-            kind=c.kind,
-            title=c.title,
-        )
-        for c in chunks
-    ]
+    rows = chunk_rows(chunks)
     with rt.writing(), rt.sessions.begin() as session:
         target = registered(session, embedder.identity, check=not switching)
         repo.replace_chunks(
@@ -234,6 +223,24 @@ def index(
         },
     )
     return len(rows), changed
+
+
+def chunk_rows(chunks: list[Chunk]) -> list[repo.ChunkRow]:
+    """The chunks as rows to store (a table chunk's cells as JSON values)."""
+    return [
+        repo.ChunkRow(
+            page_number=c.page,
+            ordinal=c.ordinal,
+            text=c.text,
+            bbox=c.bbox,
+            line_boxes=c.line_boxes,
+            kind=c.kind,
+            title=c.title,
+            cells=None if c.cells is None else tuple(cell.to_dict() for cell in c.cells),
+            table_index=c.table,
+        )
+        for c in chunks
+    ]
 
 
 def fit_chunks(params: ChunkParams, limit: int) -> ChunkParams:

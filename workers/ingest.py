@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal, Protocol
+from pathlib import Path, PurePath
+from typing import Any, BinaryIO, Literal, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -230,7 +230,7 @@ def _process(path: Path, document: repo.Document, *, rt: Runtime, progress: Inge
 
 def document_for_file(
     session: Session,
-    path: Path,
+    path: PurePath,
     *,
     sha256: str,
     size: int,
@@ -239,8 +239,8 @@ def document_for_file(
     meta: dict[str, Any] | None = None,
     queue: str | None = None,
 ) -> tuple[repo.Document, bool]:
-    """The tenant's document for a fingerprinted file (created "queued" if new), and whether
-    this call created it."""
+    """The tenant's document for a fingerprinted file (created "queued" if new, queued again
+    if it had failed), and whether this call queued it."""
     return repo.get_or_create_document(
         session,
         tenant=tenant,
@@ -254,22 +254,29 @@ def document_for_file(
     )
 
 
-def fingerprint(path: Path) -> tuple[str, int, bytes]:
-    """(sha256 hex, size in bytes, first 1 KiB) of a file, read in blocks."""
-    digest = hashlib.sha256()
-    size = 0
-    head = b""
+def fingerprint(source: Path | BinaryIO) -> tuple[str, int, bytes]:
+    """(sha256 hex, size in bytes, first 1 KiB) of a file, or of an opened binary file from
+    where it stands, read in blocks."""
     try:
-        with path.open("rb") as f:
-            while block := f.read(_HASH_BYTES):
-                if not head:
-                    head = block[:1024]
-                digest.update(block)
-                size += len(block)
+        if isinstance(source, Path):
+            with source.open("rb") as f:
+                return _fingerprint(f)
+        return _fingerprint(source)
     except IsADirectoryError as exc:
         raise UnsupportedType("a directory, not a file") from exc
     except OSError as exc:
         raise CorruptDocument(f"cannot read the file: {exc.strerror or exc}") from exc
+
+
+def _fingerprint(f: BinaryIO) -> tuple[str, int, bytes]:
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    while block := f.read(_HASH_BYTES):
+        if not head:
+            head = block[:1024]
+        digest.update(block)
+        size += len(block)
     return digest.hexdigest(), size, head
 
 

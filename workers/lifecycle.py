@@ -1,5 +1,6 @@
 """What a worker does as it starts and stops (Celery signals): threads per process, the model
-check, logging, CPU priority, the broker watch, the heartbeat and the orphan rescue.
+check, logging, CPU priority, the broker watch, the heartbeat, the orphan rescue and the blob
+sweep.
 
 Kept out of workers/app.py so that building the app imports no task code (no import cycle);
 the app lists this module in ``include``, so a worker imports it before its first signal.
@@ -21,6 +22,7 @@ from core.errors import ModelError
 from core.logging import configure_logging
 from workers import cores
 from workers.app import app
+from workers.blob_sweep import start_blob_sweeper
 from workers.context import check_models
 from workers.liveness import HEARTBEAT_PREFIX, start_liveness
 from workers.recovery import start_broker_watch
@@ -77,9 +79,11 @@ def _preload() -> None:
 @worker_ready.connect
 def _start_broker_watch(sender: Any = None, **_: Any) -> None:
     """The worker's main process watches for a restarted broker (see workers.recovery), beats
-    its heartbeat and takes up the tasks of dead workers (see workers.liveness)."""
+    its heartbeat, takes up the tasks of dead workers (see workers.liveness) and sweeps the
+    blob store now and then (see workers.blob_sweep)."""
     start_broker_watch(get_settings())
     start_liveness(app, get_settings(), node=getattr(sender, "hostname", None))
+    start_blob_sweeper(process_runtime, interval=get_settings().service.blob_sweep_interval)
 
 
 @worker_shutdown.connect

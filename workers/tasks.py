@@ -1,7 +1,9 @@
 """The Celery tasks: thin, passing ids; each loads rows, calls the pipeline, writes through storage.
 
 A document flows ``prepare`` -> ``read_pages`` for each page range (in parallel, on any worker)
--> ``finalize`` (chunks, embeddings, index, status) -> ``deliver_webhook``. The fan-in is counted
+-> ``finalize`` (chunks, embeddings, index, status) -> ``deliver_webhook``. A document keeps a
+window of range tasks in the queue, each sending the next when it is done, and short work goes
+first (workers/fairness.py), so a long document never starves the others. The fan-in is counted
 in the database, not in the broker: each range task, after storing its pages, counts the stored
 pages, and whichever sees them all sends ``finalize``. Every write replaces by natural key (page
 number, chunk ordinal), so any task may run twice, or be redelivered after its worker died,
@@ -20,13 +22,14 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from core.config import ServiceSettings
 from core.errors import Category, ScanragError
 from core.logging import get_logger
 from core.status import FINAL
 from storage import jobs
 from storage import repository as repo
 from storage.tables import Document
-from workers import documents
+from workers import documents, fairness
 from workers.app import app
 from workers.queues import (
     BATCH,
@@ -156,18 +159,42 @@ def prepare(self: ScanragTask, document_id: str, queue: str = INTERACTIVE) -> No
 
     def body(rt: Runtime, document: Document) -> None:
         opened = documents.take_up(rt, document, queue=queue)
-        size = rt.settings.service.page_range
-        pending = documents.unread_ranges(rt, document_id, opened.page_count, size)
+        service = rt.settings.service
+        sent = fairness.open_window(
+            rt,
+            document_id,
+            opened.page_count,
+            size=service.page_range,
+            window=service.page_window,
+            send=_read_sender(document_id, opened.page_count, queue, service),
+        )
         log.info(
             "document queued for reading",
-            extra={"document": document_id, "pages": opened.page_count, "ranges": len(pending)},
+            extra={"document": document_id, "pages": opened.page_count, "ranges": len(sent)},
         )
-        if not pending:
-            finalize.apply_async((document_id, queue), queue=queue)
-        for start, stop in pending:
-            read_pages.apply_async((document_id, start, stop, queue), queue=queue)
+        if not sent:
+            _send_finalize(document_id, queue, service.page_window)
 
     _run(self, document_id, body)
+
+
+def _read_sender(
+    document_id: str, page_count: int, queue: str, service: ServiceSettings
+) -> fairness.Send:
+    """Sends the document's read task of pages start..stop, at its priority."""
+    window = service.page_window
+    urgent = fairness.is_short(page_count, service.page_range, window)
+    level = fairness.priority(queue, urgent=urgent, window=window)
+
+    def send(start: int, stop: int) -> None:
+        read_pages.apply_async((document_id, start, stop, queue), queue=queue, priority=level)
+
+    return send
+
+
+def _send_finalize(document_id: str, queue: str, window: int) -> None:
+    level = fairness.priority(queue, urgent=True, window=window)
+    finalize.apply_async((document_id, queue), queue=queue, priority=level)
 
 
 @app.task(name=READ_PAGES, **TASK)
@@ -184,10 +211,22 @@ def read_pages(
             if not documents.read_pages(rt, document_id, opened, start=start, stop=stop):
                 return  # deleted while read
             log.info("pages read", extra={"document": document_id, "pages": f"{start}-{stop}"})
+        service = rt.settings.service
+        pages = document.page_count
+        if pages is not None:
+            # the next range of the window: this task's successor
+            fairness.send_next(
+                rt,
+                document_id,
+                pages,
+                size=service.page_range,
+                window=service.page_window,
+                send=_read_sender(document_id, pages, queue, service),
+            )
         with rt.writing(), rt.sessions.begin() as session:
             done = repo.update_pages_done(session, document_id=document_id)
-        if document.page_count is not None and done >= document.page_count:
-            finalize.apply_async((document_id, queue), queue=queue)
+        if pages is not None and done >= pages:
+            _send_finalize(document_id, queue, service.page_window)
 
     _run(self, document_id, body)
 
@@ -199,11 +238,15 @@ def finalize(self: ScanragTask, document_id: str, queue: str = INTERACTIVE) -> N
     def body(rt: Runtime, document: Document) -> None:
         with rt.sessions() as session:
             stored = repo.stored_page_numbers(session, document_id=document_id)
+        window = rt.settings.service.page_window
         if document.page_count is None or len(stored) < document.page_count:
             # A range was lost (its task expired with a restarted broker): schedule it again.
-            prepare.apply_async((document_id, queue), queue=queue)
+            level = fairness.priority(queue, urgent=True, window=window)
+            prepare.apply_async((document_id, queue), queue=queue, priority=level)
             return
         chunks, changed = documents.index(rt, document_id, mark_done=True)
+        if window:
+            fairness.close_window(rt, document_id)
         if changed:
             log.info("document done", extra={"document": document_id, "chunks": chunks})
             if document.callback_url:
@@ -225,7 +268,9 @@ def list_batch(self: ScanragTask, batch_id: str) -> None:
 
 
 def _enqueue_batch_document(document_id: str) -> None:
-    prepare.apply_async((document_id, BATCH), queue=BATCH)
+    window = process_runtime().settings.service.page_window
+    level = fairness.priority(BATCH, urgent=True, window=window)
+    prepare.apply_async((document_id, BATCH), queue=BATCH, priority=level)
 
 
 @app.task(name=DELIVER_WEBHOOK, **TASK)

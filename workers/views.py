@@ -8,11 +8,12 @@ Plain Python values: datetimes stay datetimes, each edge writes them as its form
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from core import strict_json
 from core.errors import BadInput
-from pipelines.snippets import snippet
+from pipelines.snippets import cited_cells, snippet
+from pipelines.types import TableCell, union_box
 from storage.search import SearchHit, query_tokens
 from storage.tables import Document
 
@@ -42,7 +43,7 @@ def document_view(document: Document) -> dict[str, Any]:
         "page_count": document.page_count,
         "pages_done": document.pages_done,
         "error": error,
-        "metadata": document.meta or {},
+        "metadata": stored_metadata(document),
         "created_at": document.created_at,
         "started_at": document.started_at,
         "finished_at": document.finished_at,
@@ -55,8 +56,16 @@ def hit_view(hit: SearchHit, query: str | None) -> dict[str, Any]:
     """A search hit: its document, page, box, text, score (6 decimals), line boxes, kind and
     section title, the snippet of its text that best matches ``query`` with the offsets
     of the matched words in it (``highlights``: ``[start, end)`` pairs), the legs that found
-    it with its rank in each, and whether it is a chunk or an image region."""
-    best = snippet(hit.text, query_tokens(query or ""))
+    it with its rank in each, and whether it is a chunk or an image region. A table hit has
+    ``table`` (its 0-based index among the document's tables) and ``cells``, the cells it
+    cites (``{"row", "col", "bbox", "text"}``: those matching the query, or its rows when no
+    word matched: ``pipelines.snippets.cited_cells``); None for other hits."""
+    terms = query_tokens(query or "")
+    best = snippet(hit.text, terms)
+    cells = None
+    if hit.cells is not None:
+        cited = cited_cells([TableCell.from_dict(c) for c in hit.cells], terms)
+        cells = [{"row": c.row, "col": c.col, "bbox": list(c.bbox), "text": c.text} for c in cited]
     return {
         "document": {"id": hit.document_id, "filename": hit.filename},
         "page": hit.page_number,
@@ -71,7 +80,17 @@ def hit_view(hit: SearchHit, query: str | None) -> dict[str, Any]:
         "found_by": hit.found_by,
         "ranks": dict(hit.ranks),
         "source": "chunk" if hit.chunk_id is not None else "image",
+        "table": hit.table_index if cells is not None else None,
+        "cells": cells,
     }
+
+
+def crop_bbox(view: dict[str, Any]) -> list[float]:
+    """The box a hit's crop shows: the union of the cells it cites in a table, else its box."""
+    cells = view.get("cells")
+    if cells:
+        return list(union_box([tuple(c["bbox"]) for c in cells]))
+    return list(view["bbox"])
 
 
 class InvalidMetadata(BadInput):
@@ -84,32 +103,27 @@ MAX_METADATA_DEPTH = 16
 
 def parse_metadata(text: str | None) -> dict[str, Any]:
     """A document's metadata as a client gives it (the upload's ``metadata`` field, ``scanrag
-    ingest --metadata``): a JSON object without NaN or Infinity, nested at most
-    ``MAX_METADATA_DEPTH`` levels (absent or blank: empty). Raises InvalidMetadata."""
+    ingest --metadata``): a JSON object that PostgreSQL and SQLite both store and give back
+    (finite numbers, no lone surrogates, no NUL), nested at most ``MAX_METADATA_DEPTH`` levels
+    (absent or blank: empty). Raises InvalidMetadata."""
     if text is None or not text.strip():
         return {}
     try:
-        value = json.loads(text, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise InvalidMetadata(f"metadata is not JSON: {exc.msg}") from exc
-    except RecursionError as exc:
-        raise InvalidMetadata("metadata is nested too deeply") from exc
-    except ValueError as exc:  # NaN, Infinity: stored, they would break every filtered search
-        raise InvalidMetadata(str(exc)) from exc
+        value = strict_json.loads(text, max_depth=MAX_METADATA_DEPTH, allow_nul=False)
+    except strict_json.JsonRefused as exc:  # stored, each would break the tenant's list
+        raise InvalidMetadata(f"metadata: {exc}") from exc
     if not isinstance(value, dict):
         raise InvalidMetadata()
-    if _depth(value) > MAX_METADATA_DEPTH:
-        raise InvalidMetadata(f"metadata is nested deeper than {MAX_METADATA_DEPTH} levels")
     return value
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"metadata holds {name}, which is not JSON: send a number or null")
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(v) for v in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(v) for v in value), default=0)
-    return 0
+def stored_metadata(document: Document) -> dict[str, Any]:
+    """The document's metadata as it can be shown: a value stored before the rules above (a
+    non-finite number, a lone surrogate) is null, so one bad row never breaks a listing."""
+    meta = document.meta
+    if not isinstance(meta, dict):
+        return {}
+    repaired: dict[str, Any] = strict_json.repair(
+        meta, max_depth=MAX_METADATA_DEPTH, allow_nul=False
+    )
+    return repaired

@@ -8,8 +8,9 @@
 
 Each ``Document`` holds the passage text; its metadata carry the document id and filename, page,
 bbox (page pixels), kind, section title, score, snippet and the crop URL (absolute), so an
-application can cite and show where an answer came from. ``document_ids`` and ``metadata``
-filter as the search API does.
+application can cite and show where an answer came from; a passage from a table also carries
+the ``cells`` it matched (row, col, bbox each) and the ``table``'s index in its document.
+``document_ids`` and ``metadata`` filter as the search API does.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@
 
 Each ``NodeWithScore`` holds the passage as a ``TextNode`` (its id names document, page and
 rank) with the fused search score; the node's metadata carry the document id and filename,
-page, bbox, kind, section title, snippet and crop URL (``Hit.metadata``). ``document_ids`` and
+page, bbox, kind, section title, snippet and crop URL (``Hit.metadata``), and for a passage
+from a table the ``cells`` it matched and the ``table``'s index. ``document_ids`` and
 ``metadata`` filter as the search API does.
 """
 

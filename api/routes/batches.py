@@ -1,8 +1,9 @@
-"""Batches: ingest a folder under the import root, or many uploaded files, on the batch queue."""
+"""Batches: ingest a folder of the tenant's import folder (``<import root>/<tenant>``), or many
+uploaded files, on the batch queue."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import PurePosixPath
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,7 +15,9 @@ from api.intake import BrokerUnavailable
 from api.routes.documents import upload_files
 from api.schemas import MULTIPART_FILES, BatchPublic, BatchRequest, errors, request_body
 from api.state import ApiState
+from core import strict_json
 from core.status import BatchStatus
+from pipelines.import_files import folder_inside, tenant_folder
 from storage import jobs
 from storage.tables import Batch
 from workers.queues import BATCH, LIST_BATCH
@@ -28,7 +31,7 @@ def _public(state: ApiState, batch: Batch) -> BatchPublic:
     return BatchPublic(
         id=batch.id,
         status=batch.status,
-        source=batch.source,
+        source=_shown(batch.source),
         files_total=batch.files_total,
         counts=counts,
         error=batch.error_message,
@@ -37,8 +40,16 @@ def _public(state: ApiState, batch: Batch) -> BatchPublic:
     )
 
 
-def _folder(state: ApiState, requested: str) -> Path:
-    """The requested folder, resolved, if it lies inside the import root."""
+def _shown(source: str) -> str:
+    """A batch's source as answered: "upload", or its folder relative to the tenant's import
+    folder (a batch made before import folders were per tenant stored the server's absolute
+    path: only its last name is shown)."""
+    return PurePosixPath(source).name if source.startswith("/") else source
+
+
+def _folder(state: ApiState, tenant: str, requested: str) -> str:
+    """The requested folder, relative to the tenant's import folder (``<import root>/<tenant>``),
+    when it lies inside it and exists."""
     root = state.settings.service.import_root
     if root is None:
         raise ApiError(
@@ -47,29 +58,29 @@ def _folder(state: ApiState, requested: str) -> Path:
     if "\x00" in requested or len(requested) > 4096:
         raise ApiError("invalid_path", "the path holds a NUL character or is too long", 422)
     try:
-        root = root.resolve()
-        folder = (root / requested).resolve()  # an absolute path replaces root, then is checked
-        if not folder.is_relative_to(root):
-            raise ApiError("path_not_allowed", "the path is outside the import root", 403)
-        if not folder.is_dir():
-            raise ApiError("folder_not_found", "no such folder under the import root", 404)
+        # PathNotAllowed (403) for "..", an absolute path or a link out, whether the target
+        # exists or not; a name that is not in the tenant's folder is simply not found there
+        base = tenant_folder(root, tenant)
+        folder = folder_inside(base, requested)
+        if not (base / folder).is_dir():
+            raise ApiError("folder_not_found", "no such folder in your import folder", 404)
     except OSError as exc:  # a name too long for the file system, a loop of links
         raise ApiError("invalid_path", f"the path cannot be used: {exc.strerror}", 422) from exc
-    return folder
+    return folder.as_posix()
 
 
 @router.post(
     "",
     status_code=202,
     response_model=BatchPublic,
-    responses=errors(400, 403, 404, 409, 413, 415, 503),
+    responses=errors(400, 403, 404, 409, 413, 415, 503, 507),
     openapi_extra=request_body(
         ("application/json", BatchRequest.model_json_schema()), MULTIPART_FILES
     ),
     summary="Start a batch",
 )
 async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> JSONResponse:
-    """JSON ``{"path": folder}`` ingests every file under a folder of the import root;
+    """JSON ``{"path": folder}`` ingests every file under a folder of the tenant's import folder;
     multipart (field ``files``) ingests the uploaded files. Both go on the batch queue."""
     if request.headers.get("content-type", "").startswith("multipart/"):
         _, body, form, _ = await upload_files(request, state, tenant, None, BATCH)
@@ -82,13 +93,13 @@ async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> 
             batch.status, batch.files_total = BatchStatus.LISTED, len(form.files)
     else:
         try:
-            request_body = BatchRequest.model_validate(await request.json())
-        except ValueError as exc:
+            request_body = BatchRequest.model_validate(strict_json.loads(await request.body()))
+        except ValueError as exc:  # strict_json.JsonRefused too: deep, 1e999, a lone surrogate
             message = 'send JSON {"path": "..."} or multipart files'
             raise ApiError("invalid_request", message, 422) from exc
-        folder = _folder(state, request_body.path)
+        folder = _folder(state, tenant, request_body.path)
         with state.sessions.begin() as session:
-            batch = jobs.create_batch(session, tenant=tenant, source=str(folder))
+            batch = jobs.create_batch(session, tenant=tenant, source=folder)
         try:
             await run_in_threadpool(state.send, LIST_BATCH, (batch.id,), BATCH)
         except Exception as exc:

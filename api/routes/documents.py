@@ -7,6 +7,7 @@ import io
 import json
 import math
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
@@ -26,7 +27,9 @@ from api.schemas import (
     request_body,
 )
 from api.state import ApiState
+from api.streams import TenantStreams
 from api.uploads import UploadForm, receive_upload
+from core.logging import get_logger
 from core.status import FINAL, STATUSES, DocumentStatus
 from pipelines.hocr import write_hocr
 from pipelines.markdown import document_markdown
@@ -43,6 +46,8 @@ MAX_INT = 2**31 - 1
 PageNumber = Annotated[int, Path(ge=1, le=MAX_INT, description="page number, from 1")]
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=errors(401, 422))
+
+log = get_logger("api")
 
 EVENT_POLL_SECONDS = 0.25
 EVENT_HEARTBEAT_SECONDS = 15.0
@@ -75,30 +80,45 @@ def _accept_and_answer(
     callback_url: str | None,
     queue: str,
     idempotency_key: str | None,
+    holder: str = "",
 ) -> tuple[int, dict[str, Any]]:
     """``accept`` the form, build the response and keep it for ``idempotency_key`` (claimed
-    by the caller): the blocking part of an upload, run in one thread hop. A failed request
-    gives its key up again."""
+    by the caller as ``holder``): the blocking part of an upload, run in one thread hop. A
+    failed request gives its key up again."""
     try:
         accepted = accept(
             state, form, tenant=tenant, meta=meta, callback_url=callback_url, queue=queue
         )
     except BaseException:
         if idempotency_key:
-            with state.writing(), state.sessions.begin() as session:
-                jobs.release_key(session, tenant=tenant, key=idempotency_key)
+            _release(state, tenant, idempotency_key, holder)
         raise
     documents = [
-        UploadedDocument(**DocumentPublic.fields_of(d), created=created) for d, created in accepted
+        UploadedDocument(**DocumentPublic.fields_of(s.document), created=s.created)
+        for s in accepted
     ]
-    status = 202 if any(created for _, created in accepted) else 200
+    # 202 when anything was queued: new, or a failed document retried (created false, queued)
+    status = 202 if any(s.queued for s in accepted) else 200
     body = UploadResponse(documents=documents).model_dump(mode="json")
     if idempotency_key:
         with state.writing(), state.sessions.begin() as session:
             jobs.save_response(
-                session, tenant=tenant, key=idempotency_key, status_code=status, response=body
+                session,
+                tenant=tenant,
+                key=idempotency_key,
+                holder=holder,
+                status_code=status,
+                response=body,
             )
     return status, body
+
+
+def _release(state: ApiState, tenant: str, key: str, holder: str) -> None:
+    try:
+        with state.writing(), state.sessions.begin() as session:
+            jobs.release_key(session, tenant=tenant, key=key, holder=holder)
+    except Exception as exc:  # the request's own error matters more; the lease runs out anyway
+        log.warning("cannot release an idempotency key", extra={"error": str(exc)[:200]})
 
 
 class Replay(NamedTuple):
@@ -108,11 +128,19 @@ class Replay(NamedTuple):
     body: dict[str, Any]
 
 
-def _claim(state: ApiState, tenant: str, key: str, fingerprint: str) -> Replay | None:
-    """Claim ``key`` for this request (None), or the saved answer to replay; raises 422 for the
-    key reused with another request and 409 while its first request is still answered."""
+def _claim(state: ApiState, tenant: str, key: str, fingerprint: str, holder: str) -> Replay | None:
+    """Claim ``key`` for this request as ``holder`` (None), or the saved answer to replay;
+    raises 422 for the key reused with another request and 409 while its first request is
+    still answered by a live process (its lease is renewed: ``_holding``)."""
     with state.writing(), state.sessions.begin() as session:
-        held = jobs.claim_key(session, tenant=tenant, key=key, fingerprint=fingerprint)
+        held = jobs.claim_key(
+            session,
+            tenant=tenant,
+            key=key,
+            fingerprint=fingerprint,
+            holder=holder,
+            lease_seconds=state.settings.service.idempotency_lease,
+        )
         if held is None:
             return None
         if held.fingerprint is not None and held.fingerprint != fingerprint:
@@ -130,6 +158,39 @@ def _claim(state: ApiState, tenant: str, key: str, fingerprint: str) -> Replay |
         return Replay(held.status_code, held.response)
 
 
+@asynccontextmanager
+async def _holding(
+    state: ApiState, tenant: str, key: str | None, holder: str
+) -> AsyncIterator[None]:
+    """Renew ``holder``'s lease on ``key`` every third of the lease while the body runs, so a
+    long request (a large PDF being opened) keeps its claim and a dead process's runs out."""
+    if not key:
+        yield
+        return
+    lease = state.settings.service.idempotency_lease
+
+    def renew() -> bool:
+        with state.writing(), state.sessions.begin() as session:
+            return jobs.renew_key(
+                session, tenant=tenant, key=key, holder=holder, lease_seconds=lease
+            )
+
+    async def keep() -> None:
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                if not await run_in_threadpool(renew):
+                    return  # answered, or taken over after this process stalled past its lease
+            except Exception as exc:  # a busy database: try again at the next beat
+                log.warning("cannot renew an idempotency key", extra={"error": str(exc)[:200]})
+
+    beat = asyncio.create_task(keep())
+    try:
+        yield
+    finally:
+        beat.cancel()
+
+
 async def upload_files(
     request: Request, state: ApiState, tenant: str, idempotency_key: str | None, queue: str
 ) -> tuple[int, dict[str, Any], UploadForm, bool]:
@@ -140,23 +201,26 @@ async def upload_files(
         callback_url = parse_callback_url(
             form.fields.get("callback_url"), state.settings.service.webhook_allowed
         )
+        holder = state.claim_holder() if idempotency_key else ""
         if idempotency_key:
             replay = await run_in_threadpool(
-                _claim, state, tenant, idempotency_key, form.fingerprint()
+                _claim, state, tenant, idempotency_key, form.fingerprint(), holder
             )
             if replay is not None:
                 form.discard()
                 return replay.status, replay.body, form, True
-        status, body = await run_in_threadpool(
-            _accept_and_answer,
-            state,
-            form,
-            tenant=tenant,
-            meta=meta,
-            callback_url=callback_url,
-            queue=queue,
-            idempotency_key=idempotency_key,
-        )
+        async with _holding(state, tenant, idempotency_key, holder):
+            status, body = await run_in_threadpool(
+                _accept_and_answer,
+                state,
+                form,
+                tenant=tenant,
+                meta=meta,
+                callback_url=callback_url,
+                queue=queue,
+                idempotency_key=idempotency_key,
+                holder=holder,
+            )
     except BaseException:
         form.discard()
         raise
@@ -169,7 +233,7 @@ async def upload_files(
     response_model=UploadResponse,
     responses={
         200: {"model": UploadResponse, "description": "Every file was already stored"},
-        **errors(400, 409, 413, 415, 503),
+        **errors(400, 409, 413, 415, 503, 507),
     },
     openapi_extra=request_body(MULTIPART_FILES),
     summary="Upload documents (multipart field 'files'; optional 'metadata', 'callback_url')",
@@ -183,10 +247,13 @@ async def upload(
     """Store the files and queue them; 202 with each document and its links.
 
     The same content uploaded again by the tenant returns the existing document (200 when
-    nothing new was queued). A repeated ``Idempotency-Key`` with the same files and fields
-    replays the first response (``Idempotent-Replayed: true``); with other files or fields it
-    is refused (422 ``idempotency_key_reused``); while the first is still being answered, 409.
-    Concurrent requests with one key make one set of documents.
+    nothing new was queued); a failed one is queued again (same id, ``created`` false, 202). A
+    repeated ``Idempotency-Key`` with the same files and fields replays the first response
+    (``Idempotent-Replayed: true``); with other files or fields it is refused (422
+    ``idempotency_key_reused``); while the first is still being answered, 409 (once the process
+    answering it died, its claim's lease runs out and the retry is answered anew). Concurrent
+    requests with one key make one set of documents. A database locked by another process is
+    503 ``database_busy`` with ``Retry-After``; a full disk 507 ``storage_full``.
     """
     status, body, _, replayed = await upload_files(
         request, state, tenant, idempotency_key, INTERACTIVE
@@ -364,14 +431,17 @@ def markdown(document_id: str, session: SessionDep, tenant: TenantDep) -> PlainT
 @router.get(
     "/{document_id}/events",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, **errors(404)},
+    responses={200: {"content": {"text/event-stream": {}}}, **errors(404, 429)},
     summary="Server-Sent Events: progress per page until done or failed",
 )
 async def document_events(
     document_id: str, request: Request, state: StateDep, tenant: TenantDep
 ) -> StreamingResponse:
     """``event: progress`` with status and pages done after every change; the stream ends with
-    ``event: done`` or ``event: failed``."""
+    ``event: done`` or ``event: failed``, or after ``service.event_stream_seconds`` with
+    ``event: reconnect`` (open it again to go on). A key has at most ``service.event_streams``
+    streams open at once in one API process: 429 ``too_many_streams`` beyond."""
+    service = state.settings.service
 
     def load() -> DocumentPublic | None:
         with state.sessions() as session:
@@ -384,10 +454,15 @@ async def document_events(
     async def events() -> AsyncIterator[str]:
         last: tuple[str, int] | None = None
         quiet = 0.0
+        # a stream ends after its lifetime: no connection is held for good
+        ends = asyncio.get_running_loop().time() + service.event_stream_seconds
         while True:
             current = await run_in_threadpool(load)
             if current is None:
                 yield _sse("deleted", {"id": document_id})
+                return
+            if asyncio.get_running_loop().time() >= ends:
+                yield _sse("reconnect", current.model_dump(mode="json"))
                 return
             key = (current.status, current.pages_done)
             if key != last:
@@ -406,7 +481,12 @@ async def document_events(
             quiet += EVENT_POLL_SECONDS
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return _streams.open(
+        tenant, service.event_streams, events(), media_type="text/event-stream", headers=headers
+    )
+
+
+_streams = TenantStreams()  # this process's open event streams, by tenant
 
 
 def _sse(event: str, data: dict[str, Any]) -> str:
@@ -414,7 +494,10 @@ def _sse(event: str, data: dict[str, Any]) -> str:
 
 
 @router.delete(
-    "/{document_id}", status_code=204, responses=errors(404), summary="Delete a document"
+    "/{document_id}",
+    status_code=204,
+    responses=errors(404, 503, 507),
+    summary="Delete a document",
 )
 def delete_document(
     document_id: str, session: SessionDep, state: StateDep, tenant: TenantDep

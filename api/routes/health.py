@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+import hmac
+import time
+from typing import Annotated, Any, cast
 
 import redis
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -13,13 +15,16 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Summa
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
-from api.deps import StateDep, TenantDep
-from api.errors import error_response
+from api.deps import StateDep
+from api.errors import ApiError, error_response
 from api.schemas import errors
 from api.state import ApiState
-from core.errors import ModelError
+from core.errors import DatabaseBusy, ModelError
 from core.status import DocumentStatus
+from storage import jobs
+from storage.db import write_lock_free
 from storage.tables import Document
+from workers.blob_sweep import ORPHANS_SWEPT, TEMP_SWEPT
 from workers.context import check_models
 from workers.liveness import live_workers
 from workers.queues import QUEUES
@@ -47,6 +52,18 @@ def healthz(state: StateDep) -> dict[str, Any]:
     return {"status": "ok", "workers": workers}
 
 
+BUSY_MEMORY_SECONDS = 5.0  # /readyz stays not ready this long after a request met a locked DB
+
+
+def _writable(state: ApiState) -> bool:
+    """False while the database's write lock is held elsewhere (probed, SQLite), or a request
+    met a locked database in the last ``BUSY_MEMORY_SECONDS`` (any database)."""
+    busy_at = state.database_busy_at
+    if busy_at is not None and time.monotonic() - busy_at < BUSY_MEMORY_SECONDS:
+        return False
+    return write_lock_free(state.engine, wait_seconds=1.0)
+
+
 def _readiness(state: ApiState) -> dict[str, Any]:
     checks: dict[str, Any] = {}
     try:
@@ -57,7 +74,7 @@ def _readiness(state: ApiState) -> dict[str, Any]:
     try:
         with state.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
+        checks["database"] = "ok" if _writable(state) else f"error: {DatabaseBusy.default_message}"
     except Exception as exc:
         checks["database"] = f"error: {str(exc).splitlines()[0][:200]}"
     try:
@@ -79,10 +96,11 @@ def _readiness(state: ApiState) -> dict[str, Any]:
 @router.get(
     "/readyz",
     responses=errors(503),
-    summary="Database, Redis and at least one worker answer",
+    summary="Database (writable), Redis and at least one worker answer",
 )
 async def readyz(state: StateDep) -> JSONResponse:
-    """200 with the checks when ready, 503 with the failing check otherwise."""
+    """200 with the checks when ready, 503 with the failing check otherwise (the database
+    fails while another process holds its write lock, when uploads would answer 503)."""
     checks = await run_in_threadpool(_readiness, state)
     failing = [k for k in ("models", "database", "redis") if checks[k] != "ok"]
     if not checks["workers"]:
@@ -145,16 +163,47 @@ class ServiceCollector(Collector):
         seconds = [(end - start).total_seconds() for start, end in spans if start and end]
         durations.add_metric([], count_value=len(seconds), sum_value=sum(seconds))
         yield from (documents, pages, failures, durations)
+        yield _swept(self.state)
+
+
+def _swept(state: ApiState) -> CounterMetricFamily:
+    """Temp files and orphan blobs swept so far, by every process (workers.blob_sweep)."""
+    swept = CounterMetricFamily(
+        "scanrag_blobs_swept", "Stale temp files and orphan blobs deleted", labels=["kind"]
+    )
+    with state.sessions() as session:
+        for kind, name in (("temp", TEMP_SWEPT), ("orphan", ORPHANS_SWEPT)):
+            swept.add_metric([kind], float(jobs.get_count(session, name=name)))
+    return swept
+
+
+def _operator(request: Request, state: StateDep) -> None:
+    """Passes the operator's metrics key; 401 without a key, 403 for any other (a tenant's
+    key included: the counts are every tenant's) or when no metrics key is set."""
+    service = state.settings.service
+    if service.auth_disabled:
+        return
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise ApiError("unauthorized", "send the metrics key: 'Authorization: Bearer <key>'")
+    expected = service.metrics_key.encode()
+    if not expected or not hmac.compare_digest(key.strip().encode(), expected):
+        raise ApiError(
+            "metrics_forbidden",
+            "/metrics takes the operator's key (SCANRAG_SERVICE__METRICS_KEY), not a tenant's",
+            403,
+        )
 
 
 @router.get(
     "/metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {}}}, **errors(401)},
-    summary="Prometheus metrics",
+    responses={200: {"content": {"text/plain": {}}}, **errors(401, 403)},
+    summary="Prometheus metrics (the operator's key)",
 )
-def metrics(state: StateDep, tenant: TenantDep) -> Response:
-    """Queue depth, documents and pages by outcome, processing time, failures by code."""
+def metrics(state: StateDep, operator: Annotated[None, Depends(_operator)]) -> Response:
+    """Queue depth, documents and pages by outcome, processing time, failures by code: the
+    whole service's, so only for the operator's key (``service.metrics_key``)."""
     registry = CollectorRegistry()
     registry.register(ServiceCollector(state))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -3,7 +3,6 @@ the index, for clients that embed their own queries or items."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import quote
 
@@ -21,13 +20,16 @@ from api.schemas import (
     errors,
     request_body,
 )
+from core import strict_json
 from pipelines.encode import decode_image, encode, parse_request
 from storage.search import SearchHit
 from workers.context import image_limits
+from workers.searching import NoImageModel
 from workers.searching import search as run_search
-from workers.views import hit_view
+from workers.views import crop_bbox, hit_view
 
-router = APIRouter(prefix="/v1", tags=["search"], responses=errors(401, 413, 422))
+# 400: a body FastAPI cannot parse at all (nested beyond the parser, not UTF-8)
+router = APIRouter(prefix="/v1", tags=["search"], responses=errors(400, 401, 413, 422))
 
 
 @router.post(
@@ -40,10 +42,13 @@ def search(
     meaning, and/or the ``image`` by its look (with an image model configured), each with its
     document, page, box, text, score, a ``snippet`` of the text that shows why it matched
     (with the matched words' offsets in ``highlights``), the legs that found it
-    (``found_by``) and a ``crop_url`` showing the region of the page. 409 when the index
+    (``found_by``) and a ``crop_url`` showing the region of the page (in a table: the
+    ``cells`` the hit cites). 409 when the index
     holds vectors of another model than the configured one (the message names the reindex)."""
     image = None
     if body.image is not None:
+        if state.settings.embed.image_model is None:
+            raise NoImageModel()  # before decoding an image no model would read
         image = decode_image(body.image.model_dump(), image_limits(state.settings), "image")
     hits = run_search(
         state,
@@ -55,10 +60,12 @@ def search(
         metadata=body.filters.metadata,
         tenant=tenant,
     )
+    views = [hit_view(hit, body.query) for hit in hits]
     return SearchResponse(
         query=body.query,
         hits=[
-            SearchHitPublic(**hit_view(hit, body.query), crop_url=_crop_url(hit)) for hit in hits
+            SearchHitPublic(**view, crop_url=_crop_url(hit, crop_bbox(view)))
+            for hit, view in zip(hits, views, strict=True)
         ],
     )
 
@@ -75,14 +82,17 @@ async def encode_items(request: Request, state: StateDep, tenant: TenantDep) -> 
     index's encoders give (the same as stored at ingest), one per item in order. The image
     model reads texts through its text tower. Refused with a code: bad JSON or shape
     (``invalid_request``), ``unknown_model``, ``model_not_configured``, ``invalid_base64``,
-    ``invalid_image``, ``too_many_items`` and an image over its limit (``file_too_large``)."""
-    try:
-        body = json.loads(await request.body())
-    except ValueError as exc:
-        raise ApiError("invalid_request", f"the body is not JSON ({exc})", 422) from exc
+    ``invalid_image``, ``too_many_items`` and images over their limits (``file_too_large``:
+    bytes each, pixels together, read from the headers before any image is decoded)."""
+    raw = await request.body()
+    try:  # off the loop: a body of images is megabytes of JSON
+        body = await run_in_threadpool(strict_json.loads, raw)
+    except strict_json.JsonRefused as exc:
+        raise ApiError("invalid_request", f"the body is not usable JSON: {exc}", 422) from exc
     limits = image_limits(state.settings)
     max_items = state.settings.embed.max_encode_items
-    parsed = await run_in_threadpool(parse_request, body, limits, max_items)
+    configured = state.settings.embed.image_model is not None
+    parsed = await run_in_threadpool(parse_request, body, limits, max_items, image_model=configured)
 
     def run() -> dict[str, Any]:
         if parsed.model == "text":
@@ -92,7 +102,7 @@ async def encode_items(request: Request, state: StateDep, tenant: TenantDep) -> 
     return await run_in_threadpool(run)
 
 
-def _crop_url(hit: SearchHit) -> str:
-    """The API URL of the hit's region of its page image."""
-    box = quote(",".join(f"{v:.0f}" for v in hit.bbox))
+def _crop_url(hit: SearchHit, bbox: list[float]) -> str:
+    """The API URL of ``bbox`` (the hit's region, or the table cells it cites) of its page."""
+    box = quote(",".join(f"{v:.0f}" for v in bbox))
     return f"/v1/documents/{hit.document_id}/pages/{hit.page_number}/crop?bbox={box}"

@@ -1,18 +1,27 @@
 """The web app: one page and its script and style, shipped in the package (no build step),
 served by the API at ``/`` with a Content-Security-Policy that allows no inline script and no
-other origin (everything it shows comes from this API; fonts are the system's)."""
+other origin (everything it shows comes from this API; fonts are the system's).
+
+The API reference at ``/docs`` is Swagger UI from the ``fastapi-offline`` wheel, served from
+this origin under the same policy (FastAPI's own page loads it from a CDN, with an inline
+script); ReDoc is off, as no wheel ships it and it needs inline styles.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import fastapi_offline
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from api.errors import ApiError
 
 WEB = Path(__file__).resolve().parents[1] / "web"
-FILES = {"app.js": "text/javascript", "app.css": "text/css"}
+PAGES = {"index.html": "text/html", "docs.html": "text/html"}
+FILES = {"app.js": "text/javascript", "app.css": "text/css", "docs.js": "text/javascript"}
+SWAGGER = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI 5: OpenAPI 3.1
+SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:;"
     " connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -27,15 +36,33 @@ HEADERS = {
 router = APIRouter(include_in_schema=False)
 
 
+def _served(folder: Path, name: str, files: dict[str, str]) -> FileResponse:
+    """The file ``name`` of ``folder``, one of ``files`` (name -> media type), under the CSP;
+    404 for any other name."""
+    if name not in files:
+        raise ApiError("not_found", f"no such file {name!r}", 404)
+    return FileResponse(folder / name, media_type=files[name], headers=HEADERS)
+
+
 @router.get("/")
 def index() -> FileResponse:
     """The web app's page."""
-    return FileResponse(WEB / "index.html", media_type="text/html", headers=HEADERS)
+    return _served(WEB, "index.html", PAGES)
 
 
 @router.get("/app/{name}")
 def asset(name: str) -> FileResponse:
     """The web app's script or style sheet."""
-    if name not in FILES:
-        raise ApiError("not_found", f"no web app file {name!r}", 404)
-    return FileResponse(WEB / name, media_type=FILES[name], headers=HEADERS)
+    return _served(WEB, name, FILES)
+
+
+@router.get("/docs")
+def docs() -> FileResponse:
+    """The API reference: Swagger UI over ``/openapi.json``."""
+    return _served(WEB, "docs.html", PAGES)
+
+
+@router.get("/docs/{name}")
+def docs_asset(name: str) -> FileResponse:
+    """Swagger UI's script or style sheet, from its wheel."""
+    return _served(SWAGGER, name, SWAGGER_FILES)

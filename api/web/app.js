@@ -125,29 +125,38 @@ function progressText(doc) {
 }
 
 async function watch(doc) {
-  // Server-Sent Events read with fetch: EventSource cannot send the Authorization header
+  // Server-Sent Events read with fetch: EventSource cannot send the Authorization header.
+  // The API ends a stream after a while (event: reconnect): it is opened again until the
+  // document is done or failed.
   const item = el("li", { text: progressText(doc), "data-id": doc.id });
   $("uploads").append(item);
+  let status = doc.status;
   try {
-    const response = await api(`/v1/documents/${encodeURIComponent(doc.id)}/events`);
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    let buffer = "";
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const chunk = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const data = chunk.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
-        if (!data) continue;
-        const state = JSON.parse(data);
-        item.textContent = progressText(state);
-        item.classList.toggle("refused", state.status === "failed");
-        item.dataset.status = state.status;
+    while (status !== "done" && status !== "failed") {
+      const opened = Date.now();
+      const response = await api(`/v1/documents/${encodeURIComponent(doc.id)}/events`);
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const chunk = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const data = chunk.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+          if (!data) continue;
+          const state = JSON.parse(data);
+          status = state.status;
+          item.textContent = progressText(state);
+          item.classList.toggle("refused", state.status === "failed");
+          item.dataset.status = state.status;
+        }
       }
+      // a stream that ended at once (a proxy, a restart) is not reopened in a tight loop
+      if (Date.now() - opened < 1000) await new Promise((done) => setTimeout(done, 1000));
     }
   } catch (error) {
     item.textContent = `${doc.filename}: ${error.message}`;
@@ -246,26 +255,82 @@ function drawPage() {
     }
     const part = el("div", { class: "block", "data-kind": block.kind });
     part.style.borderLeftColor = color;
+    let lines = part;
+    if (block.table && block.table.cells.length) {
+      // the table as read beside the page, its cell grid over it; its lines stay at hand
+      part.append(cellTable(svg, block, color));
+      lines = el("details", { class: "table-lines" }, el("summary", { text: "Lines as read" }));
+      part.append(lines);
+    }
     for (const line of block.lines) {
       const n = lineNumber++;
       const rect = box(svg, line.bbox, "line", color);
       const span = el("span", { class: "line", tabindex: "0", text: line.text, "data-line": String(n) });
-      const activate = () => focusLine(rect, span);
-      span.addEventListener("click", activate);
-      span.addEventListener("keydown", (e) => { if (e.key === "Enter") activate(); });
-      rect.addEventListener("click", activate);
-      rect.style.pointerEvents = "all";
-      part.append(span);
+      linkFocus(rect, span);
+      lines.append(span);
     }
     if (!$("show-markdown").checked) text.append(part);
   });
-  if (viewer.hit && viewer.hit.page === viewer.page) box(svg, viewer.hit.bbox, "hit");
+  if (viewer.hit && viewer.hit.page === viewer.page) {
+    // a hit in a table lights up the cells it matched, not the whole table
+    const cells = viewer.hit.cells || [];
+    for (const c of cells) box(svg, c.bbox, "hit").dataset.cell = `${c.row},${c.col}`;
+    if (!cells.length) box(svg, viewer.hit.bbox, "hit");
+  }
+}
+
+function inside(inner, outer) {
+  const x = (inner[0] + inner[2]) / 2, y = (inner[1] + inner[3]) / 2;
+  return x >= outer[0] && x <= outer[2] && y >= outer[1] && y <= outer[3];
+}
+
+function cellTable(svg, block, color) {
+  // One grid slot after another: a cell goes where it starts, with its spans; a slot no cell
+  // covers gets an empty one, so the table keeps its shape whatever the structure says.
+  const { rows, cols, cells } = block.table;
+  const hit = viewer.hit && viewer.hit.page === viewer.page ? viewer.hit.cells || [] : [];
+  const matched = new Set(hit.filter((c) => inside(c.bbox, block.bbox)).map((c) => `${c.row},${c.col}`));
+  const starts = new Map(cells.map((c) => [`${c.row},${c.col}`, c]));
+  const covered = new Set();
+  const body = el("tbody");
+  for (let r = 0; r < rows; r++) {
+    const tr = el("tr");
+    for (let c = 0; c < cols; c++) {
+      const at = `${r},${c}`;
+      const cell = starts.get(at);
+      if (!cell) {
+        if (!covered.has(at)) tr.append(el("td", { class: "empty" }));
+        continue;
+      }
+      for (let i = 0; i < cell.row_span; i++) for (let j = 0; j < cell.col_span; j++) covered.add(`${r + i},${c + j}`);
+      const rect = box(svg, cell.bbox, "cell", color);
+      const slot = el(cell.header ? "th" : "td", { text: cell.text, tabindex: "0", "data-cell": at });
+      if (cell.row_span > 1) slot.setAttribute("rowspan", String(cell.row_span));
+      if (cell.col_span > 1) slot.setAttribute("colspan", String(cell.col_span));
+      if (matched.has(at)) slot.classList.add("hit");
+      linkFocus(rect, slot);
+      tr.append(slot);
+    }
+    body.append(tr);
+  }
+  return el("div", { class: "table-wrap" }, el("table", { class: "cells" }, body));
+}
+
+function linkFocus(rect, node) {
+  // a box on the page and its text beside it: clicking either (or Enter) lights up both
+  const activate = () => focusLine(rect, node);
+  node.addEventListener("click", activate);
+  node.addEventListener("keydown", (e) => { if (e.key === "Enter") activate(); });
+  rect.addEventListener("click", activate);
+  rect.style.pointerEvents = "all";
 }
 
 function focusLine(rect, span) {
   if (viewer.focus) { viewer.focus[0].classList.remove("active"); viewer.focus[1].classList.remove("active"); }
   rect.classList.add("active");
   span.classList.add("active");
+  const folded = span.closest("details");
+  if (folded) folded.open = true;
   span.scrollIntoView({ block: "nearest" });
   viewer.focus = [rect, span];
 }

@@ -72,13 +72,13 @@ def test_redis_restarted_during_a_batch(
     tmp_path: Path,
 ) -> None:
     root = tmp_path / "imports"
-    (root / "crate").mkdir(parents=True)
+    (root / "outage" / "crate").mkdir(parents=True)  # tenant outage's import folder
     for n in range(4):
         lines = [
             [f"Letter {n} page {p} about the toll bridge.", f"Reference {1000 + n}-{p}."]
             for p in range(1, 4)
         ]
-        make_pdf(root / "crate" / f"letter-{n}.pdf", lines)
+        make_pdf(root / "outage" / "crate" / f"letter-{n}.pdf", lines)
     service = make_service(
         own_redis=f"{private_redis.url}/0", SCANRAG_SERVICE__IMPORT_ROOT=str(root)
     )

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import ROOT, Service
+from tests.e2e.test_tables_service import table_page, upload_image
 from tests.pagegen import text_page
 
 pytestmark = pytest.mark.slow
@@ -170,3 +171,59 @@ def test_upload_view_search_and_hostile_text(page: Any, service: Service, tmp_pa
     # keyboard: the drop zone and the lines are reachable and usable without a mouse
     assert page.get_attribute("#drop", "tabindex") == "0"
     assert page.locator("#page-text .line[tabindex='0']").count() > 0
+
+
+def test_a_table_is_drawn_as_its_cells_and_a_hit_in_it_lights_up_its_cells(
+    page: Any, service: Service
+) -> None:
+    key, _ = service.new_key("web-tables")
+    query = "Sulphur 560"
+    with service.client(key) as http:
+        doc_id = upload_image(http, table_page()[0], "emissions.png")
+        assert service.wait_final(http, doc_id)["status"] == "done"
+        page_json = http.get(f"/v1/documents/{doc_id}/pages/1").json()
+        hits = http.post("/v1/search", json={"query": query, "k": 10}).json()["hits"]
+    table = next(b for b in page_json["blocks"] if b["kind"] == "table")
+    assert table.get("table"), "the table's cells were not recognised (table model not wired?)"
+    grid = table["table"]
+    rank = next((i for i, h in enumerate(hits) if h.get("cells")), None)
+    assert rank is not None, f"no hit carries its cells (search side not ready?): {hits}"
+    cells = hits[rank]["cells"]
+
+    sign_in(page, service, key)
+    page.wait_for_selector("#app:not([hidden])")
+    page.fill("#query", query)
+    page.click("#search button[type=submit]")
+    page.wait_for_selector("#hits li.hit")
+    page.locator("#hits li.hit button").nth(rank).click()
+    page.wait_for_selector("#overlay rect.hit")
+
+    # the grid over the page: one box per cell, where the page JSON has it
+    drawn = page.eval_on_selector_all(
+        "#overlay rect.cell",
+        "rs => rs.map(r => ['x','y','width','height'].map(a => +r.getAttribute(a)))",
+    )
+    assert len(drawn) == len(grid["cells"])
+    for (x, y, w, h), cell in zip(drawn, grid["cells"], strict=True):
+        x0, y0, x1, y1 = cell["bbox"]
+        assert abs(x - x0) < 0.01 and abs(y - y0) < 0.01
+        assert abs(w - (x1 - x0)) < 0.01 and abs(h - (y1 - y0)) < 0.01
+    # the hit lights up the cells it matched, not the whole table
+    lit = page.eval_on_selector_all(
+        "#overlay rect.hit",
+        "rs => rs.map(r => ['x','y','width','height'].map(a => +r.getAttribute(a)))",
+    )
+    assert len(lit) == len(cells) < len(grid["cells"])
+    for (x, y, w, h), cell in zip(lit, cells, strict=True):
+        x0, y0, x1, y1 = cell["bbox"]
+        assert abs(x - x0) < 0.01 and abs(y - y0) < 0.01
+        assert abs(w - (x1 - x0)) < 0.01 and abs(h - (y1 - y0)) < 0.01
+    # the table beside the page, as a table, its matched cells marked
+    shown = page.locator("#page-text table.cells")
+    assert shown.locator("tr").count() == grid["rows"]
+    assert shown.locator("td, th").count() == len(grid["cells"])
+    marked = shown.locator(".hit").all_inner_texts()
+    assert len(marked) == len(cells) and any("560" in t for t in marked)
+    # a cell clicked beside the page lights up on it
+    shown.locator("td", has_text="Methane").click()
+    assert page.locator("#overlay rect.cell.active").count() == 1

@@ -158,7 +158,7 @@ def test_search_finds_the_page_two_sentence_on_its_line(store: Store, tmp_path: 
     assert all(
         set(h)
         == {"document", "page", "bbox", "text", "score", "line_boxes", "kind", "title", "crop"}
-        | {"snippet", "highlights", "found_by", "ranks", "source"}
+        | {"snippet", "highlights", "found_by", "ranks", "source", "table", "cells"}
         for h in hits
     )
     top = hits[0]

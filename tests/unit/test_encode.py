@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from core.errors import BadInput
-from pipelines.encode import ImageLimits, encode, parse_request
+from pipelines.encode import ImageLimits, decode_image, encode, parse_request
 
 LIMITS = ImageLimits(max_bytes=50_000, max_pixels=100 * 100)
 
@@ -88,3 +90,49 @@ def test_items_reach_the_right_tower_and_come_back_in_order() -> None:
     mixed = parse_request({"model": "image", "items": [{"text": "a"}]}, LIMITS, 4)
     with pytest.raises(BadInput, match="no text tower"):
         encode(mixed, None, fake)
+
+
+def declared_png(width: int, height: int) -> dict[str, str]:
+    """A PNG whose header declares ``width`` x ``height`` 1-bit pixels but whose data is a few
+    bytes: decoding it fails (invalid_image), so a refusal by size proves the header was read
+    first and nothing was decoded."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    raw = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 9))
+    return {"data": base64.b64encode(raw + chunk(b"IEND", b"")).decode(), "format": "png"}
+
+
+def test_a_bomb_is_refused_from_its_header_before_decoding() -> None:
+    limits = ImageLimits(max_bytes=50_000, max_pixels=16_777_216)
+    bomb = {"model": "image", "items": [{"image": declared_png(8944, 8944)}]}
+    with pytest.raises(BadInput) as info:
+        parse_request(bomb, limits, 4)
+    assert info.value.code == "file_too_large" and "8944x8944" in info.value.message
+    with pytest.raises(BadInput) as info:
+        decode_image(declared_png(8944, 8944), limits)  # the search's image
+    assert info.value.code == "file_too_large"
+    # within the limit, the same lie is found when it is decoded
+    assert code({"model": "image", "items": [{"image": declared_png(50, 50)}]}) == "invalid_image"
+
+
+def test_the_pixels_of_all_images_of_a_request_are_bounded_together() -> None:
+    each = {"image": declared_png(60, 60)}  # 3,600 pixels, under 10,000 alone
+    assert code({"model": "image", "items": [each, each, each]}) == "file_too_large"
+    two = parse_request(
+        {"model": "image", "items": [{"image": image_item((60, 60))}] * 2}, LIMITS, 4
+    )
+    assert [im.size for im in two.items if isinstance(im, Image.Image)] == [(60, 60)] * 2
+
+
+def test_no_image_is_decoded_for_a_model_that_would_not_read_it() -> None:
+    junk = {"image": {"data": "not base64!", "format": "png"}}
+    # the text model reads texts: refused before the image is even base64-decoded
+    assert code({"model": "text", "items": [{"text": "a"}, junk]}) == "invalid_request"
+    with pytest.raises(BadInput) as info:
+        parse_request({"model": "image", "items": [junk]}, LIMITS, 4, image_model=False)
+    assert info.value.code == "model_not_configured"

@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from pipelines.markdown import document_markdown, page_markdown
-from pipelines.types import Block, BlockKind, PageResult, TextLine, Word, union_box
+from pipelines.types import (
+    Block,
+    BlockKind,
+    PageResult,
+    Table,
+    TableCell,
+    TextLine,
+    Word,
+    union_box,
+)
 
 CHAR_W = 10.0  # every character is 10 px wide; words are one character apart
 
@@ -198,7 +207,7 @@ def test_table_without_grid_falls_back_to_lines_and_empty_table() -> None:
         ("+ nor this", "\\+ nor this"),
         ("1. not a list", "1\\. not a list"),
         ("12) nor this", "12\\) nor this"),
-        ("> not a quote", "\\> not a quote"),
+        ("> not a quote", "&gt; not a quote"),  # a quote's > is an entity, not markup
         ("---", "\\---"),
         ("```", "\\```"),
         ("#hashtag stays", "#hashtag stays"),
@@ -288,3 +297,85 @@ Our system halves the error rate of Tesseract.
 """
     assert page_markdown(article, figure_link=link) == expected
     assert document_markdown([article], figure_link=link) == "<!-- page 3 -->\n\n" + expected
+
+
+def test_raw_html_in_read_text_is_escaped_everywhere() -> None:
+    """OCR'd text is text: a ``<script>`` read off a page must not reach a Markdown renderer as
+    HTML, in a heading, paragraph, caption, figure alt text or table cell."""
+    script = "<script>alert(1)</script>"
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    md = page_markdown(
+        page(
+            para("title", f"Title {script}", y=100, h=40),
+            para("text", f"Body {script} & <img src=x onerror=alert(2)>", y=200),
+            para("figure", "label", y=300),
+            para("figure_caption", f"Figure 1: {script}", y=420),
+            block(
+                "table",
+                spread(600, (100, "<b>Name</b>"), (600, "Score")),
+                spread(640, (100, "&lt;x"), (600, script)),
+            ),
+        ),
+        figure_link=link,
+    )
+    assert "<script" not in md and "<img" not in md and "<b>" not in md, md
+    assert f"# Title {escaped}\n" in md
+    assert f"Body {escaped} &amp; &lt;img src=x onerror=alert(2)&gt;\n" in md
+    assert f"![Figure 1: {escaped}](" in md
+    # an entity read as text stays text: its & is escaped too
+    assert f"| &amp;lt;x | {escaped} |" in md
+    assert "| &lt;b&gt;Name&lt;/b&gt; | Score |" in md
+
+
+def cells_table(*cells: tuple[int, int, int, int, str, bool]) -> Block:
+    """A table block with recognised cells (row, col, row_span, col_span, text, header)."""
+    table = Table(
+        rows=max(r + rs for r, _, rs, _, _, _ in cells),
+        cols=max(c + cs for _, c, _, cs, _, _ in cells),
+        cells=tuple(
+            TableCell(r, c, rs, cs, (100.0 * c, 30.0 * r, 100.0 * (c + cs), 30.0 * (r + rs)), t, h)
+            for r, c, rs, cs, t, h in cells
+        ),
+    )
+    return Block("table", (0, 0, 300, 90), (line("words", 10),), table)
+
+
+def test_table_cells_without_spans_are_a_pipe_table() -> None:
+    md = page_markdown(
+        page(
+            cells_table(
+                (0, 0, 1, 1, "Gas", True),
+                (0, 1, 1, 1, "to air | kg", True),
+                (1, 0, 1, 1, "CO2", False),
+                (1, 1, 1, 1, "100 <million>", False),
+                (2, 0, 1, 1, "Methane", False),
+                (2, 1, 1, 1, "", False),
+            )
+        )
+    )
+    assert md == (
+        "| Gas | to air \\| kg |\n| --- | --- |\n| CO2 | 100 &lt;million&gt; |\n| Methane |  |\n"
+    )
+
+
+def test_table_cells_with_spans_are_an_html_table() -> None:
+    md = page_markdown(
+        page(
+            cells_table(
+                (0, 0, 2, 1, "Pollutant", True),
+                (0, 1, 1, 2, "Releases", True),
+                (1, 1, 1, 1, "to air", True),
+                (1, 2, 1, 1, "to water", True),
+                (2, 0, 1, 1, "A & B", False),
+                (2, 1, 1, 1, "10", False),
+                (2, 2, 1, 1, "", False),
+            )
+        )
+    )
+    assert md == (
+        "<table>\n"
+        '<tr><th rowspan="2">Pollutant</th><th colspan="2">Releases</th></tr>\n'
+        "<tr><th>to air</th><th>to water</th></tr>\n"
+        "<tr><td>A &amp; B</td><td>10</td><td></td></tr>\n"
+        "</table>\n"
+    )
