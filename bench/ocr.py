@@ -8,6 +8,8 @@ after one warm-up page, using the whole machine:
   scanrag    one process, as `scanrag ocr DIR`: one reading thread per core (onnxruntime
              one thread each), pages of consecutive files in flight together
   scanrag-rules  the same without the layout model (SCANRAG_OCR__LAYOUT_MODEL=false), on request
+  scanrag-notables  the same without the table structure step (EngineParams.tables=False), on
+                 request
   scanrag-small  the same with PP-OCRv6 small reading every line (no tiny first:
                  SCANRAG_OCR__FAST_RECOGNIZER=false), on request
   scanrag-fixed  with a GPU's fixed shapes (detector input padded to 256s, recognizer runs to
@@ -57,6 +59,7 @@ def run_scanrag(
     layout_model: bool = True,
     fast_recognizer: bool = True,
     fixed_shapes: bool | None = None,
+    tables: bool = True,
 ) -> list[dict]:
     from models.detector import DetectorParams
     from pipelines.engine import EngineParams, OcrEngine
@@ -64,6 +67,8 @@ def run_scanrag(
     # as `scanrag ocr DIR` runs: one worker thread per core (one on a GPU), pages of consecutive
     # files in flight
     off: dict = {} if layout_model else {"regions": None}
+    if not tables:
+        off["tables"] = False
     if not fast_recognizer:
         off["cascade"] = None
     if fixed_shapes is not None:
@@ -178,6 +183,12 @@ def run_scanrag_rules(images: list[Path], threads: int, device: str = "cpu") -> 
     return run_scanrag(images, threads, device, layout_model=False)
 
 
+def run_scanrag_notables(images: list[Path], threads: int, device: str = "cpu") -> list[dict]:
+    """scanrag without the table structure step (as before tables: layout model where the
+    page has enough long lines)."""
+    return run_scanrag(images, threads, device, tables=False)
+
+
 def run_scanrag_small(images: list[Path], threads: int, device: str = "cpu") -> list[dict]:
     """scanrag with PP-OCRv6 small reading every line."""
     return run_scanrag(images, threads, device, fast_recognizer=False)
@@ -196,6 +207,7 @@ def run_scanrag_dynamic(images: list[Path], threads: int, device: str = "cpu") -
 ENGINES = {
     "scanrag": run_scanrag,
     "scanrag-rules": run_scanrag_rules,
+    "scanrag-notables": run_scanrag_notables,
     "scanrag-small": run_scanrag_small,
     "scanrag-fixed": run_scanrag_fixed,
     "scanrag-dynamic": run_scanrag_dynamic,

@@ -32,6 +32,15 @@ The rules, in order:
    the table's 0-based index among the document's tables with cells, so a hit can name the
    cells it matched. A table block without cells is chunked from its lines as in 6.
 
+8. A caption the layout did not label (``table_caption``) is still tied to the table with
+   cells right under it, so it is read in every row group and is no passage of its own: up to
+   ``_CAPTION_BLOCKS`` short blocks just above the table (text, or a one-row or one-column
+   "table" the structure model read a caption as) when one of them opens like a caption
+   ("Table 6.1:", "Table SA3.", "Tab. 2"), or one short line just above it (a label such as
+   "Greenhouse gases"); lines closing the paragraph above, set apart from it by a gap, count
+   as a block of their own ("... less bank related product." then "Table 3 - European ABCP
+   issuance").
+
 Text: the lines of a block are joined with " ", and a line ending in a letter and "-" is joined
 without the space; the hyphen is dropped when the next line starts in lower case ("exam-" +
 "ple" -> "example") and kept otherwise ("Anglo-" + "Saxon"). Blocks are joined with "\\n".
@@ -43,6 +52,8 @@ does a WordPiece tokenizer): the budget is checked on the sum of the pieces' cou
 
 from __future__ import annotations
 
+import re
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -237,6 +248,103 @@ def _pieces(index: int, block: Block, budget: int, count: TokenCounter) -> list[
     return pieces
 
 
+# rule 8: how a caption opens ("Table 6.1:", "Table SA3.", "TABLE 2", "Tab. 4", "Tableau 3");
+# the number after an optional upper-case prefix, so "Tables 2.3 and 2.4 show" is no caption
+_CAPTION_START = re.compile(
+    r"^\W{0,3}(?:Table|TABLE|Tab\.|Tableau|Tabelle|Tabla|Tabella)\s*[A-Z]{0,3}\s*\d"
+)
+_NOT_A_LABEL = re.compile(r"^\W{0,3}(?:Sources?|Notes?|NB)\b", re.IGNORECASE)
+_CAPTION_BLOCKS = 3  # blocks above a table looked at for its caption
+_CAPTION_LINES = 3  # a text block with more lines is a paragraph, not a caption
+_LABEL_WORDS = 15  # a caption-less table's label: one line of at most this many words
+_LABEL_GAP = 1.5  # ... at most this many of its line heights above the table
+_SET_APART = 0.5  # a paragraph's closing lines after a gap this many line heights are apart
+
+
+def _line_height(block: Block) -> float:
+    return statistics.median(ln.bbox[3] - ln.bbox[1] for ln in block.lines) if block.lines else 0.0
+
+
+def _opens_caption(block: Block) -> bool:
+    return bool(_CAPTION_START.match(block.text.lstrip()))
+
+
+def _caption_candidate(block: Block, table: Block) -> bool:
+    """Whether ``block`` may be (part of) the caption of ``table``: a caption, a short text
+    block or a one-row or one-column "table", starting above the table and overlapping it
+    across."""
+    if block.bbox[1] >= table.bbox[1] or block.bbox[2] <= table.bbox[0]:
+        return False
+    if block.bbox[0] >= table.bbox[2] or not block.text.strip():
+        return False
+    if block.kind == "table_caption":
+        return True
+    if block.kind == "table" and block.table is not None:
+        grid = block.table
+        return (grid.rows <= 2 or grid.cols == 1) and len(block.lines) <= _CAPTION_LINES
+    return block.kind == "text" and len(block.lines) <= _CAPTION_LINES
+
+
+def _is_label(block: Block, table: Block) -> bool:
+    """Whether ``block`` is one short line just above ``table`` naming it ("Greenhouse gases")."""
+    if block.kind != "text" or len(block.lines) != 1 or block.table is not None:
+        return False
+    text = block.text.strip()
+    if len(text.split()) > _LABEL_WORDS or text.endswith(".") or _NOT_A_LABEL.match(text):
+        return False
+    return table.bbox[1] - block.bbox[3] <= _LABEL_GAP * _line_height(block)
+
+
+def _split_closing_lines(block: Block) -> tuple[Block, Block] | None:
+    """A text block's last lines (``_CAPTION_LINES`` at most) set apart from the lines above
+    them by a gap, as two blocks; None when there is no such gap."""
+    if block.kind != "text" or len(block.lines) < 2:
+        return None
+    height = _line_height(block)
+    lines = block.lines
+    for k in range(len(lines) - 1, max(0, len(lines) - 1 - _CAPTION_LINES), -1):
+        if lines[k].bbox[1] - lines[k - 1].bbox[3] >= _SET_APART * height:
+            head, tail = lines[:k], lines[k:]
+            return (
+                Block("text", union_box([ln.bbox for ln in head]), head),
+                Block("text", union_box([ln.bbox for ln in tail]), tail),
+            )
+    return None
+
+
+def _caption_of(above: Sequence[Block], table: Block) -> int:
+    """How many of the last blocks of ``above`` (the blocks before ``table`` in reading
+    order) are its caption (rule 8): those from the nearest that opens like a caption, or the
+    last alone when it is a label; 0 for none."""
+    run = 0
+    while run < min(_CAPTION_BLOCKS, len(above)) and _caption_candidate(above[-1 - run], table):
+        run += 1
+    for n in range(1, run + 1):
+        if _opens_caption(above[-n]):
+            return n
+    if above and above[-1].kind == "table_caption":
+        return 1
+    return 1 if above and _is_label(above[-1], table) else 0
+
+
+def _tie_captions(blocks: Sequence[Block]) -> list[Block]:
+    """The page's blocks with each caption of a table with cells (rule 8) made one
+    ``table_caption`` block right before it, so it joins the table's chunks."""
+    out: list[Block] = []
+    for block in blocks:
+        if block.kind == "table" and block.table is not None and out:
+            split = _split_closing_lines(out[-1])
+            if split is not None and _caption_of([*out[:-1], *split], block) == 1:
+                out[-1:] = split
+            n = _caption_of(out, block)
+            if n:
+                lines = tuple(ln for b in out[-n:] for ln in b.lines)
+                caption = Block("table_caption", union_box([b.bbox for b in out[-n:]]), lines)
+                out[-n:] = [caption]
+        out.append(block)
+    return out
+
+
 def _sections(blocks: Iterable[Block]) -> list[_Section]:
     """Blocks with text grouped under their headings, in reading order."""
     sections: list[_Section] = []
@@ -393,7 +501,7 @@ def _table_parts(
         ]
         boxes = (*caption_boxes, *row_boxes)
         text = "\n".join([*lead, *(t for t in [header] if t), *(grid.raw_row(r) for r in members)])
-        embed = "\n".join([*lead, *(named[i] for i in group)]) if members else text
+        embed = "\n".join([*lead, *(t for t in [header] if t), *(named[i] for i in group)]) if members else text
         parts.append(
             _Part(
                 "table",
@@ -460,7 +568,7 @@ def chunk_document(
             if block.kind == "table" and block.table is not None:
                 tables[id(block)] = table_count
                 table_count += 1
-        for section in _sections(page.blocks):
+        for section in _sections(_tie_captions(page.blocks)):
             if section.heading:
                 carried = _heading_text(section.heading)
             for part in _section_chunks(section, carried, params, count_tokens, tables):

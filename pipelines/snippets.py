@@ -160,37 +160,69 @@ def _covers(cell: TableCell, row: int | None, col: int | None) -> bool:
 
 def cited_cells(cells: Sequence[TableCell], terms: list[str]) -> list[TableCell]:
     """The cells of a table chunk (``header`` set on its header rows) that a hit for the query
-    words ``terms`` cites. A value cell counts the distinct terms its own text, its column's
-    header cells, its row's label (the first column's cell) and that label's column header
-    match; a label or header cell its own text. The cells with the most are cited, ties going
-    to those with more terms of their own text and column (so the value where a row and a
-    column meet beats the rest of its row). No word matching any cell: the chunk's body cells
-    (all its cells when it has none), so a hit found by meaning alone still points at its
-    rows."""
+    words ``terms`` cites.
+
+    A value cell counts the distinct terms its own text, its column's header cells, its row's
+    label (the first column's cell) and that label's column header match; a label or header
+    cell its own text. The cells with the most are cited, ties going to those with more terms
+    of their own text and column (so the value where a row and a column meet beats the rest of
+    its row). When the query names the row of a cited value and more than one column, the
+    row's values under the other columns it names about as well (at least half as many of the
+    terms that tell the columns apart) are cited too: "Poland's total from the Cohesion Fund
+    and ERDF Convergence" cites Poland's three values. No word matching any cell: the chunk's
+    body cells (all its cells when it has none), so a hit found by meaning alone still points
+    at its rows."""
     folded = [fold(t) for t in terms if t.strip()]
     own = [_terms_in(c.text, folded) for c in cells]
     heads = [i for i, c in enumerate(cells) if c.header]
 
-    def column(cell: TableCell) -> set[int]:
+    def column(col_first: int, col_span: int, stub: bool = True) -> set[int]:
+        """The terms the header cells over these columns match (``stub``: with those that
+        head the label column too)."""
         found: set[int] = set()
-        for col in range(cell.col, cell.col + max(1, cell.col_span)):
+        for col in range(col_first, col_first + max(1, col_span)):
             for j in heads:
-                if _covers(cells[j], None, col):
+                if _covers(cells[j], None, col) and (stub or not _covers(cells[j], None, 0)):
                     found |= own[j]
         return found
 
+    def is_value(cell: TableCell) -> bool:
+        return not cell.header and cell.col != 0
+
+    names = {i: column(c.col, c.col_span) for i, c in enumerate(cells) if is_value(c)}
+    rows: dict[int, set[int]] = {}  # a value's index -> the terms its row's label matches
     scores = []
     for i, cell in enumerate(cells):
-        if cell.header or cell.col == 0:
+        if i not in names:
             scores.append((len(own[i]), 0))
             continue
-        specific = own[i] | column(cell)
+        specific = own[i] | names[i]
         inherited: set[int] = set()
         for j, other in enumerate(cells):
             if not other.header and other.col == 0 and _covers(other, cell.row, None):
-                inherited |= own[j] | column(other)
+                inherited |= own[j] | column(other.col, other.col_span)
+        rows[i] = inherited
         scores.append((len(specific | inherited), len(specific)))
     best = max(scores, default=(0, 0))
     if best[0] == 0:
         return [c for c in cells if not c.header] or list(cells)
-    return [c for c, score in zip(cells, scores, strict=True) if score == best]
+    cited = {i for i, score in enumerate(scores) if score == best}
+    # a column the query names by a word no other column's header has (a header over the
+    # label column too, "Difficulty" over "Stress | Count", names no column of values)
+    columns: dict[tuple[int, int], set[int]] = {}
+    for i in names:
+        key = (cells[i].col, cells[i].col_span)
+        columns.setdefault(key, set()).update(column(*key, stub=False))
+    unique = {}
+    for key, found in columns.items():
+        others = [t for k, f in columns.items() if k != key for t in f]
+        unique[key] = bool(found - set(others))
+    for i in list(cited):
+        if i not in rows or not rows[i]:
+            continue
+        cited |= {
+            j
+            for j in names
+            if _covers(cells[j], cells[i].row, None) and unique[(cells[j].col, cells[j].col_span)]
+        }
+    return [c for i, c in enumerate(cells) if i in cited]

@@ -117,7 +117,7 @@ def test_mcp_server_searches_lists_reads_and_crops(
 ) -> None:
     key, doc = indexed
     out = anyio.run(_mcp_session, service.url, key)
-    assert out["tools"] == ["get_crop", "get_page_text", "list_documents", "search"]
+    assert out["tools"] == ["get_crop", "get_page_text", "get_tables", "list_documents", "search"]
     hit = out["hit"]
     assert (hit["document_id"], hit["page"]) == (doc.id, 2)
     assert "lighthouse" in hit["snippet"].lower()
