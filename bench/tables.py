@@ -2,6 +2,7 @@
 
     python bench/tables.py [--docs eu-001,eu-002] [--keep DIR] [--per-doc] [--repeat N]
                            [--pred-only | --score PRED.jsonl] [--skip-cost] [--skip-rag]
+                           [--skip-structure]
 
 On shared/data/tables/dev (README section D: 27 ICDAR 2013 EU documents, their table pages as
 200 dpi image-only PDFs, 76 tables with their cells by hand in gt.jsonl):
@@ -423,49 +424,23 @@ def machine_line(load_before: float) -> str:
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--data", type=Path, default=TABLES_DEV, help="PDFs and gt.jsonl")
-    ap.add_argument("--plain", type=Path, default=LAYOUT_DEV, help="pages without tables")
-    ap.add_argument("--plain-pages", type=int, help="at most about N pages without tables")
-    ap.add_argument("--forms", type=int, default=10, help="FUNSD dev forms for table 2 (0: none)")
-    ap.add_argument("--docs", help="comma-separated document names (eu-001,...): only these")
-    ap.add_argument("--keep", type=Path, help="keep predictions, homes and hits in this folder")
-    ap.add_argument("--questions", type=Path, default=QUESTIONS)
-    ap.add_argument("--per-doc", action="store_true", help="table 1 per document too")
-    ap.add_argument("--pred-only", action="store_true", help="table 1 only (no cost, no search)")
-    ap.add_argument("--score", type=Path, metavar="PRED", help="score PRED.jsonl, read nothing")
-    ap.add_argument("--repeat", type=int, default=1, help="reads per set for table 2 (fastest)")
-    ap.add_argument("--skip-cost", action="store_true", help="no pages without tables (table 2)")
-    ap.add_argument("--skip-rag", action="store_true", help="no ingest and search (table 3)")
-    args = ap.parse_args()
-
-    load_before = os.getloadavg()[0]
-    all_docs = sorted(p.stem for p in args.data.glob("*.pdf"))
-    docs = [d for d in args.docs.split(",") if d] if args.docs else all_docs
-    for bad in sorted(set(docs) - set(all_docs)):
-        ap.error(f"no {bad}.pdf in {args.data}")
-    keep = Path(args.keep or tempfile.mkdtemp(prefix="scanrag-tables-"))
-    keep.mkdir(parents=True, exist_ok=True)
-    gt = load_gt(args.data, docs if args.docs else None)
-    gt_file = keep / "gt.jsonl"
-    write_jsonl(gt_file, gt)
-
-    if args.score:
-        note = f"predictions: {args.score}"
-        print_structure(score(gt_file, args.score), None, args.per_doc, note)
-        print(f"\n{machine_line(load_before)}\n\ncommand: {shlex.join([PYTHON, *sys.argv])}")
-        return
-
-    from core.config import get_settings
+def read_and_score(
+    args: argparse.Namespace,
+    settings: Any,
+    docs: list[str],
+    pdfs: list[Path],
+    keep: Path,
+    gt_file: Path,
+    load_before: float,
+) -> None:
+    """Tables 1 (structure) and 2 (cost): the PDFs read in process by the engine, the table
+    step on and off (``--skip-structure`` leaves both out)."""
     from workers.context import build_engine, load_params
 
-    settings = get_settings()
     load = load_params(settings)
     on_settings, off_settings = with_tables(settings, True), with_tables(settings, False)
     on = build_engine(on_settings or settings, "cpu")
     off = None if off_settings is None or args.pred_only else build_engine(off_settings, "cpu")
-    pdfs = [args.data / f"{d}.pdf" for d in docs]
     print(f"# {len(docs)} documents; output in {keep}", file=sys.stderr, flush=True)
     warm_up(on, pdfs[0], load)
     timed = time_structure_model(on)
@@ -526,6 +501,52 @@ def main() -> None:
             f"tables ~0.{'' if off is not None else ' No table switch: no OCR alone row.'}"
         )
         print(f"\n{machine_line(load_before)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--data", type=Path, default=TABLES_DEV, help="PDFs and gt.jsonl")
+    ap.add_argument("--plain", type=Path, default=LAYOUT_DEV, help="pages without tables")
+    ap.add_argument("--plain-pages", type=int, help="at most about N pages without tables")
+    ap.add_argument("--forms", type=int, default=10, help="FUNSD dev forms for table 2 (0: none)")
+    ap.add_argument("--docs", help="comma-separated document names (eu-001,...): only these")
+    ap.add_argument("--keep", type=Path, help="keep predictions, homes and hits in this folder")
+    ap.add_argument("--questions", type=Path, default=QUESTIONS)
+    ap.add_argument("--per-doc", action="store_true", help="table 1 per document too")
+    ap.add_argument("--pred-only", action="store_true", help="table 1 only (no cost, no search)")
+    ap.add_argument("--score", type=Path, metavar="PRED", help="score PRED.jsonl, read nothing")
+    ap.add_argument("--repeat", type=int, default=1, help="reads per set for table 2 (fastest)")
+    ap.add_argument("--skip-cost", action="store_true", help="no pages without tables (table 2)")
+    ap.add_argument("--skip-rag", action="store_true", help="no ingest and search (table 3)")
+    ap.add_argument(
+        "--skip-structure", action="store_true", help="no reading in process (tables 1 and 2)"
+    )
+    args = ap.parse_args()
+
+    load_before = os.getloadavg()[0]
+    all_docs = sorted(p.stem for p in args.data.glob("*.pdf"))
+    docs = [d for d in args.docs.split(",") if d] if args.docs else all_docs
+    for bad in sorted(set(docs) - set(all_docs)):
+        ap.error(f"no {bad}.pdf in {args.data}")
+    keep = Path(args.keep or tempfile.mkdtemp(prefix="scanrag-tables-"))
+    keep.mkdir(parents=True, exist_ok=True)
+    gt = load_gt(args.data, docs if args.docs else None)
+    gt_file = keep / "gt.jsonl"
+    write_jsonl(gt_file, gt)
+
+    if args.score:
+        note = f"predictions: {args.score}"
+        print_structure(score(gt_file, args.score), None, args.per_doc, note)
+        print(f"\n{machine_line(load_before)}\n\ncommand: {shlex.join([PYTHON, *sys.argv])}")
+        return
+
+    from core.config import get_settings
+
+    settings = get_settings()
+    on_settings = with_tables(settings, True)
+    pdfs = [args.data / f"{d}.pdf" for d in docs]
+    if not args.skip_structure:
+        read_and_score(args, settings, docs, pdfs, keep, gt_file, load_before)
 
     if not (args.pred_only or args.skip_rag):
         questions = [

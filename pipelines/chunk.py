@@ -25,9 +25,10 @@ The rules, in order:
 7. Tables with cells (``Block.table``): a table's chunks each hold its caption and its header
    rows, then a group of body rows packed to the budget (so a long table is split between
    rows, the header repeated in every group). The stored ``text`` has the raw cells (a row a
-   line, cells joined by " | "); ``embed_text``, what the embedder reads, names each value by
-   its row and column headers ("Carbon dioxide, to water kg/year: 100 000"; see
-   ``pipelines.table_text``), and the budget is counted on it. Such a chunk keeps its
+   line, cells joined by " | "); ``embed_text``, what the embedder reads, has the caption
+   and header rows too, then names each value by its row and column headers ("Carbon
+   dioxide, to water kg/year: 100 000"; see ``pipelines.table_text``), and the budget is
+   counted on it. Such a chunk keeps its
    ``cells`` (the header rows' and its rows', ``header`` set on the header rows) and ``table``,
    the table's 0-based index among the document's tables with cells, so a hit can name the
    cells it matched. A table block without cells is chunked from its lines as in 6.
@@ -59,7 +60,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.vocab import ChunkKind, as_bbox
-from pipelines.table_text import TableGrid, body_rows, header_text
+from pipelines.table_text import CAPTION_START, TableGrid, body_rows, header_text
 from pipelines.text import block_text, join_lines
 from pipelines.types import BBox, Block, PageResult, TableCell, TextLine, union_box
 
@@ -248,14 +249,10 @@ def _pieces(index: int, block: Block, budget: int, count: TokenCounter) -> list[
     return pieces
 
 
-# rule 8: how a caption opens ("Table 6.1:", "Table SA3.", "TABLE 2", "Tab. 4", "Tableau 3");
-# the number after an optional upper-case prefix, so "Tables 2.3 and 2.4 show" is no caption
-_CAPTION_START = re.compile(
-    r"^\W{0,3}(?:Table|TABLE|Tab\.|Tableau|Tabelle|Tabla|Tabella)\s*[A-Z]{0,3}\s*\d"
-)
 _NOT_A_LABEL = re.compile(r"^\W{0,3}(?:Sources?|Notes?|NB)\b", re.IGNORECASE)
 _CAPTION_BLOCKS = 3  # blocks above a table looked at for its caption
 _CAPTION_LINES = 3  # a text block with more lines is a paragraph, not a caption
+_CAPTION_GAP = 3.0  # a caption's blocks are at most this many line heights apart
 _LABEL_WORDS = 15  # a caption-less table's label: one line of at most this many words
 _LABEL_GAP = 1.5  # ... at most this many of its line heights above the table
 _SET_APART = 0.5  # a paragraph's closing lines after a gap this many line heights are apart
@@ -266,7 +263,7 @@ def _line_height(block: Block) -> float:
 
 
 def _opens_caption(block: Block) -> bool:
-    return bool(_CAPTION_START.match(block.text.lstrip()))
+    return bool(CAPTION_START.match(block.text.lstrip()))
 
 
 def _caption_candidate(block: Block, table: Block) -> bool:
@@ -316,9 +313,13 @@ def _caption_of(above: Sequence[Block], table: Block) -> int:
     """How many of the last blocks of ``above`` (the blocks before ``table`` in reading
     order) are its caption (rule 8): those from the nearest that opens like a caption, or the
     last alone when it is a label; 0 for none."""
-    run = 0
-    while run < min(_CAPTION_BLOCKS, len(above)) and _caption_candidate(above[-1 - run], table):
-        run += 1
+    run, below = 0, table
+    while run < min(_CAPTION_BLOCKS, len(above)):
+        block = above[-1 - run]
+        near = below.bbox[1] - block.bbox[3] <= _CAPTION_GAP * _line_height(block)
+        if not (near and _caption_candidate(block, table)):
+            break
+        run, below = run + 1, block
     for n in range(1, run + 1):
         if _opens_caption(above[-n]):
             return n
@@ -500,8 +501,10 @@ def _table_parts(
             if any(c.row == r for c in cells.values())
         ]
         boxes = (*caption_boxes, *row_boxes)
-        text = "\n".join([*lead, *(t for t in [header] if t), *(grid.raw_row(r) for r in members)])
-        embed = "\n".join([*lead, *(t for t in [header] if t), *(named[i] for i in group)]) if members else text
+        top = [*lead, *(t for t in [header] if t)]
+        text = "\n".join([*top, *(grid.raw_row(r) for r in members)])
+        # the header rows too: they name the label column ("Country"), which no value names
+        embed = "\n".join([*top, *(named[i] for i in group)]) if members else text
         parts.append(
             _Part(
                 "table",

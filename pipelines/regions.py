@@ -563,8 +563,24 @@ def _rules_and_tables(
             continue
         read = tuple(held[k] for k in rows_order(held))
         found.append(Block("table", region.bbox, read))
+    # a "table" with other text beside it on its rows is a part of a form the model boxed (one
+    # column of a grid of fields): the rules read those rows across, which is the form's order
+    loose = [ln for ln, o in zip(lines, owner, strict=True) if o < 0]
+    flanked = {id(b) for b in found if any(_beside(ln.bbox, b.bbox) for ln in loose)}
+    if flanked:
+        kept = [b for b in found if id(b) not in flanked]
+        dropped = {id(ln) for b in found if id(b) in flanked for ln in b.lines}
+        owner = [-1 if id(ln) in dropped else o for ln, o in zip(lines, owner, strict=True)]
+        found = kept
     blocks = build_layout([ln for ln, o in zip(lines, owner, strict=True) if o < 0], layout)
     for table in sorted(found, key=lambda b: b.bbox[1]):
         at = next((i for i, b in enumerate(blocks) if b.bbox[1] >= table.bbox[1]), len(blocks))
         blocks.insert(at, table)
     return blocks
+
+
+def _beside(line: BBox, table: BBox) -> bool:
+    """Whether a line the table does not hold lies on the table's rows (most of its height
+    within the table's top and bottom): beside it, or straddling its edge."""
+    overlap = min(line[3], table[3]) - max(line[1], table[1])
+    return overlap >= 0.5 * max(1.0, line[3] - line[1])

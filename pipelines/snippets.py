@@ -8,7 +8,8 @@ a stem: the longer starts with the shorter and the shorter has at least ``MIN_ST
 
 In a table, a hit cites cells (``cited_cells``): a value counts the query words its own text,
 its row's label (first column) and its column's header cells match, so "carbon dioxide to
-water" cites the value at that row and column, and "200 000" the cell that reads it.
+water" cites the value at that row and column, "200 000" the cell that reads it, and a
+question naming a row and several columns the row's values under each.
 """
 
 from __future__ import annotations
@@ -166,12 +167,13 @@ def cited_cells(cells: Sequence[TableCell], terms: list[str]) -> list[TableCell]
     label (the first column's cell) and that label's column header match; a label or header
     cell its own text. The cells with the most are cited, ties going to those with more terms
     of their own text and column (so the value where a row and a column meet beats the rest of
-    its row). When the query names the row of a cited value and more than one column, the
-    row's values under the other columns it names about as well (at least half as many of the
-    terms that tell the columns apart) are cited too: "Poland's total from the Cohesion Fund
-    and ERDF Convergence" cites Poland's three values. No word matching any cell: the chunk's
-    body cells (all its cells when it has none), so a hit found by meaning alone still points
-    at its rows."""
+    its row). When the query names the row of a cited value, the row's values under every
+    column the query names by a word no other column's header has are cited too ("Poland's
+    total from the Cohesion Fund and ERDF" cites Poland's fund, ERDF and total values, though
+    "total" alone matches fewer words); a header over the label column too ("Difficulty" over
+    "Stress | Count") names no column here. No word matching any cell: the chunk's body cells
+    (all its cells when it has none), so a hit found by meaning alone still points at its
+    rows."""
     folded = [fold(t) for t in terms if t.strip()]
     own = [_terms_in(c.text, folded) for c in cells]
     heads = [i for i, c in enumerate(cells) if c.header]
@@ -190,7 +192,7 @@ def cited_cells(cells: Sequence[TableCell], terms: list[str]) -> list[TableCell]
         return not cell.header and cell.col != 0
 
     names = {i: column(c.col, c.col_span) for i, c in enumerate(cells) if is_value(c)}
-    rows: dict[int, set[int]] = {}  # a value's index -> the terms its row's label matches
+    named_row: set[int] = set()  # the values whose row's label matches a term
     scores = []
     for i, cell in enumerate(cells):
         if i not in names:
@@ -201,7 +203,8 @@ def cited_cells(cells: Sequence[TableCell], terms: list[str]) -> list[TableCell]
         for j, other in enumerate(cells):
             if not other.header and other.col == 0 and _covers(other, cell.row, None):
                 inherited |= own[j] | column(other.col, other.col_span)
-        rows[i] = inherited
+                if own[j]:
+                    named_row.add(i)
         scores.append((len(specific | inherited), len(specific)))
     best = max(scores, default=(0, 0))
     if best[0] == 0:
@@ -217,9 +220,7 @@ def cited_cells(cells: Sequence[TableCell], terms: list[str]) -> list[TableCell]
     for key, found in columns.items():
         others = [t for k, f in columns.items() if k != key for t in f]
         unique[key] = bool(found - set(others))
-    for i in list(cited):
-        if i not in rows or not rows[i]:
-            continue
+    for i in cited & named_row:
         cited |= {
             j
             for j in names

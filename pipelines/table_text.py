@@ -14,11 +14,17 @@ row of numbers says nothing about what it counts.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pipelines.types import Table, TableCell
 
+# how a caption opens ("Table 6.1:", "Table SA3.", "TABLE 2", "Tab. 4", "Tableau 3"): the
+# number after an optional upper-case prefix, so "Tables 2.3 and 2.4 show" is no caption
+CAPTION_START = re.compile(
+    r"^\W{0,3}(?:Table|TABLE|Tab\.|Tableau|Tabelle|Tabla|Tabella)\s*[A-Z]{0,3}\s*\d"
+)
 ROW_SEPARATOR = " | "  # between the cells of a raw row
 VALUE_SEPARATOR = "; "  # between the named values of a row
 
@@ -63,14 +69,22 @@ class TableGrid:
 
     def column_header(self, first: int, last: int) -> str:
         """The header of columns ``first`` .. ``last``: the header cells above them, top to
-        bottom, each once."""
+        bottom, each once; a caption read inside the table (a cell across the whole width
+        that opens like one, "Table C1: Summary statistics") names no column."""
         seen: list[TableCell] = []
         for r in range(self.header_rows):
             for c in range(first, last + 1):
                 cell = self.slots.get((r, c))
-                if cell is not None and cell not in seen and _clean(cell.text):
-                    seen.append(cell)
+                if cell is None or cell in seen or not _clean(cell.text):
+                    continue
+                if self._is_title(cell):
+                    continue
+                seen.append(cell)
         return " ".join(_clean(cell.text) for cell in seen)
+
+    def _is_title(self, cell: TableCell) -> bool:
+        whole = cell.col == 0 and cell.col_span >= self.table.cols > 1
+        return whole and bool(CAPTION_START.match(cell.text.lstrip()))
 
     def row_label(self, row: int) -> TableCell | None:
         """The cell naming ``row`` (its first column's), or None."""

@@ -3,6 +3,8 @@ given to the embedder naming each value by its row and column headers, the cells
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from pipelines.chunk import Chunk, ChunkParams, chunk_document, count_words
@@ -136,3 +138,96 @@ def test_embedder_reads_the_named_text_and_chunks_round_trip() -> None:
     recording = Recording()
     embed_chunks([chunk], recording)
     assert recording.texts == [chunk.embed_text]
+
+
+def text_lines(*texts: str, bottom: float = 495.0, kind: str = "text", gap: float = 0.0) -> Block:
+    """A block of lines ending just above the table (y 500), 30 px a line; ``gap`` px more
+    above the last line (a closing line set apart)."""
+    n = len(texts)
+    lines = []
+    for i, t in enumerate(texts):
+        y1 = bottom - (n - 1 - i) * 30.0 - (gap if i < n - 1 else 0.0)
+        lines.append(TextLine(t, (100.0, y1 - 26.0, 100.0 + 12.0 * len(t), y1), 0.9))
+    return Block(kind, union_box([ln.bbox for ln in lines]), tuple(lines))  # type: ignore[arg-type]
+
+
+def caption_of(chunks: list[Chunk]) -> list[str]:
+    """The first line of each table chunk (its caption, when it has one)."""
+    return [c.text.split("\n")[0] for c in chunks if c.kind == "table"]
+
+
+def test_a_caption_in_a_text_block_is_read_in_every_row_group_and_not_on_its_own() -> None:
+    params = ChunkParams(max_tokens=60, min_tokens=0)
+    above = text_lines("Table SA3. | Distribution of confirmed salmonellosis cases", "2007")
+    chunks = chunk_document([page(1, above, releases(n_substances=12))], params)
+    assert [c.kind for c in chunks] == ["table"] * len(chunks) and len(chunks) > 1
+    want = "Table SA3. | Distribution of confirmed salmonellosis cases 2007"
+    assert caption_of(chunks) == [want] * len(chunks)
+    for chunk in chunks:
+        assert chunk.embed_text is not None and chunk.embed_text.startswith(want + "\n")
+        assert chunk.line_boxes[:2] == tuple(ln.bbox for ln in above.lines)
+
+
+def test_a_caption_read_as_a_one_row_table_is_the_next_tables_caption() -> None:
+    # the structure model read the caption's region as a table of one column (dev eu-019)
+    label = text_lines("Table BR3. | Reported confirmed brucellosis cases", bottom=470.0)
+    cells = (TableCell(0, 0, 1, 1, label.bbox, label.text, False),)
+    as_table = Block("table", label.bbox, label.lines, Table(1, 1, cells))
+    chunks = chunk_document([page(1, as_table, releases())])
+    assert [c.kind for c in chunks] == ["table"]
+    assert caption_of(chunks) == ["Table BR3. | Reported confirmed brucellosis cases"]
+    assert chunks[0].table == 1  # the caption's "table" keeps its number
+
+
+def test_a_label_line_or_a_closing_line_set_apart_is_the_caption() -> None:
+    chunks = chunk_document([page(1, text_lines("Greenhouse gases"), releases())])
+    assert [c.kind for c in chunks] == ["table"]
+    assert caption_of(chunks) == ["Greenhouse gases"]
+    closing = text_lines(
+        "the banking sector have caused investors to buy less bank related",
+        "product.",
+        "Table 3 - European ABCP issuance",
+        gap=20.0,
+    )
+    chunks = chunk_document([page(1, closing, releases())])
+    assert [c.kind for c in chunks] == ["text", "table"]
+    assert chunks[0].text.endswith("bank related product.")
+    assert caption_of(chunks) == ["Table 3 - European ABCP issuance"]
+
+
+def test_a_paragraph_a_source_line_or_a_far_block_above_a_table_stays_text() -> None:
+    paragraph = text_lines(*(f"Line {i} of a paragraph about the table below" for i in range(4)))
+    source = text_lines("Source: Eurostat, 2006")
+    far = text_lines("Table 2: Employment", bottom=300.0)
+    for above in (paragraph, source, far):
+        chunks = chunk_document([page(1, above, releases())])
+        assert [c.kind for c in chunks] == ["text", "table"]
+        assert caption_of(chunks) == ["THRESHOLD FOR RELEASES"]
+
+
+def test_a_caption_read_inside_the_table_names_no_column() -> None:
+    title = TableCell(0, 0, 1, 3, (0.0, 0.0, 90.0, 9.0), "Table C1: Summary statistics", True)
+    cells = [
+        title,
+        TableCell(1, 0, 1, 1, (0.0, 10.0, 30.0, 19.0), "Variable", True),
+        TableCell(1, 1, 1, 1, (30.0, 10.0, 60.0, 19.0), "Mean", True),
+        TableCell(1, 2, 1, 1, (60.0, 10.0, 90.0, 19.0), "Max", True),
+        TableCell(2, 0, 1, 1, (0.0, 20.0, 30.0, 29.0), "Age", False),
+        TableCell(2, 1, 1, 1, (30.0, 20.0, 60.0, 29.0), "50.8", False),
+        TableCell(2, 2, 1, 1, (60.0, 20.0, 90.0, 29.0), "90", False),
+    ]
+    grid = TableGrid.of(Table(3, 3, tuple(cells)))
+    assert grid.named_row(2) == "Age, Mean: 50.8; Age, Max: 90"
+    # a heading across the width that is no caption still names the columns under it
+    spanning = replace(title, text="Releases")
+    grid = TableGrid.of(Table(3, 3, (spanning, *cells[1:])))
+    assert grid.named_row(2) == "Age, Releases Mean: 50.8; Age, Releases Max: 90"
+
+
+def test_the_embedder_reads_the_header_rows_too() -> None:
+    chunk = chunk_document([page(1, releases())])[0]
+    assert chunk.embed_text is not None
+    assert chunk.embed_text.split("\n")[:2] == [
+        "THRESHOLD FOR RELEASES",
+        "to air kg/year | to water kg/year | to land kg/year",
+    ]

@@ -207,3 +207,15 @@ def test_a_table_region_on_a_page_of_short_lines_stays_a_table() -> None:
     kinds = [b.kind for b in blocks]
     assert kinds == ["text", "table", "text"]
     assert {ln.text for ln in blocks[1].lines} == {w.text for w in WORDS}
+
+
+def test_a_table_region_with_other_text_on_its_rows_is_read_by_the_rules() -> None:
+    # on a form the model may box one column of a grid of fields as a "table": the fields
+    # beside it on the same rows would be read after it; the rules read the rows across
+    left = [word(f"Division{n}", 100, 100 + 40 * n, w=80) for n in range(3)]
+    right = [word(f"Reps{n}", 400, 100 + 40 * n, w=60) for n in range(3)]
+    box = union_box([w.bbox for w in left])
+    blocks = page_layout([*lines_of(left), *lines_of(right)], [Region("table", box)], 300)
+    assert [b.kind for b in blocks if b.kind == "table"] == []
+    order = [ln.text for b in blocks for ln in b.lines]
+    assert order.index("Reps0") < order.index("Division1")  # row by row, as the form reads
