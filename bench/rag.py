@@ -250,12 +250,14 @@ def main() -> None:
     # ingest speed vs OCR alone, same PDFs, same run
     speed_pdfs = pdfs[: args.speed_articles]
     n_speed = pages_of(speed_pdfs)
-    t = time.perf_counter()
-    scanrag(["ocr", "--out", str(work / "ocr-only"), *map(str, speed_pdfs)], work / "home-ocr")
-    ocr_s = time.perf_counter() - t
-    t = time.perf_counter()
-    scanrag(["ingest", *map(str, speed_pdfs)], work / "home-speed")
-    ingest_s = time.perf_counter() - t
+    ocr_s = ingest_s = math.nan  # --speed-articles 0: recall only
+    if speed_pdfs:
+        t = time.perf_counter()
+        scanrag(["ocr", "--out", str(work / "ocr-only"), *map(str, speed_pdfs)], work / "home-ocr")
+        ocr_s = time.perf_counter() - t
+        t = time.perf_counter()
+        scanrag(["ingest", *map(str, speed_pdfs)], work / "home-speed")
+        ingest_s = time.perf_counter() - t
 
     # the full index
     home = work / "home"

@@ -249,6 +249,7 @@ def _pieces(index: int, block: Block, budget: int, count: TokenCounter) -> list[
     return pieces
 
 
+# rule 8's limits, set on the dev tables (shared/data/tables/dev, bench/tables.py table 3)
 _NOT_A_LABEL = re.compile(r"^\W{0,3}(?:Sources?|Notes?|NB)\b", re.IGNORECASE)
 _CAPTION_BLOCKS = 3  # blocks above a table looked at for its caption
 _CAPTION_LINES = 3  # a text block with more lines is a paragraph, not a caption

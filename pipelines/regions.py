@@ -565,7 +565,13 @@ def _rules_and_tables(
         found.append(Block("table", region.bbox, read))
     # a "table" with other text beside it on its rows is a part of a form the model boxed (one
     # column of a grid of fields): the rules read those rows across, which is the form's order
-    loose = [ln for ln, o in zip(lines, owner, strict=True) if o < 0]
+    # (a chart's labels beside a table are not a form's fields)
+    figures = [r.bbox for r in regions if r.kind == "figure"]
+    loose = [
+        ln
+        for ln, o in zip(lines, owner, strict=True)
+        if o < 0 and not any(_centre_in(ln.bbox, f) for f in figures)
+    ]
     flanked = {id(b) for b in found if any(_beside(ln.bbox, b.bbox) for ln in loose)}
     if flanked:
         kept = [b for b in found if id(b) not in flanked]
@@ -584,3 +590,8 @@ def _beside(line: BBox, table: BBox) -> bool:
     within the table's top and bottom): beside it, or straddling its edge."""
     overlap = min(line[3], table[3]) - max(line[1], table[1])
     return overlap >= 0.5 * max(1.0, line[3] - line[1])
+
+
+def _centre_in(box: BBox, region: BBox) -> bool:
+    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return region[0] <= x <= region[2] and region[1] <= y <= region[3]

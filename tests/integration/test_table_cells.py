@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from pipelines.chunk import ChunkParams, chunk_document
 from pipelines.engine import OcrEngine
 from pipelines.markdown import page_markdown
 from pipelines.types import Block
@@ -70,3 +71,32 @@ def test_drawn_table_reads_as_its_cells(
         assert "<tr><td>Nitrous oxide</td><td>10 000</td><td>" in md
     else:
         assert "| Carbon dioxide | 100 million | none |" in md
+
+
+def test_a_long_table_is_read_whole_and_chunked_in_row_groups_each_with_its_header(
+    engine: OcrEngine, tmp_path: Path
+) -> None:
+    rows = [(f"Station {n:02d}", f"{100 + 7 * n} mm", f"{n % 9 + 1} days") for n in range(1, 29)]
+    page = Image.new("RGB", (1654, 2339), "white")
+    draw, face = ImageDraw.Draw(page), font(28)
+    draw.text((200, 180), "Table 4: Rainfall at each gauging station in March.", "black", face)
+    xs = [200, 640, 1040, 1400]
+    for r, values in enumerate([("Gauge", "Rainfall", "Wet days"), *rows]):
+        top = 260 + 62 * r
+        for c, text in enumerate(values):
+            draw.rectangle((xs[c], top, xs[c + 1], top + 62), outline="black", width=3)
+            draw.text((xs[c] + 16, top + 31), text, "black", face, anchor="lm")
+    path = tmp_path / "long.png"
+    page.save(path)
+    (result,) = engine.read_path(path)
+    (table,) = [b.table for b in result.blocks if b.kind == "table"]
+    assert table is not None and (table.rows, table.cols) == (29, 3)
+    grid = {(c.row, c.col): c.text for c in table.cells}
+    assert [grid[(r, 0)] for r in range(1, 29)] == [label for label, _, _ in rows]
+    chunks = [c for c in chunk_document([result], ChunkParams(max_tokens=80)) if c.cells]
+    assert len(chunks) > 1  # split into row groups ...
+    for chunk in chunks:  # ... each with the caption and the header row
+        assert "Rainfall at each gauging station" in chunk.text
+        assert "Gauge" in chunk.text and "Wet days" in chunk.text
+    held = {label for label, _, _ in rows if any(label in c.text for c in chunks)}
+    assert held == {label for label, _, _ in rows}  # and no row lost
