@@ -120,6 +120,7 @@ def test_crops_in_one_call_read_as_each_alone(model: TableStructureModel) -> Non
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not (DEV / "gt.jsonl").exists(), reason="shared tables data absent")
 def test_a_real_dev_table(model: TableStructureModel) -> None:
     pdfium = pytest.importorskip("pypdfium2")
     if not (DEV / "eu-001.pdf").is_file():
