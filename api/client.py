@@ -58,7 +58,8 @@ class Refused(ScanragError):
 
 class Unavailable(ScanragError):
     """503 or 429: the service cannot take the request now (queue full, starting, a model
-    missing); worth retrying later."""
+    missing); or status 0, ``service_unreachable``: no answer at all (nothing listens, a
+    reset, a timeout). Worth retrying later."""
 
 
 class DocumentFailed(ScanragError):
@@ -283,7 +284,16 @@ class ScanragClient:
         self.http.close()
 
     def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        response = self.http.request(method, path, **kw)
+        try:
+            response = self.http.request(method, path, **kw)
+        except httpx.TransportError as exc:  # nothing listens, a reset, a timeout
+            why = str(exc) or type(exc).__name__
+            raise Unavailable(
+                0,
+                "service_unreachable",
+                f"cannot reach the scanrag service at {self.http.base_url} ({why}):"
+                " is it running (scanrag up)?",
+            ) from exc
         if response.status_code >= 400:
             raise _error(response)
         return response
