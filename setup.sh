@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-APT_PACKAGES="poppler-utils tesseract-ocr tesseract-ocr-eng fonts-dejavu-core chromium redis-server"
+APT_PACKAGES="poppler-utils tesseract-ocr tesseract-ocr-eng fonts-dejavu-core chromium redis-server qpdf"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

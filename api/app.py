@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.edge import StrictFraming
 from api.errors import error_response, install_error_handlers
-from api.routes import batches, documents, health, search, tables, web
+from api.routes import batches, documents, health, pdf, search, tables, web
 from api.state import ApiState
 from core.config import Settings, get_settings
 from core.logging import configure_logging
@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(tables.router)
+    app.include_router(pdf.router)
     app.include_router(search.router)
     app.include_router(batches.router)
     app.include_router(web.router)

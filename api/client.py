@@ -4,7 +4,7 @@ code the API answers.
 
     from api.client import ScanragClient
 
-    with ScanragClient("http://127.0.0.1:8000", api_key="sk-...") as client:
+    with ScanragClient("http://127.0.0.1:8000", api_key="sk_...") as client:
         docs = client.upload(["scans/"], metadata={"project": "harbour"})
         client.wait(docs, progress=print)
         for hit in client.search("when is the lighthouse lamp replaced", k=5):
@@ -133,6 +133,8 @@ class Hit:
     # index in its document (``ScanragClient.tables``), when the service gives them
     cells: tuple[dict[str, Any], ...] | None = None
     table: int | None = None
+    # the lines that hold the snippet ({"text", "bbox"} each): the passage to cite, when known
+    lines: tuple[dict[str, Any], ...] | None = None
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Hit:
@@ -152,6 +154,7 @@ class Hit:
             source=body.get("source", "chunk"),
             cells=None if body.get("cells") is None else tuple(body["cells"]),
             table=body.get("table"),
+            lines=None if body.get("lines") is None else tuple(body["lines"]),
         )
 
     @property
@@ -163,7 +166,8 @@ class Hit:
         """What a retrieved passage carries besides its text (the RAG adapters' metadata):
         document id and filename, page, bbox, kind, title, score, snippet, absolute crop URL;
         for a hit in a table, also the ``cells`` it matched (row, col, bbox each) and the
-        ``table``'s index in its document when the service gives it."""
+        ``table``'s index in its document when the service gives it; for a passage, the
+        ``lines`` that hold its snippet (text, bbox each) when the service gives them."""
         meta: dict[str, Any] = {
             "document_id": self.document.id,
             "filename": self.document.filename,
@@ -179,6 +183,8 @@ class Hit:
             meta["cells"] = [dict(c) for c in self.cells]
         if self.table is not None:
             meta["table"] = self.table
+        if self.lines is not None:
+            meta["lines"] = [dict(line) for line in self.lines]
         return meta
 
 
@@ -393,6 +399,24 @@ class ScanragClient:
 
     def markdown(self, document_id: str) -> str:
         return self._call("GET", f"/v1/documents/{_id(document_id)}/markdown").text
+
+    def pdf(self, document_id: str, out: str | Path) -> int:
+        """The document as a searchable PDF (the original with an invisible text layer),
+        streamed into the file ``out``; returns the bytes written."""
+        path = f"/v1/documents/{_id(document_id)}/pdf"
+        try:
+            with self.http.stream("GET", path) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                written = 0
+                with Path(out).open("wb") as f:
+                    for chunk in response.iter_bytes():
+                        written += f.write(chunk)
+        except httpx.TransportError as exc:
+            why = f"cannot reach the scanrag service at {self.http.base_url} ({exc})"
+            raise Unavailable(0, "service_unreachable", why) from exc
+        return written
 
     def page_image(self, document_id: str, number: int) -> bytes:
         return self._call("GET", f"/v1/documents/{_id(document_id)}/pages/{number}/image").content

@@ -25,7 +25,10 @@ log = get_logger("api")
 
 class BrokerUnavailable(Transient):
     code = "broker_unavailable"
-    default_message = "the job queue cannot be reached; nothing was stored, try again shortly"
+    default_message = (
+        "the job queue cannot be reached; nothing was stored, try again shortly. The service"
+        " needs Redis (SCANRAG_REDIS_URL): is redis-server running?"
+    )
 
 
 def parse_callback_url(text: str | None, allow: Allow) -> str | None:

@@ -219,6 +219,11 @@ class HitCell(BaseModel):
     text: str
 
 
+class HitLine(BaseModel):
+    text: str = Field(description="the line's text as the hit's text has it")
+    bbox: list[float] = Field(description="the line's box in page pixels: x0, y0, x1, y1")
+
+
 class SearchHitPublic(BaseModel):
     document: DocumentRef
     page: int
@@ -235,6 +240,13 @@ class SearchHitPublic(BaseModel):
     )
     highlights: list[list[int]] = Field(
         description="[start, end) character offsets in snippet of the words that match the query"
+    )
+    lines: list[HitLine] | None = Field(
+        default=None,
+        description="the lines of the hit that hold its snippet's sentence(s) and the next"
+        " best matching sentence (the passage to cite), with"
+        " their boxes; crop_url shows them. Null for tables (see cells), image regions and"
+        " passages whose lines are not known",
     )
     crop_url: str
     found_by: list[str] = Field(

@@ -12,7 +12,7 @@ from celery import Celery
 
 from core.logging import get_logger
 from workers.blob_sweep import start_blob_sweeper
-from workers.runtime import Runtime
+from workers.runtime import IndexEmbedder, Runtime
 
 log = get_logger("api")
 
@@ -26,6 +26,20 @@ class ApiState(Runtime):
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12], init=False)
     # when a request last met a locked database (time.monotonic()): /readyz says not ready
     database_busy_at: float | None = field(default=None, init=False)
+
+    @property
+    def embedder(self) -> IndexEmbedder:
+        """The text encoder of searches and /v1/encode, loaded on first use: the built-in
+        MiniLM on onnxruntime (workers.context.load_query_embedder; its vectors are torch's
+        within 1e-6 cosine). One query a request: p95 29 ms against torch's 851 ms on two busy
+        cores, whose thread pool spins against the other processes (docs/BENCHMARKS.md,
+        issue 35); a configured model folder still loads with torch."""
+        from workers.context import load_query_embedder
+
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = load_query_embedder(self.settings)
+            return self._embedder
 
     def claim_holder(self) -> str:
         """A holder for one request's Idempotency-Key claim: ``<boot id>:<pid>:<request>``."""
@@ -47,10 +61,14 @@ class ApiState(Runtime):
         """Open what the first uploads would otherwise open while a client waits: a database
         connection, the broker connection of the task producer, the PDF library. A broker
         that is down is not an error here (readiness reports it). Starts one sweep of the blob
-        store in the background (what a killed API left; workers sweep periodically)."""
+        store in the background (what a killed API left; workers sweep periodically), and the
+        loading of the encoders, also in the background: the first search loaded them itself
+        while its user waited (8 to 15 s with torch on two busy cores, bench/web_first_search.py;
+        the ONNX query encoder still takes 0.3 to 0.7 s)."""
         import pypdfium2
 
         start_blob_sweeper(lambda: self, interval=0)
+        self.preload()
         with self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
         pypdfium2.PdfDocument.new().close()

@@ -11,9 +11,6 @@ from typing import Annotated
 import typer
 
 from cli.errors import EXIT_OK, exit_on_error
-from core.config import get_settings
-from pipelines.encode import InvalidEncodeRequest, encode, parse_request
-from workers.context import image_limits, load_embedder, load_image_encoder
 
 
 def encode_command(
@@ -22,9 +19,13 @@ def encode_command(
         typer.Argument(help="a JSON request file; none or '-': the request on stdin"),
     ] = None,
 ) -> None:
-    """Encode texts or images: ``{"model": "text"|"image", "items": [{"text": ...} |
-    {"image": {"data": <base64>, "format": "jpeg"|"png"}}]}`` in (file or stdin),
-    ``{"model", "name", "dim", "vectors"}`` out on stdout."""
+    """Encode texts or images: {"model": "text"|"image", "items": [{"text": ...} |
+    {"image": {"data": <base64>, "format": "jpeg"|"png"}}]} in (file or stdin),
+    {"model", "name", "dim", "vectors"} out on stdout."""
+    from core.config import get_settings
+    from pipelines.encode import InvalidEncodeRequest, encode, parse_request
+    from workers.context import image_limits, load_embedder, load_image_encoder
+
     settings = get_settings()
     with exit_on_error():
         try:

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import Category, ScanragError
 
@@ -45,7 +44,12 @@ def exit_on_error() -> Iterator[None]:
     except ScanragError as exc:
         error_line(exc)
         raise typer.Exit(exit_code(exc)) from exc
-    except SQLAlchemyError as exc:
+    except Exception as exc:
+        # sqlalchemy is looked up, not imported: it costs 0.2 s, and an error of its own
+        # means it was imported by the block
+        sa_errors = sys.modules.get("sqlalchemy.exc")
+        if sa_errors is None or not isinstance(exc, sa_errors.SQLAlchemyError):
+            raise
         # the driver's first line names the cause (refused connection, locked file, ...)
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         error_line(ScanragError(f"database error: {reason}"))

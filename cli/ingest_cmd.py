@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, exit_on_error, refusal_line
-from cli.progress import PageBar
 from cli.tables import print_table
-from core.config import get_settings
 from core.errors import Category
-from workers.context import build_engine
-from workers.ingest import IngestOutcome, ingest_paths
-from workers.runtime import Runtime
-from workers.views import InvalidMetadata, parse_metadata
+
+if TYPE_CHECKING:  # the database and the models are imported when the command runs
+    from workers.ingest import IngestOutcome
 
 
 def _metadata(text: str | None) -> dict[str, Any]:
+    from workers.views import InvalidMetadata, parse_metadata
+
     try:
         return parse_metadata(text)
     except InvalidMetadata as exc:
@@ -32,15 +31,35 @@ def _report_failure(outcome: IngestOutcome) -> None:
 
 
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="PDF or image files (or folders)")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH", help="PDF or image files (or folders)")
+    ],
     tenant: Annotated[str, typer.Option(help="whose documents these are")] = "default",
     metadata: Annotated[
         str | None, typer.Option(help="a JSON object stored with each document, e.g. '{\"a\": 1}'")
     ] = None,
 ) -> None:
     """Store documents for search: read, chunk, embed and index them; known files are skipped."""
+    from cli.inputs import readable_inputs
+    from cli.progress import PageBar
+    from core.config import get_settings
+    from workers.context import build_engine, load_params
+    from workers.ingest import IngestOutcome, ingest_paths
+    from workers.runtime import Runtime
+
     settings = get_settings()
     meta = _metadata(metadata)
+    # a missing, empty, text or damaged file is refused here: never stored as a failed document
+    paths, refusals = readable_inputs(paths, load_params(settings))
+    refused = [
+        IngestOutcome(
+            path, None, "failed", 0, exc.code, exc.message, error_category=Category.BAD_INPUT
+        )
+        for path, exc in refusals
+    ]
+    if not paths:
+        print_summary(refused)
+        raise typer.Exit(EXIT_BAD_INPUT)
     with exit_on_error():
         ocr = build_engine(settings)
         ocr.models()  # a missing model file is reported before anything is stored
@@ -51,6 +70,7 @@ def ingest(
             paths, rt=rt, tenant=tenant, meta=meta, progress=bar, on_outcome=_report_failure
         )
     rt.close()
+    outcomes = refused + outcomes
     print_summary(outcomes)
     failed = [o for o in outcomes if o.status == "failed"]
     if any(o.error_category is not Category.BAD_INPUT for o in failed):

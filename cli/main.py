@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+# Only what --help needs is imported here: each command imports its own heavy parts (the
+# database, the pipelines, the models) when it runs, so `scanrag --help` and a usage error
+# answer in a fraction of a second (bench/startup.py).
 from cli import documents_cmd, encode_cmd, ingest_cmd, reindex_cmd, search_cmd, service_cmd
 from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, fail_line
-from cli.progress import PageBar
-from core.config import get_settings
 from core.errors import BadInput, ScanragError, as_error
 from core.logging import configure_logging, get_logger
-from pipelines.hocr import hocr_head, hocr_tail, page_hocr
-from pipelines.load import expand_inputs
-from pipelines.markdown import document_markdown
-from pipelines.types import PageResult
-from workers.context import build_engine, load_params
+
+if TYPE_CHECKING:
+    from cli.pdf_out import PdfOutFile
+    from pipelines.types import PageResult
 
 log = get_logger("cli")
 
@@ -31,6 +32,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # plain Click help: Rich markup read `[mcp]` in "pip install 'scanrag[mcp]'" as a style and
+    # dropped it, and drawing the panels cost 0.15 s of every --help and usage error
+    rich_markup_mode=None,
 )
 
 
@@ -39,6 +43,7 @@ class Format(str, Enum):
     text = "text"
     hocr = "hocr"
     markdown = "markdown"
+    pdf = "pdf"
 
 
 class DeviceChoice(str, Enum):
@@ -48,45 +53,71 @@ class DeviceChoice(str, Enum):
 
 
 @app.callback()
-def main() -> None:
+def main(ctx: typer.Context) -> None:
     """scanrag: OCR, layout and retrieval for scanned documents."""
+    # (Click has taken the command's arguments out of ctx by now: sys.argv still has them)
+    if any(arg in ctx.help_option_names for arg in sys.argv[1:]):
+        return  # a command's --help: no settings to read (0.2 s), nothing will log
+    from core.config import get_settings
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
 
 
 @app.command()
 def ocr(
-    paths: Annotated[list[Path], typer.Argument(help="PDF or image files (or folders)")],
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH", help="PDF or image files (or folders)")
+    ],
     fmt: Annotated[Format, typer.Option("--format", help="output format")] = Format.jsonl,
     dpi: Annotated[int | None, typer.Option(min=50, max=600, help="PDF render dpi")] = None,
     device: Annotated[DeviceChoice | None, typer.Option(help="where models run")] = None,
     out: Annotated[
         Path | None, typer.Option(help="write one file per input here instead of stdout")
     ] = None,
+    reread_text_pages: Annotated[
+        bool, typer.Option(help="pdf: lay our text over pages that already hold text too")
+    ] = False,
 ) -> None:
-    """Read scanned documents: one JSON object per page (jsonl), plain text, hOCR files or
-    Markdown (one document after another)."""
+    """Read scanned documents: one JSON object per page (jsonl), plain text, hOCR files,
+    Markdown (one document after another) or searchable PDFs (the input with an invisible
+    text layer; pages already holding text are left alone unless --reread-text-pages)."""
+    from cli.inputs import readable_inputs
+    from cli.progress import PageBar
+    from core.config import get_settings
+    from pipelines.load import expand_inputs
+    from pipelines.markdown import document_markdown
+    from workers.context import build_engine, load_params
+
     settings = get_settings()
     params = load_params(settings, dpi)
+    # a missing, empty or unreadable file is reported before the models load (seconds)
+    paths, refused = readable_inputs(paths, params)
+    if not paths:
+        raise typer.Exit(EXIT_BAD_INPUT)
     try:
         engine = build_engine(settings, device.value if device else None)
         engine.models()
     except ScanragError as exc:
         print(f"scanrag: {exc.message} [{exc.code}]", file=sys.stderr)
         raise typer.Exit(EXIT_INTERNAL) from exc
-    if fmt is Format.hocr and out is None:
+    if fmt in (Format.hocr, Format.pdf) and out is None:
         out = Path(".")
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     failed = internal = 0
-    writer: _OutFile | None = None
+    writer: _OutFile | PdfOutFile | None = None
     pages: list[PageResult] = []  # Markdown is written a whole document at a time
     with PageBar(enabled=sys.stderr.isatty()) as bar:
         for event in engine.read_paths(expand_inputs(paths), params, progress=bar):
             if event.kind == "opened":
                 bar.add_total(event.total or 0)
                 pages = []
-                if out is not None:
+                if out is not None and fmt is Format.pdf:
+                    from cli.pdf_out import PdfOutFile
+
+                    writer = PdfOutFile(out, Path(event.source), reread_text_pages)
+                elif out is not None:
                     writer = _OutFile(out, Path(event.source), fmt)
             elif event.kind == "page" and event.page is not None:
                 if writer is not None:
@@ -114,7 +145,7 @@ def ocr(
                 fail_line(Path(event.source), error)
     if internal:
         raise typer.Exit(EXIT_INTERNAL)
-    raise typer.Exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+    raise typer.Exit(EXIT_BAD_INPUT if failed or refused else EXIT_OK)
 
 
 class _OutFile:
@@ -128,10 +159,14 @@ class _OutFile:
         self.pages: list[PageResult] = []
         self.file = self.partial.open("w", encoding="utf-8")
         if fmt is Format.hocr:
+            from pipelines.hocr import hocr_head
+
             self.file.write(hocr_head(source.name))
 
     def add(self, page: PageResult) -> None:
         if self.fmt is Format.hocr:
+            from pipelines.hocr import page_hocr
+
             self.file.write(page_hocr(page))
         elif self.fmt is Format.markdown:
             self.pages.append(page)
@@ -140,8 +175,12 @@ class _OutFile:
 
     def commit(self) -> None:
         if self.fmt is Format.hocr:
+            from pipelines.hocr import hocr_tail
+
             self.file.write(hocr_tail())
         elif self.fmt is Format.markdown:
+            from pipelines.markdown import document_markdown
+
             self.file.write(document_markdown(self.pages))
         self.file.close()
         self.partial.replace(self.target)  # a file in --out is always complete
@@ -162,7 +201,7 @@ def _emit(page: dict[str, object], fmt: Format, stream: TextIO) -> None:
 app.command()(ingest_cmd.ingest)
 app.command()(search_cmd.search)
 app.command(name="encode")(encode_cmd.encode_command)
-app.command()(documents_cmd.documents)
+app.add_typer(documents_cmd.documents_app, name="documents")
 app.command()(documents_cmd.show)
 app.command()(reindex_cmd.reindex)
 app.command()(service_cmd.serve)
@@ -179,7 +218,7 @@ def mcp(
 ) -> None:
     """Serve the index to agent clients over MCP (stdio): search, list documents, page text
     or Markdown, and a hit's crop. The API key is read from SCANRAG_API_KEY. Needs the
-    ``mcp`` extra (pip install 'scanrag[mcp]')."""
+    mcp extra (pip install 'scanrag[mcp]')."""
     try:
         from api.integrations.mcp_server import serve
     except ImportError as exc:
@@ -189,6 +228,8 @@ def mcp(
             file=sys.stderr,
         )
         raise typer.Exit(EXIT_INTERNAL) from exc
+    # the client's every request at INFO would bury what the server itself logs
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     serve(url, os.environ.get("SCANRAG_API_KEY"))
 
 

@@ -5,27 +5,24 @@ embed every document with the configured one."""
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session
-from tqdm import tqdm
 
 from cli.errors import EXIT_OK, error_line, exit_on_error
-from core.config import get_settings
 from core.errors import ScanragError
-from core.status import DocumentStatus
-from storage import encoders
-from storage import repository as repo
-from storage.errors import IndexMismatch
-from workers import documents
-from workers.relayout import relayout_document
-from workers.runtime import Runtime
+
+if TYPE_CHECKING:  # the database and the models are imported when the command runs
+    from sqlalchemy.orm import Session
+
+    from workers.runtime import Runtime
 
 
 def configured_targets(rt: Runtime, session: Session, *, check: bool) -> set[int]:
     """The encoder ids of the configured text and image models (registered on first use);
     with ``check``, IndexMismatch when the index holds another model's vectors."""
+    from workers import documents
+
     targets = {documents.registered(session, rt.embedder.identity, check=check).encoder_id}
     image = rt.image_encoder
     if image is not None:
@@ -36,6 +33,8 @@ def configured_targets(rt: Runtime, session: Session, *, check: bool) -> set[int
 def pending_switch(rt: Runtime) -> str | None:
     """Why every document must be embedded again (the index holds another model's vectors
     than a configured one's), or None."""
+    from storage.errors import IndexMismatch
+
     with rt.writing(), rt.sessions.begin() as session:
         try:
             configured_targets(rt, session, check=True)
@@ -46,7 +45,8 @@ def pending_switch(rt: Runtime) -> str | None:
 
 def reindex(
     document: Annotated[
-        list[str] | None, typer.Option("--document", help="only this document id (repeat)")
+        list[str] | None,
+        typer.Option("--document", metavar="ID", help="only this document id (repeat)"),
     ] = None,
     relayout: Annotated[
         bool,
@@ -66,6 +66,16 @@ def reindex(
     every document is embedded again with it (the others' vectors are replaced, never mixed
     in a search).
     """
+    from tqdm import tqdm
+
+    from core.config import get_settings
+    from core.status import DocumentStatus
+    from storage import encoders
+    from storage import repository as repo
+    from workers import documents
+    from workers.relayout import relayout_document
+    from workers.runtime import Runtime
+
     settings = get_settings()
     with exit_on_error():
         rt = Runtime.build(settings)

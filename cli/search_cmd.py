@@ -5,22 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.orm import Session
 
 from cli.errors import exit_on_error
 from cli.tables import emphasised, print_table
-from core.config import get_settings
-from pipelines.encode import open_image
-from storage.blobs import BlobStore
-from storage.page_images import crop_png
-from storage.search import SearchHit
-from workers.context import image_limits
-from workers.runtime import Runtime
-from workers.searching import search as run_search
-from workers.views import crop_bbox, hit_view
+from cli.tenants import ALL_TENANTS_HELP, DEFAULT_TENANT, chosen_tenant
+
+if TYPE_CHECKING:  # the database and the models are imported when a search runs
+    from sqlalchemy.orm import Session
+
+    from storage.blobs import BlobStore
+    from storage.search import SearchHit
 
 
 def _read_queries(path: Path) -> list[dict[str, Any]]:
@@ -54,6 +51,8 @@ def write_crop(
 
     Returns ``target``, or None when the page has no stored image or the box is empty.
     """
+    from storage.page_images import crop_png
+
     png = crop_png(session, blobs, document_id=hit.document_id, page=hit.page_number, bbox=bbox)
     if png is None:
         return None
@@ -66,9 +65,13 @@ def search(
     k: Annotated[int, typer.Option("-k", "--top", min=1, max=1000, help="hits per query")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     document: Annotated[
-        list[str] | None, typer.Option("--document", help="search only this document id (repeat)")
+        list[str] | None,
+        typer.Option("--document", metavar="ID", help="search only this document id (repeat)"),
     ] = None,
-    tenant: Annotated[str | None, typer.Option(help="search only this tenant's documents")] = None,
+    tenant: Annotated[
+        str, typer.Option(help="search this tenant's documents (ingest's default too)")
+    ] = DEFAULT_TENANT,
+    all_tenants: Annotated[bool, typer.Option("--all-tenants", help=ALL_TENANTS_HELP)] = False,
     crops: Annotated[
         Path | None, typer.Option(help="write a PNG of each hit's region of its page here")
     ] = None,
@@ -88,6 +91,13 @@ def search(
     if query is None and queries is None and image is None:
         raise typer.BadParameter("give a QUERY, --queries FILE or --image FILE")
     requests = _read_queries(queries) if queries is not None else [{"query": query}]
+    from core.config import get_settings
+    from pipelines.encode import open_image
+    from workers.context import image_limits, load_query_embedder
+    from workers.runtime import Runtime
+    from workers.searching import search as run_search
+    from workers.views import crop_bbox, hit_view
+
     settings = get_settings()
     with exit_on_error():
         picture = None
@@ -99,7 +109,9 @@ def search(
                     f"cannot read {image}: {exc}", param_hint="--image"
                 ) from exc
             picture = open_image(raw, image.suffix.lstrip("."), image_limits(settings), str(image))
-        rt = Runtime.build(settings)
+        # the query side on onnxruntime: a cold search does not wait for torch
+        embedder = load_query_embedder(settings) if any(r["query"] for r in requests) else None
+        rt = Runtime.build(settings, embedder=embedder)
         if crops is not None:
             crops.mkdir(parents=True, exist_ok=True)
         with rt.sessions() as session:
@@ -112,7 +124,7 @@ def search(
                     image=picture,
                     k=k,
                     document_ids=document or None,
-                    tenant=tenant,
+                    tenant=chosen_tenant(tenant, all_tenants),
                 )
                 found = [hit_view(hit, text) for hit in hits]
                 if crops is not None:
@@ -122,12 +134,32 @@ def search(
                         target = crops.resolve() / name
                         crop = write_crop(session, rt.blobs, hit, target, crop_bbox(out))
                         out["crop"] = None if crop is None else str(crop)
-                _print_hits(request, found, as_json=as_json, many=queries is not None)
+                hint = None
+                if not found and not as_json:
+                    hint = _empty_hint(session, chosen_tenant(tenant, all_tenants))
+                _print_hits(request, found, as_json=as_json, many=queries is not None, hint=hint)
     rt.close()
 
 
+def _empty_hint(session: Session, tenant: str | None) -> str | None:
+    """What to do when nothing is stored (for ``tenant``, or at all): ingest first, or look
+    at every tenant's documents; None when documents are there and simply did not match."""
+    from storage import repository as repo
+
+    if repo.list_documents(session, tenant=tenant, limit=1):
+        return None
+    if tenant is not None and repo.list_documents(session, tenant=None, limit=1):
+        return f"tenant {tenant!r} has no documents: --tenant NAME or --all-tenants"
+    return "nothing is stored yet: `scanrag ingest FILE` first"
+
+
 def _print_hits(
-    request: dict[str, Any], hits: list[dict[str, Any]], *, as_json: bool, many: bool
+    request: dict[str, Any],
+    hits: list[dict[str, Any]],
+    *,
+    as_json: bool,
+    many: bool,
+    hint: str | None = None,
 ) -> None:
     if as_json:
         # one line per query in --queries mode (extra input fields, like an id, are kept)
@@ -137,7 +169,7 @@ def _print_hits(
     if many:
         print(f"query: {request['query']}")
     if not hits:
-        print("no results", flush=True)
+        print("no results" + ("" if hint is None else f": {hint}"), flush=True)
         return
     rows = [
         (

@@ -12,13 +12,11 @@ import typer
 from cli.errors import exit_on_error
 from cli.supervise import Child, supervise, watch_supervisor
 from cli.tables import print_table
-from core.config import get_settings
-from storage import accounts
-from workers.context import check_models, open_database
 from workers.queues import QUEUES
-from workers.runtime import Runtime
 
-keys_app = typer.Typer(help="API keys of the service's tenants.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="API keys of the service's tenants.", no_args_is_help=True, rich_markup_mode=None
+)
 
 DEFAULT_QUEUES = ",".join(QUEUES)
 
@@ -30,6 +28,9 @@ def serve(
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
+
+    from core.config import get_settings
+    from workers.context import open_database
 
     watch_supervisor()
     with exit_on_error():
@@ -45,6 +46,7 @@ _API = "api.app:create_app"
 
 def _uvicorn_options() -> dict[str, Any]:
     from api.edge import uvicorn_options
+    from core.config import get_settings
 
     return uvicorn_options(get_settings().service)
 
@@ -91,6 +93,31 @@ def _api_process(host: str, port: int) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def require_redis(url: str, command: str, timeout: float = 2.0) -> None:
+    """Exit 3 with one line when nothing answers PING at the broker ``url``: what ``command``
+    needs, where, and how to start it (a worker would otherwise retry the connection forever)."""
+    import redis
+    from sqlalchemy.engine import make_url
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError) as exc:
+        shown = make_url(url).render_as_string(hide_password=True) if "@" in url else url
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"scanrag: {command} needs Redis (the job queue) at {shown}, which does not answer"
+            f" ({reason}): start it with `redis-server --daemonize yes` (apt-get install"
+            " redis-server), or point SCANRAG_REDIS_URL at one [broker_unavailable]",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise typer.Exit(3) from exc
+
+
 def worker(
     queues: Annotated[
         str, typer.Option("--queues", "-Q", help="comma-separated queues to serve")
@@ -106,6 +133,8 @@ def worker(
     name: Annotated[str, typer.Option(help="worker node name")] = "scanrag@%h",
 ) -> None:
     """Run a Celery worker: reads, embeds and indexes queued documents."""
+    from core.config import get_settings
+
     watch_supervisor()
     if device is not None:
         os.environ["SCANRAG_OCR__DEVICE"] = device
@@ -114,6 +143,9 @@ def worker(
     if concurrency is None:
         # one process per core on CPU; one process per GPU, batching pages, on CUDA
         concurrency = 1 if device == "cuda" else (os.cpu_count() or 1)
+    from workers.context import check_models, open_database
+
+    require_redis(get_settings().redis_url, "worker")
     with exit_on_error():
         check_models(get_settings())
         open_database(get_settings()).dispose()
@@ -139,10 +171,19 @@ def worker(
 def up(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency", "-c", min=1, help="the worker's processes (default: CPU cores)"
+        ),
+    ] = None,
 ) -> None:
     """API and a worker on this machine with the embedded store, supervised: one that dies is
     started again (backoff 1 s to 30 s, logged); Ctrl-C stops all of it."""
+    from core.config import get_settings
+    from workers.context import check_models, open_database
+
+    require_redis(get_settings().redis_url, "up")
     with exit_on_error():
         check_models(get_settings())
         open_database(get_settings()).dispose()
@@ -169,8 +210,13 @@ def create_key(
     tenant: Annotated[str, typer.Option(help="the tenant the key acts for")],
 ) -> None:
     """Make an API key; it is printed once, alone on the last line."""
+    from core.config import get_settings
+
     if not tenant.strip() or len(tenant) > 64:
         raise typer.BadParameter("1 to 64 characters", param_hint="--tenant")
+    from storage import accounts
+    from workers.runtime import Runtime
+
     with exit_on_error():
         rt = Runtime.build(get_settings())
         with rt.sessions.begin() as session:
@@ -185,6 +231,10 @@ def create_key(
 @keys_app.command("list")
 def list_keys() -> None:
     """Every key: id, tenant, prefix, created, revoked."""
+    from core.config import get_settings
+    from storage import accounts
+    from workers.runtime import Runtime
+
     with exit_on_error():
         rt = Runtime.build(get_settings())
         with rt.sessions() as session:
@@ -205,6 +255,10 @@ def list_keys() -> None:
 @keys_app.command("revoke")
 def revoke_key(key_id: Annotated[str, typer.Argument(help="the key id (keys list)")]) -> None:
     """Revoke a key: requests with it get 401 from now on."""
+    from core.config import get_settings
+    from storage import accounts
+    from workers.runtime import Runtime
+
     with exit_on_error():
         rt = Runtime.build(get_settings())
         with rt.sessions.begin() as session:

@@ -119,6 +119,19 @@ class SearchSettings(BaseModel):
     image_weight: float = Field(
         default=1.0, ge=0, description="weight of the image legs (image model) in the fusion"
     )
+    min_cosine: float | None = Field(
+        default=0.3,
+        ge=-1,
+        le=1,
+        description="score floor: a passage is a hit only from this cosine with the query"
+        " (text model) up; null: no floor (bench/citing.py)",
+    )
+    min_cosine_worded: float = Field(
+        default=0.15,
+        ge=-1,
+        le=1,
+        description="score floor for a passage holding one of the query's words",
+    )
 
 
 class EmbedSettings(BaseModel):

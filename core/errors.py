@@ -47,6 +47,11 @@ class EmptyFile(BadInput):
     default_message = "the file is empty (0 bytes)"
 
 
+class FileNotFound(BadInput):
+    code = "file_not_found"
+    default_message = "no such file: check the path"
+
+
 class UnsupportedType(BadInput):
     code = "unsupported_type"
     default_message = "not a supported document: send a PDF, PNG, JPEG, TIFF, WebP or BMP file"

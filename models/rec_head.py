@@ -10,15 +10,15 @@ answering a character the documents do not use.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from core.errors import ModelError
 from core.vocab import Alphabet
+from models.derived import cached_derivation
 
 # code point ranges of the "western" alphabet: Latin (with accents), Greek, punctuation,
 # currency, letterlike and number forms, arrows, maths, box drawing, shapes, check boxes
@@ -46,7 +46,23 @@ def narrowed_model(
     """The recognizer at ``path`` with its output layer cut to ``alphabet``, serialised, and
     its charset (CTC blank first and space last stay, as the decoder expects). The charset is
     ``charset`` when given (a model shipped with a dictionary file), else the model's
-    ``character`` metadata."""
+    ``character`` metadata. Kept in the model cache (models/derived.py)."""
+    given = hashlib.sha256("\n".join(charset or []).encode()).hexdigest()
+    # bump "narrow-v1" whenever _narrowed_model changes: the cache keys on it, not on the code
+    recipe = f"narrow-v1|{alphabet}|{charset is not None}|{given}"
+    model, chars = cached_derivation(
+        "rec-narrowed", path, recipe, lambda: _narrowed_model(path, alphabet, charset)
+    )
+    return model, list(chars)
+
+
+def _narrowed_model(
+    path: Path, alphabet: Alphabet, charset: list[str] | None
+) -> tuple[bytes, list[str]]:
+    # imported here: onnx costs 0.5 s (ml_dtypes), paid only by a process that loads models
+    import onnx
+    from onnx import numpy_helper
+
     model = onnx.load(str(path))
     meta = {p.key: p for p in model.metadata_props}
     if charset is None:

@@ -16,7 +16,15 @@ The rules, in order:
 5. A section's last chunk shorter than ``min_tokens`` takes whole pieces from the end of the chunk
    before it (same page, same heading), so a section does not end in a scrap.
 
-6. Structure: running headers and footers are left out (they stay in the page data). A chunk never
+6. Structure: running headers and footers are left out (they stay in the page data); so are
+   running heads and folios the layout model called text when the pages went through
+   ``pipelines.running_heads`` first (``mark_running_heads``, or ``find_running_heads`` and
+   ``apply_running_heads`` over a stream, as the indexing worker does). Lists and headings
+   the model did not mark are found on each page (``pipelines.page_structure``): a text block
+   holding a list is cut into its items, so an item is never run into the paragraph before
+   it (blocks are joined with newlines), and a short line standing alone or taller than the
+   body is a ``title`` (rules 2 and 4), so a page's own heading titles its chunks
+   (``structure=False`` turns that off). A chunk never
    joins text across a region of another kind: a table (with its caption) is a chunk of its own,
    rows in order, split between rows only when over the budget; a figure's caption and any text
    inside it make a chunk of kind ``figure`` whose box is the figure's region. Each chunk knows
@@ -60,6 +68,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.vocab import ChunkKind, as_bbox
+from pipelines.page_structure import page_structure
 from pipelines.table_text import CAPTION_START, TableGrid, body_rows, header_text
 from pipelines.text import block_text, join_lines
 from pipelines.types import BBox, Block, PageResult, TableCell, TextLine, union_box
@@ -147,6 +156,7 @@ class ChunkParams:
     max_tokens: int = 160  # most tokens in a chunk, heading context included
     min_tokens: int = 24  # a section's last chunk below this borrows from the one before
     carry_title: bool = True  # text above a page's first title gets the previous page's title
+    structure: bool = True  # cut lists into items, make unmarked headings titles (rule 6)
 
     def __post_init__(self) -> None:
         if self.max_tokens < 2:
@@ -572,7 +582,10 @@ def chunk_document(
             if block.kind == "table" and block.table is not None:
                 tables[id(block)] = table_count
                 table_count += 1
-        for section in _sections(_tie_captions(page.blocks)):
+        blocks = _tie_captions(page.blocks)
+        if params.structure:
+            blocks = page_structure(blocks)
+        for section in _sections(blocks):
             if section.heading:
                 carried = _heading_text(section.heading)
             for part in _section_chunks(section, carried, params, count_tokens, tables):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
+
+import numpy as np
 
 from core.vocab import Alphabet
 from models.detector import DetectorParams, TextDetector, get_detector
@@ -28,7 +30,7 @@ from pipelines.ocr import (
     ocr_pages,
 )
 from pipelines.read import Recognizer
-from pipelines.tables import TableModel
+from pipelines.tables import StructureLike, TableModel
 from pipelines.types import PageResult
 
 # On a CPU a recognizer run this wide (crops x padded width, in pixels) or narrower costs the
@@ -75,6 +77,17 @@ class Models(NamedTuple):
     recognizer: Recognizer
     regions: RegionDetector | None
     tables: TableModel | None = None
+
+
+class _TablesOnDemand:
+    """The table structure model, loaded when the first table is read: most pages hold none,
+    and a cold `scanrag ocr` of one page should not wait for it (0.2-0.35 s)."""
+
+    def __init__(self, device: str, threads: int) -> None:
+        self.device, self.threads = device, threads
+
+    def predict(self, crops: Sequence[np.ndarray]) -> Sequence[StructureLike]:
+        return get_table_model(self.device, self.threads).predict(crops)
 
 
 class OcrEngine:
@@ -124,7 +137,7 @@ class OcrEngine:
                     else get_region_detector(
                         device=self.device, threads=p.threads, params=p.regions
                     ),
-                    get_table_model(self.device, p.threads)
+                    _TablesOnDemand(self.device, p.threads)
                     if p.tables and p.regions is not None
                     else None,
                 )

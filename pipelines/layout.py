@@ -34,6 +34,10 @@ class LayoutParams:
     # a gap between two lines of a region this much (line heights) wider than its usual gap
     # between lines is a paragraph's space
     para_gap: float = 0.4
+    # columns of short lines (pipelines.layout._column_stacks)
+    stack_gutter: float = 2.5  # no line this close beside a line of a column
+    stack_indent: float = 3.0  # a column's lines start within this of the line above
+    stack_lines: int = 3  # lines in a column, at least
 
 
 def page_skew(lines: list[TextLine]) -> float:
@@ -115,9 +119,10 @@ def _line_above(boxes: list[BBox], j: int) -> int:
 
 
 def _paragraphs(
-    boxes: list[BBox], labels: list[bool], unit: float, params: LayoutParams
-) -> list[list[int]]:
-    """Units of reading: multi-line paragraphs of prose, and every other line on its own.
+    boxes: list[BBox], texts: list[str], labels: list[bool], unit: float, params: LayoutParams
+) -> tuple[list[list[int]], int]:
+    """Units of reading: multi-line paragraphs of prose, stacks of short lines in columns
+    (the last ones, their number returned too), and every other line on its own.
 
     Only wide lines (prose) whose row neighbours are wide too may form a paragraph: a form's
     stacked labels or a receipt's item names beside their prices stay single lines, so they are
@@ -150,7 +155,91 @@ def _paragraphs(
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(find(i), []).append(i)
-    return list(groups.values())
+    units = list(groups.values())
+    singles = [u[0] for u in units if len(u) == 1]
+    stacks = _column_stacks(boxes, texts, labels, singles, neighbours, unit, params)
+    stacked = {i for st in stacks for i in st}
+    return [u for u in units if len(u) > 1 or u[0] not in stacked] + stacks, len(stacks)
+
+
+def _column_stacks(
+    boxes: list[BBox],
+    texts: list[str],
+    labels: list[bool],
+    singles: list[int],
+    neighbours: list[list[int]],
+    unit: float,
+    params: LayoutParams,
+) -> list[list[int]]:
+    """Columns of short lines (a questionnaire's options, a list, an index) as units of
+    reading, so they are read column by column like paragraphs.
+
+    Short lines stack into a column when each lies right under the one above (close, left
+    edges within ``stack_indent`` line heights: options are indented under their question) and
+    nothing stands within ``stack_gutter`` line heights beside them on their rows. A stack is
+    kept when it has ``stack_lines`` lines and fewer than half of them share a row with a line
+    beside the stack: a form's labels and a receipt's items have their values on their rows,
+    and are read row by row; columns set independently of each other do not line up.
+    """
+    free = set()
+    for i in singles:
+        if labels[i] or _figures(texts[i]):
+            continue
+        b = boxes[i]
+        near = [
+            j
+            for j in neighbours[i]
+            if max(boxes[j][0] - b[2], b[0] - boxes[j][2]) < params.stack_gutter * unit
+        ]
+        if not near:
+            free.add(i)
+    parent = {i: i for i in free}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for j in free:
+        above = _line_above(boxes, j)
+        if above not in free:
+            continue
+        a, b = boxes[above], boxes[j]
+        aligned = abs(a[0] - b[0]) <= params.stack_indent * unit
+        if aligned and _stacked(a, b, unit, params):
+            parent[find(j)] = find(above)
+    groups: dict[int, list[int]] = {}
+    for i in free:
+        groups.setdefault(find(i), []).append(i)
+    # a stack with a line beside it that could be in no column (a price beside an item, a
+    # value beside its label) is part of rows, not a column
+    stacks = [sorted(m) for m in groups.values() if len(m) >= params.stack_lines]
+    while True:  # dropping a stack may leave another with a line beside it
+        kept = {i for st in stacks for i in st}
+        beside = [st for st in stacks if not _flanked_by_columns(boxes, st, kept)]
+        if not beside:
+            return stacks
+        stacks = [st for st in stacks if st not in beside]
+
+
+def _figures(text: str) -> bool:
+    """Whether a line is a figure (an amount, a date, a code: mostly digits, a currency's
+    letters at most): a value belonging to the label on its row, not a column's line."""
+    chars = [c for c in text if c.isalnum()]
+    digits = sum(c.isdigit() for c in chars)
+    return digits > 0 and digits >= len(chars) / 2 and len(chars) - digits <= 3
+
+
+def _flanked_by_columns(boxes: list[BBox], stack: list[int], free: set[int]) -> bool:
+    """Whether every line level with ``stack`` (its centre within the stack's height) that is
+    not one of its lines is a column's line too (in ``free``)."""
+    members = set(stack)
+    top, bottom = min(boxes[i][1] for i in stack), max(boxes[i][3] for i in stack)
+    for j, b in enumerate(boxes):
+        if j not in members and top < (b[1] + b[3]) / 2 < bottom and j not in free:
+            return False
+    return True
 
 
 def _gaps(intervals: list[tuple[float, float]]) -> list[float]:
@@ -173,18 +262,26 @@ def _core_rows(box: BBox) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def xy_cut(boxes: list[BBox], columns: list[bool] | None = None) -> list[int]:
+def xy_cut(
+    boxes: list[BBox], columns: list[bool] | None = None, stacks: list[bool] | None = None
+) -> list[int]:
     """Reading order of boxes: horizontal cuts first (bands), then vertical (columns).
 
-    ``columns[i]`` marks boxes that are column material (multi-line paragraphs). A band with
-    none of them holds single lines only (a form, a receipt): it is read row by row instead of
-    being split into columns.
+    ``columns[i]`` marks boxes that are column material (multi-line paragraphs, or stacks of
+    short lines: ``stacks[i]``). A band with none of them holds single lines only (a form, a
+    receipt): it is read row by row instead of being split into columns. A band whose only
+    material is stacks is split into columns only when every column holds one (two columns
+    of options); a receipt's stacked item names beside their prices are read by rows.
     """
     column = columns or [True] * len(boxes)
+    stack = stacks or [False] * len(boxes)
 
     def order(idx: list[int]) -> list[int]:
         if len(idx) <= 1:
             return idx
+        stacked = _stack_columns(idx, boxes, column, stack)
+        if stacked is not None:
+            return [k for col in stacked for k in order(col)]
         # rows are cut on the middle of each box: detector boxes carry margins that overlap
         cuts = _gaps([_core_rows(boxes[i]) for i in idx])
         if cuts:
@@ -192,7 +289,8 @@ def xy_cut(boxes: list[BBox], columns: list[bool] | None = None) -> list[int]:
             for i in idx:
                 centre = (boxes[i][1] + boxes[i][3]) / 2
                 bands[sum(1 for c in cuts if centre > c)].append(i)
-            return [k for band in bands if band for k in order(band)]
+            bands = _join_stack_bands([b for b in bands if b], boxes, column, stack)
+            return [k for band in bands for k in order(band)]
         if not any(column[i] for i in idx):
             return _rows(boxes, idx)
         cuts = _gaps([(boxes[i][0], boxes[i][2]) for i in idx])
@@ -201,11 +299,48 @@ def xy_cut(boxes: list[BBox], columns: list[bool] | None = None) -> list[int]:
             for i in idx:
                 centre = (boxes[i][0] + boxes[i][2]) / 2
                 cols[sum(1 for c in cuts if centre > c)].append(i)
+            only_stacks = all(stack[i] for i in idx if column[i])
+            if only_stacks and not all(any(column[i] for i in col) for col in cols if col):
+                return _rows(boxes, idx)
             return [k for col in cols if col for k in order(col)]
         # entangled boxes: row by row
         return _rows(boxes, idx)
 
     return order(list(range(len(boxes))))
+
+
+def _stack_columns(
+    idx: list[int], boxes: list[BBox], column: list[bool], stack: list[bool]
+) -> list[list[int]] | None:
+    """``idx`` split at its vertical gutters when its material is stacks of short lines only
+    and every part holds one (columns of options, lists); else None."""
+    if any(column[i] and not stack[i] for i in idx) or not any(stack[i] for i in idx):
+        return None
+    cuts = _gaps([(boxes[i][0], boxes[i][2]) for i in idx])
+    if not cuts:
+        return None
+    cols: list[list[int]] = [[] for _ in range(len(cuts) + 1)]
+    for i in idx:
+        cols[sum(1 for c in cuts if (boxes[i][0] + boxes[i][2]) / 2 > c)].append(i)
+    cols = [c for c in cols if c]
+    return cols if all(any(stack[i] for i in c) for c in cols) else None
+
+
+def _join_stack_bands(
+    bands: list[list[int]], boxes: list[BBox], column: list[bool], stack: list[bool]
+) -> list[list[int]]:
+    """Consecutive bands joined while together they stay columns of stacks: a blank line
+    between two questions in one column and between two in the other, at the same height,
+    cuts the page across, but the columns go on below it."""
+    out: list[list[int]] = []
+    for band in bands:
+        if out and _stack_columns(out[-1], boxes, column, stack) is not None:
+            joined = out[-1] + band
+            if _stack_columns(joined, boxes, column, stack) is not None:
+                out[-1] = joined
+                continue
+        out.append(band)
+    return out
 
 
 def _rows(boxes: list[BBox], idx: list[int]) -> list[int]:
@@ -289,12 +424,17 @@ def build_layout(lines: list[TextLine], params: LayoutParams = LayoutParams()) -
     boxes = [deskewed_box(line, angle) for line in lines]
     unit = float(np.median([b[3] - b[1] for b in boxes])) or 1.0
     labels = [line.text.rstrip().endswith(":") for line in lines]
-    units = _paragraphs(boxes, labels, unit, params)
+    texts = [line.text for line in lines]
+    units, stacks = _paragraphs(boxes, texts, labels, unit, params)
     paragraph_lines = {i for u in units if len(u) > 1 for i in u}
     unit_boxes = [union_box([boxes[i] for i in g]) for g in units]
     sideways = [k for k, g in enumerate(units) if len(g) == 1 and _on_its_side(boxes[g[0]], unit)]
     flat = [k for k in range(len(units)) if k not in sideways]
-    cut = xy_cut([unit_boxes[k] for k in flat], [len(units[k]) > 1 for k in flat])
+    cut = xy_cut(
+        [unit_boxes[k] for k in flat],
+        [len(units[k]) > 1 for k in flat],
+        [k >= len(units) - stacks for k in flat],
+    )
     order = _insert_sideways([flat[k] for k in cut], sideways, unit_boxes)
     ordered = [_rows(boxes, units[u]) for u in order]
     turned = {units[k][0] for k in sideways}

@@ -19,6 +19,7 @@ from core.errors import (
     CorruptDocument,
     EmptyFile,
     EncryptedDocument,
+    FileNotFound,
     FileTooLarge,
     PageTooLarge,
     TooManyPages,
@@ -110,6 +111,8 @@ def open_document(path: str | Path, params: LoadParams = LoadParams()) -> Docume
             head = f.read(1024)
     except IsADirectoryError as exc:
         raise UnsupportedType("a directory, not a file") from exc
+    except FileNotFoundError as exc:
+        raise FileNotFound() from exc
     except OSError as exc:
         raise CorruptDocument(f"cannot read the file: {exc.strerror or exc}") from exc
     if size == 0:

@@ -13,7 +13,15 @@ Blocks are written in reading order, one blank line apart; the output ends in on
   split at a line end joined). A start Markdown would read as a heading, list item, quote, rule
   or code fence is backslash-escaped; nothing else is (a one-line paragraph cannot make a table,
   so ``|`` stays as read).
-- ``header``, ``footer``: left out.
+- List items: a text block that opens with a list marker (``pipelines.page_structure``: a
+  block holding a list is first cut into its items) is an item, its wrapped lines joined, and
+  consecutive items make one list, an item a line: a numbered item as ``N.`` (``N)`` kept),
+  a bullet as ``- ``, a lettered or roman one as ``- (a) ...`` (Markdown has no lettered lists).
+- Headings the layout model called text (``page_structure.promote_headings``: a short line
+  standing alone or taller than the body) are titles like the others.
+- ``header``, ``footer``: left out, and so are running heads and folios the model did not label
+  (``pipelines.running_heads``: found over the whole document by ``document_markdown``, over
+  the page alone by ``page_markdown``).
 - ``figure``: ``![caption](link)``, link from ``figure_link``, alt text ``Figure`` when there is
   no caption; without a link, the caption alone as an italic line; with neither, nothing. Text
   read inside a figure (chart labels, axis ticks) is dropped: out of place it reads as noise.
@@ -37,9 +45,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from statistics import fmean, median
 from typing import TypeAlias
 
+from pipelines.page_structure import list_marker, page_structure
+from pipelines.running_heads import mark_running_heads
 from pipelines.text import block_text
 from pipelines.types import Block, PageResult, Table, TextLine, Word
 
@@ -61,13 +72,19 @@ _ORDERED_START = re.compile(r"\d{1,9}(?=[.)](?:\s|$))")
 
 
 def page_markdown(
-    page: PageResult, *, figure_link: FigureLink | None = None, heading_levels: int = 2
+    page: PageResult,
+    *,
+    figure_link: FigureLink | None = None,
+    heading_levels: int = 2,
+    running_heads: bool = True,
 ) -> str:
     """One page as Markdown; heading levels from the title heights of this page alone.
 
     ``figure_link`` gives the image link of a figure block; ``heading_levels`` (1-6) is the
-    deepest heading level used. Returns the Markdown text ("" for a page with nothing to write).
+    deepest heading level used; ``running_heads`` leaves out the page's folio and running
+    heads found on it alone. Returns the Markdown text ("" for a page with nothing to write).
     """
+    (page,) = _prepared([page], running_heads)
     level = _heading_level(_titles([page]), heading_levels)
     return _join(_page_parts(page, figure_link, level))
 
@@ -77,19 +94,42 @@ def document_markdown(
     *,
     figure_link: FigureLink | None = None,
     heading_levels: int = 2,
+    running_heads: bool = True,
 ) -> str:
     """Pages as one Markdown document, each started by a ``<!-- page N -->`` comment.
 
     Heading levels come from the title heights of the whole document; ``figure_link`` and
-    ``heading_levels`` are as in ``page_markdown``. Returns the Markdown text ("" for no pages).
+    ``heading_levels`` are as in ``page_markdown``; ``running_heads`` leaves out the running
+    heads and folios found over all the pages. Returns the Markdown text ("" for no pages).
     """
-    pages = list(pages)  # the heading bands need every page's titles before the first is written
+    # the heading bands and running heads need every page before the first is written
+    pages = _prepared(list(pages), running_heads)
     level = _heading_level(_titles(pages), heading_levels)
     parts: list[str] = []
     for page in pages:
         parts.append(f"<!-- page {page.page} -->")
         parts.extend(_page_parts(page, figure_link, level))
     return _join(parts)
+
+
+def _prepared(pages: list[PageResult], running_heads: bool) -> list[PageResult]:
+    """The pages with running heads and folios made furniture, lists cut into items and
+    unmarked headings made titles."""
+    if running_heads:
+        pages = mark_running_heads(pages)
+    return [replace(p, blocks=tuple(page_structure(p.blocks))) for p in pages]
+
+
+def _item(text: str, family: str, marker: str) -> str:
+    """A list item's text as a Markdown list line (``family`` and ``marker`` from
+    ``list_marker``)."""
+    rest = _escape_start(text.lstrip()[len(marker) :].strip())
+    if family == "number":
+        delimiter = ")" if marker.endswith(")") and not marker.startswith("(") else "."
+        return f"{marker.strip('().')}{delimiter} {rest}"
+    if family == "letter":
+        return f"- {marker} {rest}"
+    return f"- {rest}"
 
 
 def _join(parts: list[str]) -> str:
@@ -162,10 +202,21 @@ def _page_parts(
     captions = _captions(page.blocks)
     consumed = set(captions.values())
     parts: list[str] = []
+    listing: str | None = None  # the family of the list the last part is, if it is one
     for i, block in enumerate(page.blocks):
         if block.kind in ("header", "footer") or i in consumed:
             continue
         text = _text(block)
+        marker = list_marker(text) if block.kind == "text" else None
+        if marker is not None:
+            # an item continues the list before it, unless its marker is of another family
+            if listing == marker[0]:
+                parts[-1] += "\n" + _item(text, *marker)
+            else:
+                parts.append(_item(text, *marker))
+            listing = marker[0]
+            continue
+        listing = None
         caption = _text(page.blocks[captions[i]]) if i in captions else ""
         if block.kind == "title":
             if text:

@@ -35,7 +35,8 @@ from pipelines.regions import (
     RegionFinder,
     RegionLike,
     RegionOrderParams,
-    page_layout,
+    sheet_layout,
+    spread_regions,
     worth_regions,
 )
 from pipelines.scheduling import prefetch, run_ordered
@@ -283,7 +284,7 @@ def _find_regions(
     ]
     if wanted:
         for i, page_regions in zip(wanted, finder.detect([images[i] for i in wanted]), strict=True):
-            found[i] = page_regions
+            found[i] = spread_regions(images[i], readings[i].lines, page_regions, finder, params)
     return found
 
 
@@ -300,7 +301,9 @@ def _page_result(
     tables: TableModel | None = None,
 ) -> PageResult:
     h, w = image.shape[:2]
-    blocks = page_layout(reading.lines, regions, int(h), params.layout, params.regions)
+    blocks, spread = sheet_layout(
+        reading.lines, regions, int(w), int(h), params.layout, params.regions
+    )
     if tables is not None:
         blocks = list(recognise_tables(image, blocks, tables))
     model = finder.name if finder is not None else None
@@ -314,4 +317,5 @@ def _page_result(
         blocks=tuple(blocks),
         seconds=seconds,
         layout_model=model,
+        halves=None if spread is None else spread.halves(),
     )

@@ -38,6 +38,7 @@ from pipelines.layout import (
     rows_order,
     wraps,
 )
+from pipelines.spreads import Spread, find_spread
 from pipelines.types import BBox, Block, BlockKind, PageResult, TextLine, block_kind, union_box
 
 
@@ -256,6 +257,41 @@ def _give_back_strays(
     return out
 
 
+def _drop_prose_tables(
+    lines: list[TextLine],
+    regions: Sequence[RegionLike],
+    kinds: Sequence[str],
+    owner: list[int],
+    unit: float,
+    params: RegionOrderParams,
+) -> list[int]:
+    """``owner`` with the lines of a "table" drawn over columns of prose handed to the regions
+    that hold them next best.
+
+    On news pages with rules between the columns the model may draw a table over two columns
+    whose paragraphs it also found as text regions: most lines inside it then belong to those,
+    and they are prose (paragraph-long). The few lines the table took would be read as a table
+    between the columns. A real table's cells may be drawn as text regions too, but their lines
+    are short."""
+    out = list(owner)
+    for r, kind in enumerate(kinds):
+        if kind != "table":
+            continue
+        inside = [i for i, ln in enumerate(lines) if _centre_in(ln.bbox, regions[r].bbox)]
+        others = [i for i in inside if out[i] >= 0 and out[i] != r and kinds[out[i]] == "text"]
+        if len(inside) < 4 or len(others) <= len(inside) / 2:
+            continue
+        if float(np.median([len(lines[i].text) for i in others])) < params.prose_table_chars:
+            continue
+        held = [i for i, o in enumerate(out) if o == r]
+        again = assign_lines(
+            [lines[i] for i in held], regions, params.in_region, params.pad * unit, [r] * len(held)
+        )
+        for i, o in zip(held, again, strict=True):
+            out[i] = o
+    return out
+
+
 def _split_around(found: list[_Region], lines: list[TextLine]) -> list[_Region]:
     """Text regions cut where another region stands inside them (a heading, a figure in a
     column the model drew as one region), so each part is read in its place."""
@@ -418,15 +454,19 @@ def build_region_layout(
         for region, held in zip(regions, members, strict=True)
     ]
     owner = _give_back_strays(lines, regions, kinds, owner, unit, params)
+    owner = _drop_prose_tables(lines, regions, kinds, owner, unit, params)
     members = [[i for i, o in enumerate(owner) if o == r] for r in range(len(regions))]
     if not regions_describe_page(lines, kinds, owner, params):
         return None
     found: list[_Region] = []
     for r, detected in enumerate(regions):
+        # a "table" whose lines all went to other regions is the model seeing a table in
+        # columns of prose (news pages with rules): kept, it would cut the columns in two
+        held_by_others = any(_centre_in(ln.bbox, detected.bbox) for ln in lines)
         if kinds[r] == "text":
             for column in _gutter_columns(lines, members[r], unit):
                 found.append(_Region("text", union_box([lines[i].bbox for i in column]), column))
-        elif members[r] or kinds[r] in ("figure", "table"):
+        elif members[r] or kinds[r] == "figure" or (kinds[r] == "table" and not held_by_others):
             found.append(_Region(kinds[r], detected.bbox, members[r]))
     # lines outside every region are grouped by the row rules and placed like regions
     stray = [i for i, o in enumerate(owner) if o < 0]
@@ -514,13 +554,88 @@ def _skew(lines: list[TextLine], layout: LayoutParams) -> tuple[float, float]:
     return angle, float(np.median(heights)) or 1.0
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """A region found on part of a sheet, in the sheet's pixels."""
+
+    kind: str
+    bbox: BBox
+    score: float
+
+
+def spread_regions(
+    image: np.ndarray,
+    lines: list[TextLine],
+    regions: Sequence[RegionLike],
+    finder: RegionFinder,
+    params: RegionOrderParams = RegionOrderParams(),
+) -> Sequence[RegionLike]:
+    """The regions of a sheet: when it is a spread, each page's own, found on its half of the
+    image (the model, shown two pages at once, draws regions across both: one "table" over
+    two pages of ruled columns); else ``regions`` as given."""
+    h, w = image.shape[:2]
+    spread = find_spread(lines, w, h, _uncut(lines, regions, params))
+    if spread is None:
+        return regions
+    out: list[RegionLike] = []
+    halves = [(round(b[0]), round(b[2])) for b in spread.halves()]
+    crops = [np.ascontiguousarray(image[:, x0:x1]) for x0, x1 in halves]
+    for (x0, _), found in zip(halves, finder.detect(crops), strict=True):
+        for r in found:
+            b = r.bbox
+            out.append(_Placed(r.kind, (b[0] + x0, b[1], b[2] + x0, b[3]), r.score))
+    return out
+
+
 def relayout(page: PageResult, image: np.ndarray, finder: RegionFinder) -> PageResult:
     """A stored page laid out again from its upright ``image``'s regions, its lines as read
     (no OCR): for pages read before the layout model, or by another one."""
     lines = list(page.lines)
     regions = finder.detect([image])[0] if worth_regions(lines, RegionOrderParams()) else None
-    blocks = page_layout(lines, regions, page.height)
-    return replace(page, blocks=tuple(blocks), layout_model=finder.name)
+    if regions is not None:
+        regions = spread_regions(image, lines, regions, finder)
+    blocks, spread = sheet_layout(lines, regions, page.width, page.height)
+    halves = None if spread is None else spread.halves()
+    return replace(page, blocks=tuple(blocks), layout_model=finder.name, halves=halves)
+
+
+def sheet_layout(
+    lines: list[TextLine],
+    regions: Sequence[RegionLike] | None,
+    width: int,
+    height: int,
+    layout: LayoutParams = LayoutParams(),
+    params: RegionOrderParams = RegionOrderParams(),
+) -> tuple[list[Block], Spread | None]:
+    """A sheet's blocks in reading order, and the spread it is (None: one page).
+
+    A spread (``pipelines.spreads``) is laid out as two pages, the left one first, each with
+    the lines and regions on its side of the gutter."""
+    spread = find_spread(lines, width, height, _uncut(lines, regions or (), params))
+    if spread is None:
+        return page_layout(lines, regions, height, layout, params), None
+    blocks: list[Block] = []
+    for half in spread.halves():
+        inside = [ln for ln in lines if _centre_in(ln.bbox, half)]
+        kept = None if regions is None else [r for r in regions if _centre_in(r.bbox, half)]
+        blocks.extend(page_layout(inside, kept, height, layout, params))
+    return blocks, spread
+
+
+def _uncut(
+    lines: list[TextLine], regions: Sequence[RegionLike], params: RegionOrderParams
+) -> list[BBox]:
+    """Boxes a spread's gutter may not cut: figures, and tables that are tables (the model
+    takes a spread of ruled newspaper columns for one table: columns of prose are not)."""
+    out = []
+    for region in regions:
+        if region.kind == "table":
+            held = [ln for ln in lines if _centre_in(ln.bbox, region.bbox)]
+            if _region_kind("table", held, params) == "table":
+                out.append(region.bbox)
+        elif region.kind == "figure":
+            out.append(region.bbox)
+    return out
 
 
 def page_layout(

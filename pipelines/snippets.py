@@ -4,7 +4,11 @@ the web app's marks).
 
 A query word matches a passage word when they are equal, ignoring case and accents, or share
 a stem: the longer starts with the shorter and the shorter has at least ``MIN_STEM`` letters
-(``repair`` finds ``repairs`` and ``repaired``; ``cat`` does not find ``catalogue``).
+(``repair`` finds ``repairs`` and ``repaired``; ``cat`` does not find ``catalogue``). When no
+word matches (a hit found by meaning alone, or a misspelt query), the sentence whose words are
+most alike the query's by letter trigrams (``FUZZY_MIN``) is the snippet, else the passage's
+start. ``Snippet.start``/``end`` say where the snippet lies in the passage, so a hit can cite the
+lines that hold it (``pipelines.citing``).
 
 In a table, a hit cites cells (``cited_cells``): a value counts the query words its own text,
 its row's label (first column) and its column's header cells match, so "carbon dioxide to
@@ -18,11 +22,15 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pipelines.types import TableCell
 
 MIN_STEM = 4
 MAX_CHARS = 300  # a snippet longer than this is cut around its matches
+# a query word and a passage word are alike when their letter trigrams' Dice coefficient is at
+# least this ("colour" / "color" 0.55, "lightning" / "lighting" 0.71, "zebra" / "zero" 0.22)
+FUZZY_MIN = 0.5
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
 # a sentence ends at . ! ? followed by space and an upper-case letter, digit or quote, or at a
 # line break followed by a capital (OCR lines of a heading or a list)
@@ -32,12 +40,17 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|\n+(?=[
 @dataclass(frozen=True)
 class Snippet:
     """A stretch of a passage and the ``(start, end)`` character offsets, in ``text``, of the
-    words that match the query (sorted, not overlapping)."""
+    words that match the query (sorted, not overlapping); ``start``/``end``: where the
+    sentence(s) it is taken from lie in the passage, ``[start, end)`` (the whole sentences,
+    also when the snippet cuts a long one short)."""
 
     text: str
     highlights: tuple[tuple[int, int], ...]
+    start: int = 0
+    end: int = 0
 
 
+@lru_cache(maxsize=1 << 16)  # the same words come back in every hit: a third of a search's time
 def fold(word: str) -> str:
     """A word lowercased without accents: how query and passage words are compared."""
     decomposed = unicodedata.normalize("NFKD", word.casefold())
@@ -71,6 +84,11 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def distinct_terms(text: str, a: int, b: int, terms: list[str]) -> int:
+    """How many of the (folded) ``terms`` some word of ``text[a:b]`` matches."""
+    return len({k for *_, k in _matched(text, a, b, terms)})
+
+
 def _matched(text: str, a: int, b: int, terms: list[str]) -> list[tuple[int, int, int]]:
     """``(start, end, term index)`` of every word of ``text[a:b]`` that matches a term."""
     found = []
@@ -91,7 +109,7 @@ def snippet(text: str, terms: list[str], max_chars: int = MAX_CHARS) -> Snippet:
     folded = [fold(t) for t in terms if t.strip()]
     spans = sentences(text)
     if not spans:
-        return Snippet("", ())
+        return Snippet("", (), 0, 0)
     best: tuple[tuple[int, int, int, int], int, int, list[tuple[int, int, int]]] | None = None
     for i in range(len(spans)):
         for j in (i, i + 1):
@@ -107,14 +125,37 @@ def snippet(text: str, terms: list[str], max_chars: int = MAX_CHARS) -> Snippet:
     assert best is not None
     (distinct, *_), a, b, found = best
     if distinct == 0:
-        a, b, found = spans[0][0], spans[0][1], []
+        a, b = _alike(text, spans, folded)
+        found = []
+    sentence = a, b
     a, b = _window(text, a, b, found, max_chars)
     piece = text[a:b]
     lead = "…" if a > spans[0][0] and not _starts_sentence(a, spans) else ""
     tail = "…" if b < len(text) and not _ends_sentence(b, spans) else ""
     shift = len(lead) - a
     marks = tuple((s + shift, e + shift) for s, e, _ in found if a <= s and e <= b)
-    return Snippet(lead + " ".join(piece.split("\n")) + tail, marks)
+    return Snippet(lead + " ".join(piece.split("\n")) + tail, marks, *sentence)
+
+
+def _trigrams(word: str) -> set[str]:
+    padded = f" {word} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def _alike(text: str, spans: list[tuple[int, int]], terms: list[str]) -> tuple[int, int]:
+    """The sentence whose words are most alike the ``terms`` by trigram Dice (each term
+    counting its best word at ``FUZZY_MIN`` or more; ties: the earlier), else the first."""
+    grams = [_trigrams(t) for t in terms if len(t) >= 3]
+    best, best_score = spans[0], 0.0
+    for a, b in spans:
+        words = [_trigrams(fold(m.group())) for m in _WORD.finditer(text, a, b)]
+        score = 0.0
+        for g in grams:
+            dice = max((2 * len(g & w) / (len(g) + len(w)) for w in words), default=0.0)
+            score += dice if dice >= FUZZY_MIN else 0.0
+        if score > best_score:
+            best, best_score = (a, b), score
+    return best
 
 
 def _starts_sentence(a: int, spans: list[tuple[int, int]]) -> bool:

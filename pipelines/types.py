@@ -211,6 +211,9 @@ class PageResult:
     seconds: float = 0.0
     warnings: tuple[str, ...] = field(default=())
     layout_model: str | None = None  # the layout model that saw the page (None: none did)
+    # a sheet holding two pages side by side (a spread): the two pages' boxes, left first,
+    # read in that order (None: the sheet is one page)
+    halves: tuple[BBox, BBox] | None = None
 
     @property
     def lines(self) -> list[TextLine]:
@@ -241,6 +244,8 @@ class PageResult:
         }
         if self.warnings:
             d["warnings"] = list(self.warnings)
+        if self.halves is not None:
+            d["halves"] = [list(b) for b in self.halves]
         return d
 
     @classmethod
@@ -256,4 +261,13 @@ class PageResult:
             seconds=float(d.get("seconds", 0.0)),
             warnings=tuple(d.get("warnings", [])),
             layout_model=d.get("layout_model"),
+            halves=_halves(d.get("halves")),
         )
+
+
+def _halves(values: Any) -> tuple[BBox, BBox] | None:
+    """A spread's two page boxes from their JSON values (None when the sheet is one page)."""
+    if not values:
+        return None
+    left, right = values
+    return _box(left), _box(right)

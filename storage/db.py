@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:  # alembic is imported when a migration runs: 0.5 s a process otherwise
+    from alembic.config import Config
 
 Backend = Literal["sqlite", "postgresql"]
 
@@ -86,6 +89,8 @@ def backend(engine: Engine) -> Backend:
 
 def alembic_config(engine: Engine) -> Config:
     """An Alembic configuration for ``engine``, built in code (no alembic.ini)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     url = engine.url.render_as_string(hide_password=False)
@@ -112,10 +117,18 @@ def include_in_autogenerate(
 
 
 def migrate(engine_or_url: Engine | str) -> None:
-    """Bring the database schema to the newest migration (``alembic upgrade head``)."""
+    """Bring the database schema to the newest migration (``alembic upgrade head``).
+
+    A database already at the newest migration is left alone without importing alembic (half
+    a second of every command's start; docs/BENCHMARKS.md, issue 35).
+    """
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
-    cfg = alembic_config(engine)
     try:
+        if _at_head(engine):
+            return
+        from alembic import command
+
+        cfg = alembic_config(engine)
         with engine.begin() as connection:
             if backend(engine) == "postgresql":
                 # Processes starting together (API, workers) migrate one at a time.
@@ -125,6 +138,39 @@ def migrate(engine_or_url: Engine | str) -> None:
     finally:
         if isinstance(engine_or_url, str):
             engine.dispose()
+
+
+_REVISION = re.compile(r"^revision\b[^=]*=\s*[\"']([^\"']+)[\"']", re.M)
+_DOWN_REVISION = re.compile(r"^down_revision\b[^=]*=(.*)$", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest migration's id, read from the migration files (the one revision no other
+    names as its ``down_revision``); None when there is not exactly one."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None  # a file this reading does not understand: let alembic decide
+        revisions.add(revision.group(1))
+        downs.update(re.findall(r"[\"']([^\"']+)[\"']", down.group(1)))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the database's ``alembic_version`` names the newest migration, and only it."""
+    head = head_revision()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    except SQLAlchemyError:  # a new database: no version table yet
+        return False
+    return [row[0] for row in versions] == [head]
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

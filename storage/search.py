@@ -9,6 +9,16 @@ that share only some of its words. The legs are fused by weighted reciprocal ran
 LEXICAL_WEIGHT).
 Filters (document ids, tenant, metadata key == value) apply inside every leg.
 
+A score floor drops chunk hits that neither match the query's words nor mean what it means,
+so a query with no matching word and no close meaning ("xyzzy quantum zebra") finds nothing:
+a chunk needs a cosine (MiniLM) with the query of at least ``MIN_COSINE``, or of at least
+``MIN_COSINE_WORDED`` when the lexical leg found it (it holds a query word). A one-word match
+alone is no reason ("What is the offside rule in ice hockey?" finds "rule" in a history), but
+with some closeness of meaning it is (names and numbers). A worded chunk beyond the dense leg's
+candidates has a cosine below the last candidate's: it is kept unless that is below the floor.
+Both are calibrated by bench/citing.py on the SQuAD dev questions and questions whose answer is
+absent (bench/data/absent_questions.jsonl); hits of the image legs have no floor.
+
 A dense leg reads the vectors of one encoder (``storage.encoders.VectorTarget``): the text
 encoder's over chunks, or the image encoder's over page and figure regions (reached by a text
 query through the image model's text tower, ``text_to_image``, or by an image, ``image``).
@@ -39,6 +49,8 @@ from storage.tables import Chunk, Document, ImageVector
 __all__ = [
     "LEXICAL_WEIGHT",
     "MAX_QUERY_TOKENS",
+    "MIN_COSINE",
+    "MIN_COSINE_WORDED",
     "PG_LEXICAL_ROW_BUDGET",
     "RRF_K",
     "SQLITE_LEXICAL_ROW_BUDGET",
@@ -66,6 +78,10 @@ LEXICAL_WEIGHT = 3.0
 PG_LEXICAL_ROW_BUDGET = 3000.0
 SQLITE_LEXICAL_ROW_BUDGET = 10000.0
 MAX_QUERY_TOKENS = 32
+# The score floor (module doc): the cosine (MiniLM) a chunk needs with the query, and the
+# lower one a chunk holding a query word needs; bench/citing.py. Settings.
+MIN_COSINE = 0.3
+MIN_COSINE_WORDED = 0.15
 _TOKEN = re.compile(r"\w+")
 
 LegName = Literal["lexical", "dense", "text_to_image", "image"]
@@ -89,7 +105,10 @@ class SearchHit:
 
     ``score`` is the fused RRF score in ``hybrid_search``, the cosine similarity in
     ``dense_search`` and the full-text relevance (higher is better) in ``lexical_search``.
-    ``ranks`` maps each leg that found the hit to its 1-based rank there. An image region
+    ``ranks`` maps each leg that found the hit to its 1-based rank there; ``cosine`` is its
+    similarity to the query in the text encoder's dense leg (None: not among its candidates).
+    ``line_texts``, when known (``workers.searching`` reads them from the page's layout), is
+    the text of each of ``line_boxes``. An image region
     (``kind`` page or figure, ``region_id`` set) has no chunk id and no line boxes. A table
     chunk has its ``cells`` (JSON values: row, col, spans, bbox, text, header) and its table's
     0-based index in the document (``table_index``); other hits have None.
@@ -109,6 +128,8 @@ class SearchHit:
     region_id: int | None = None
     cells: tuple[dict[str, Any], ...] | None = None
     table_index: int | None = None
+    cosine: float | None = None
+    line_texts: tuple[str, ...] | None = None
 
     @property
     def dense_rank(self) -> int | None:
@@ -162,7 +183,10 @@ def _lexical(
 
 
 def _hits(
-    session: Session, scored: list[tuple[Key, float]], ranks: dict[str, dict[Key, int]]
+    session: Session,
+    scored: list[tuple[Key, float]],
+    ranks: dict[str, dict[Key, int]],
+    cosines: dict[Key, float] | None = None,
 ) -> list[SearchHit]:
     if not scored:
         return []
@@ -225,6 +249,7 @@ def _hits(
                 region_id=None if chunk else key[1],
                 cells=tuple(row.cells) if chunk and row.cells is not None else None,
                 table_index=row.table_index if chunk else None,
+                cosine=None if cosines is None else cosines.get(key),
             )
         )
     return hits
@@ -276,6 +301,8 @@ def hybrid_search(
     candidates: int = 50,
     rrf_k: float = RRF_K,
     lexical_weight: float = LEXICAL_WEIGHT,
+    min_cosine: float | None = None,
+    min_cosine_worded: float = MIN_COSINE_WORDED,
 ) -> list[SearchHit]:
     """The ``k`` best chunks and image regions by weighted reciprocal rank fusion (constant
     ``rrf_k``) of: the query's words (weight ``lexical_weight``), its text embedding
@@ -283,15 +310,20 @@ def hybrid_search(
     of ``image_legs`` against the image vectors (their own weights).
 
     Each leg takes its top ``candidates`` under the filters; a leg without its input (no
-    query, no query vector) is left out.
+    query, no query vector) is left out. The score floor (module doc): a chunk is left out
+    below a cosine of ``min_cosine`` with the query, or of ``min_cosine_worded`` when the
+    lexical leg found it (``min_cosine`` None, the default here, or no query vector: no
+    floor; the service passes ``MIN_COSINE`` through its settings).
     """
     filters = Filters.of(document_ids, metadata, tenant)
     search = _search_backend(session)
     rankings: list[tuple[LegName, list[tuple[Key, float]], float]] = []
+    cosines: dict[Key, float] = {}
     if query_vector is not None and target is not None:
         vector = _query_vector(query_vector, target)
-        dense = search.dense(session, target, vector, candidates, filters)
-        rankings.append(("dense", _keyed(dense, "chunk"), 1.0))
+        dense = _keyed(search.dense(session, target, vector, candidates, filters), "chunk")
+        cosines = dict(dense)
+        rankings.append(("dense", dense, 1.0))
     if query:
         lexical = _lexical(search, session, query, candidates, filters)
         rankings.append(("lexical", _keyed(lexical, "chunk"), lexical_weight))
@@ -303,8 +335,20 @@ def hybrid_search(
         *(ranked for _, ranked, _ in rankings),
         k=rrf_k,
         weights=tuple(weight for _, _, weight in rankings),
-    )[:k]
-    return _hits(session, fused, {name: _ranks(ranked) for name, ranked, _ in rankings})
+    )
+    leg_ranks: dict[str, dict[Key, int]] = {name: _ranks(r) for name, r, _ in rankings}
+    if min_cosine is not None and query_vector is not None and target is not None:
+        # after the fusion, so the hits kept rank as without the floor
+        worded = leg_ranks.get("lexical", {})
+        # a chunk beyond the dense candidates is no closer than the last of them
+        beyond = min(cosines.values(), default=-1.0) if len(cosines) >= candidates else -1.0
+
+        def kept(key: Key) -> bool:
+            cosine = cosines.get(key, beyond)
+            return cosine >= (min_cosine_worded if key in worded else min_cosine)
+
+        fused = [(key, score) for key, score in fused if key[0] != "chunk" or kept(key)]
+    return _hits(session, fused[:k], leg_ranks, cosines)
 
 
 def dense_search(

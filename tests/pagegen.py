@@ -105,3 +105,35 @@ def article_page(
         y = _paragraph(draw, text, *columns[1], y, 20) + 20
     draw.text((600, 1680), footer, fill="black", font=font(18))
     return img, chart
+
+
+def questionnaire_page(
+    title: str, columns: list[list[tuple[str, list[str]]]], size: int = 22
+) -> Image.Image:
+    """A letter page at 150 dpi: a title, then columns of short lines, each a run of questions
+    with their options indented under them (a questionnaire), a blank line after each."""
+    width, margin = 1275, 90
+    img = Image.new("RGB", (width, 1650), "white")
+    draw = ImageDraw.Draw(img)
+    draw.text((margin, 70), title, fill="black", font=font(int(size * 1.5)))
+    col_w = (width - 2 * margin) // len(columns)
+    step, f = int(size * 1.5), font(size)
+    for c, questions in enumerate(columns):
+        x, y = margin + c * col_w, 170
+        for question, options in questions:
+            draw.text((x, y), question, fill="black", font=f)
+            y += step
+            for option in options:
+                draw.rectangle((x + 30, y + 4, x + 30 + size - 6, y + size - 2), outline="black")
+                draw.text((x + 30 + size + 6, y), option, fill="black", font=f)
+                y += step
+            y += step
+    return img
+
+
+def spread(left: Image.Image, right: Image.Image) -> Image.Image:
+    """Two pages side by side on one sheet, as a book scanner or a 2-up print gives them."""
+    sheet = Image.new("RGB", (left.width + right.width, max(left.height, right.height)), "white")
+    sheet.paste(left.convert("RGB"), (0, 0))
+    sheet.paste(right.convert("RGB"), (left.width, 0))
+    return sheet

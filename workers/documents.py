@@ -29,6 +29,7 @@ from pipelines.chunk import Chunk, ChunkParams, chunk_document
 from pipelines.embed import embed_chunks
 from pipelines.load import Document, open_document
 from pipelines.ocr import NoProgress, ProgressReporter
+from pipelines.running_heads import apply_running_heads, find_running_heads, page_strips
 from pipelines.types import PageResult
 from storage import encoders
 from storage import repository as repo
@@ -172,9 +173,14 @@ def index(
     params = fit_chunks(rt.chunk, embedder.max_length - 2)
     with rt.sessions() as session:
         # pages stream from the database into the chunker: only the chunks are kept, so a
-        # long document's pages (words, boxes) are never all in memory at once
+        # long document's pages (words, boxes) are never all in memory at once; a first pass
+        # keeps only each page's top and bottom strips, to find the running heads and folios
+        heads = find_running_heads(
+            page_strips(PageResult.from_dict(layout))
+            for layout in repo.page_layouts(session, document_id=document_id)
+        )
         pages = (
-            PageResult.from_dict(layout)
+            apply_running_heads(PageResult.from_dict(layout), heads)
             for layout in repo.page_layouts(session, document_id=document_id)
         )
         chunks = chunk_document(pages, params, count_tokens=embedder.count_tokens)

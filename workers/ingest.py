@@ -20,7 +20,7 @@ from typing import Any, BinaryIO, Literal, Protocol
 
 from sqlalchemy.orm import Session
 
-from core.errors import Category, CorruptDocument, ScanragError, UnsupportedType
+from core.errors import Category, CorruptDocument, FileNotFound, ScanragError, UnsupportedType
 from core.logging import get_logger
 from core.status import DocumentStatus
 from pipelines.load import expand_inputs, sniff
@@ -264,6 +264,8 @@ def fingerprint(source: Path | BinaryIO) -> tuple[str, int, bytes]:
         return _fingerprint(source)
     except IsADirectoryError as exc:
         raise UnsupportedType("a directory, not a file") from exc
+    except FileNotFoundError as exc:
+        raise FileNotFound() from exc
     except OSError as exc:
         raise CorruptDocument(f"cannot read the file: {exc.strerror or exc}") from exc
 

@@ -4,15 +4,22 @@ by the configured encoders, the index checked to hold their vectors, the legs fu
 A text query runs the full-text leg, the text encoder's dense leg and, with an image model that
 has a text tower, a ``text_to_image`` leg over page and figure vectors; an image query runs the
 ``image`` leg over them. Both together run every leg.
+
+Each chunk hit comes back with the text of each of its line boxes, read from its page's stored
+layout (``pipelines.citing``), so its view can cite the lines that hold the matched sentence.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from PIL import Image
 from sqlalchemy.orm import Session
 
 from core.errors import BadInput
+from pipelines.citing import line_texts
 from pipelines.embed import embed_query
+from storage.page_lines import page_lines
 from storage.search import SearchHit, VectorLeg, hybrid_search
 from workers.documents import registered
 from workers.runtime import Runtime
@@ -70,7 +77,7 @@ def search(
             vector = image_encoder.embed_images([image])[0]
             legs.append(VectorLeg("image", image_target, vector, options["image_weight"]))
     session.commit()
-    return hybrid_search(
+    hits = hybrid_search(
         session,
         query=query,
         query_vector=query_vector,
@@ -83,4 +90,21 @@ def search(
         rrf_k=options["rrf_k"],
         lexical_weight=options["lexical_weight"],
         candidates=options["candidates"],
+        min_cosine=options["min_cosine"],
+        min_cosine_worded=options["min_cosine_worded"],
     )
+    return with_line_texts(session, hits)
+
+
+def with_line_texts(session: Session, hits: list[SearchHit]) -> list[SearchHit]:
+    """``hits`` with the text of each chunk hit's line boxes, from its page's lines (a hit
+    whose boxes are not all on its page, or an image region, keeps None)."""
+    lined = [h for h in hits if h.chunk_id is not None and h.line_boxes]
+    pages = page_lines(session, [(h.document_id, h.page_number) for h in lined])
+    out = []
+    for hit in hits:
+        lines = pages.get((hit.document_id, hit.page_number))
+        if hit.chunk_id is not None and hit.line_boxes and lines is not None:
+            hit = replace(hit, line_texts=line_texts(lines, hit.line_boxes))
+        out.append(hit)
+    return out

@@ -12,6 +12,7 @@ from typing import Any
 
 from core import strict_json
 from core.errors import BadInput
+from pipelines.citing import cited_lines, cited_spans, line_offsets
 from pipelines.snippets import cited_cells, snippet
 from pipelines.types import TableCell, union_box
 from storage.search import SearchHit, query_tokens
@@ -59,9 +60,20 @@ def hit_view(hit: SearchHit, query: str | None) -> dict[str, Any]:
     it with its rank in each, and whether it is a chunk or an image region. A table hit has
     ``table`` (its 0-based index among the document's tables) and ``cells``, the cells it
     cites (``{"row", "col", "bbox", "text"}``: those matching the query, or its rows when no
-    word matched: ``pipelines.snippets.cited_cells``); None for other hits."""
+    word matched: ``pipelines.snippets.cited_cells``); None for other hits. ``lines``: the
+    lines of the hit that hold its snippet's sentence(s) and the next best matching one,
+    ``{"text", "bbox"}`` each (``pipelines.citing``),
+    or None when not known (an image region, a table, a chunk whose lines are not on its
+    page)."""
     terms = query_tokens(query or "")
     best = snippet(hit.text, terms)
+    lines = None
+    if hit.line_texts is not None and hit.cells is None:
+        offsets = line_offsets(hit.text, hit.line_texts)
+        if offsets is not None:
+            spans = cited_spans(hit.text, terms, best)
+            held = cited_lines(hit.text, hit.line_boxes, offsets, spans)
+            lines = [line.to_dict() for line in held]
     cells = None
     if hit.cells is not None:
         cited = cited_cells([TableCell.from_dict(c) for c in hit.cells], terms)
@@ -77,6 +89,7 @@ def hit_view(hit: SearchHit, query: str | None) -> dict[str, Any]:
         "title": hit.title,
         "snippet": best.text,
         "highlights": [list(span) for span in best.highlights],
+        "lines": lines,
         "found_by": hit.found_by,
         "ranks": dict(hit.ranks),
         "source": "chunk" if hit.chunk_id is not None else "image",
@@ -86,10 +99,11 @@ def hit_view(hit: SearchHit, query: str | None) -> dict[str, Any]:
 
 
 def crop_bbox(view: dict[str, Any]) -> list[float]:
-    """The box a hit's crop shows: the union of the cells it cites in a table, else its box."""
-    cells = view.get("cells")
-    if cells:
-        return list(union_box([tuple(c["bbox"]) for c in cells]))
+    """The box a hit's crop shows: the union of the cells it cites in a table, of the lines
+    that hold its snippet in a passage, else its box."""
+    cited = view.get("cells") or view.get("lines")
+    if cited:
+        return list(union_box([tuple(c["bbox"]) for c in cited]))
     return list(view["bbox"])
 
 

@@ -9,7 +9,8 @@
 Each ``Document`` holds the passage text; its metadata carry the document id and filename, page,
 bbox (page pixels), kind, section title, score, snippet and the crop URL (absolute), so an
 application can cite and show where an answer came from; a passage from a table also carries
-the ``cells`` it matched (row, col, bbox each) and the ``table``'s index in its document.
+the ``cells`` it matched (row, col, bbox each) and the ``table``'s index in its document, and
+other passages the ``lines`` that hold the snippet (text, bbox each), the region to cite.
 ``document_ids`` and ``metadata`` filter as the search API does.
 """
 

@@ -9,7 +9,8 @@
 Each ``NodeWithScore`` holds the passage as a ``TextNode`` (its id names document, page and
 rank) with the fused search score; the node's metadata carry the document id and filename,
 page, bbox, kind, section title, snippet and crop URL (``Hit.metadata``), and for a passage
-from a table the ``cells`` it matched and the ``table``'s index. ``document_ids`` and
+from a table the ``cells`` it matched and the ``table``'s index (other passages: the
+``lines`` that hold the snippet, text and bbox each). ``document_ids`` and
 ``metadata`` filter as the search API does.
 """
 

@@ -67,7 +67,8 @@ def build_server(client: ScanragClient) -> MCPServer:
         document id and filename, page, bbox [x0, y0, x1, y1] in page pixels, kind, the
         snippet that matched, the full passage text, score and crop URL; a hit in a table
         also names the ``cells`` it matched (row, col, bbox each) and the ``table`` (its index
-        for get_tables), else both are null."""
+        for get_tables), else both are null; a passage names the ``lines`` that hold its
+        snippet (text, bbox each; the region to cite), null when not known."""
         with _api_errors():
             hits = client.search(query, k=k, document_ids=document_ids)
         return [
@@ -84,6 +85,7 @@ def build_server(client: ScanragClient) -> MCPServer:
                 "crop_url": h.crop_url,
                 "cells": None if h.cells is None else [dict(c) for c in h.cells],
                 "table": h.table,
+                "lines": None if h.lines is None else [dict(line) for line in h.lines],
             }
             for h in hits
         ]

@@ -20,6 +20,8 @@ from api.errors import ApiError
 WEB = Path(__file__).resolve().parents[1] / "web"
 PAGES = {"index.html": "text/html", "docs.html": "text/html"}
 FILES = {"app.js": "text/javascript", "app.css": "text/css", "docs.js": "text/javascript"}
+# an SVG icon, served at /favicon.ico: Chromium and Firefox take it by its media type
+ICONS = {"favicon.svg": "image/svg+xml"}
 SWAGGER = Path(fastapi_offline.__file__).parent / "static"  # Swagger UI 5: OpenAPI 3.1
 SWAGGER_FILES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
 CSP = (
@@ -54,6 +56,12 @@ def index() -> FileResponse:
 def asset(name: str) -> FileResponse:
     """The web app's script or style sheet."""
     return _served(WEB, name, FILES)
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    """The web app's icon (browsers ask for this path even without a link to it)."""
+    return _served(WEB, "favicon.svg", ICONS)
 
 
 @router.get("/docs")

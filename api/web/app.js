@@ -9,7 +9,8 @@ const KINDS = { text: "#1f77b4", title: "#d62728", table: "#2ca02c", figure: "#9
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 let key = sessionStorage.getItem("scanrag-key");
-const viewer = { doc: null, page: 1, pages: 0, data: null, focus: null, hit: null };
+const viewer = { doc: null, page: 1, pages: 0, data: null, focus: null, hit: null, markdown: null };
+let documentCount = null;  // documents in the last listing: an empty search says what to do
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -25,6 +26,11 @@ function el(tag, attrs = {}, ...children) {
 function say(message, error = false) {
   $("status").textContent = message;
   $("status").classList.toggle("error", error);
+}
+
+function cleared() {
+  // an error stays shown until the next thing the user does succeeds
+  if ($("status").classList.contains("error")) say("");
 }
 
 async function api(path, options = {}) {
@@ -58,11 +64,14 @@ async function signIn(candidate) {
     key = null;
     sessionStorage.removeItem("scanrag-key");
     $("app").hidden = true;
+    $("key-entry").hidden = false;
+    $("signout").hidden = true;
     say(error.status === 401 ? "That API key was not accepted." : `Sign-in failed: ${error.message}`, true);
     return;
   }
   sessionStorage.setItem("scanrag-key", key);
   $("app").hidden = false;
+  $("key-entry").hidden = true;  // signed in: the key is not left on show or in the field
   $("signout").hidden = false;
   say("Signed in.");
   refreshDocuments();
@@ -78,7 +87,13 @@ $("signout").addEventListener("click", () => {
   key = null;
   $("app").hidden = true;
   $("signout").hidden = true;
+  $("key-entry").hidden = false;
+  // nothing of the last key's documents stays in the page
+  closeViewer();
+  for (const id of ["uploads", "hits"]) $(id).replaceChildren();
+  $("documents").querySelector("tbody").replaceChildren();
   say("Signed out.");
+  $("key").focus();
 });
 
 // upload
@@ -120,8 +135,24 @@ $("upload").addEventListener("submit", async (event) => {
 
 function progressText(doc) {
   const pages = doc.page_count ? `${doc.pages_done}/${doc.page_count} pages` : "";
-  const error = doc.error ? ` — ${doc.error.message} [${doc.error.code}]` : "";
+  const error = doc.error ? ` — ${errorText(doc)}` : "";
   return `${doc.filename}: ${doc.status} ${pages}${error}`;
+}
+
+const pagesText = (doc) => (doc.page_count === null ? "" : `${doc.pages_done}/${doc.page_count}`);
+const errorText = (doc) => (doc.error ? `${doc.error.message} [${doc.error.code}]` : "");
+// id -> the last state a document's event stream told, while the upload list watches it: the
+// documents table shows that state too, so the two never disagree
+const streamed = new Map();
+
+function showProgress(doc) {
+  streamed.set(doc.id, doc);
+  const row = $("documents").querySelector(`tbody tr[data-id="${CSS.escape(doc.id)}"]`);
+  if (!row) return;
+  row.querySelector("td.status").textContent = doc.status;
+  row.querySelector("td.pages").textContent = pagesText(doc);
+  row.querySelector("td.error").textContent = errorText(doc);
+  if (doc.error) $("documents").classList.remove("no-errors");
 }
 
 async function watch(doc) {
@@ -131,8 +162,9 @@ async function watch(doc) {
   const item = el("li", { text: progressText(doc), "data-id": doc.id });
   $("uploads").append(item);
   let status = doc.status;
+  showProgress(doc);
   try {
-    while (status !== "done" && status !== "failed") {
+    while (status !== "done" && status !== "failed" && status !== "deleted") {
       const opened = Date.now();
       const response = await api(`/v1/documents/${encodeURIComponent(doc.id)}/events`);
       const reader = response.body.getReader();
@@ -149,10 +181,16 @@ async function watch(doc) {
           const data = chunk.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
           if (!data) continue;
           const state = JSON.parse(data);
+          if (!state.status) {  // event: deleted (its data is the id alone)
+            status = item.dataset.status = "deleted";
+            item.textContent = `${doc.filename}: deleted`;
+            continue;
+          }
           status = state.status;
           item.textContent = progressText(state);
           item.classList.toggle("refused", state.status === "failed");
           item.dataset.status = state.status;
+          showProgress(state);
         }
       }
       // a stream that ended at once (a proxy, a restart) is not reopened in a tight loop
@@ -161,6 +199,7 @@ async function watch(doc) {
   } catch (error) {
     item.textContent = `${doc.filename}: ${error.message}`;
   }
+  streamed.delete(doc.id);
   refreshDocuments();
 }
 
@@ -174,34 +213,64 @@ async function refreshDocuments() {
   } catch (error) { say(error.message, true); return; }
   const body = $("documents").querySelector("tbody");
   body.replaceChildren();
-  for (const doc of page.documents) {
+  for (const listed of page.documents) {
+    const doc = streamed.get(listed.id) || listed;
     const open = el("button", { type: "button", text: "Open", onclick: () => openDocument(doc, 1) });
     open.disabled = doc.status !== "done";
     const remove = el("button", { type: "button", text: "Delete", onclick: () => removeDocument(doc) });
     body.append(el("tr", { "data-id": doc.id },
-      el("td", { text: doc.filename }), el("td", { text: doc.status }),
-      el("td", { text: doc.page_count === null ? "" : `${doc.pages_done}/${doc.page_count}` }),
-      el("td", { text: doc.error ? `${doc.error.message} [${doc.error.code}]` : "" }),
-      el("td", {}, open, remove)));
+      el("td", { class: "file", text: doc.filename }), el("td", { class: "status", text: doc.status }),
+      el("td", { class: "pages", text: pagesText(doc) }),
+      el("td", { class: "error", text: errorText(doc) }),
+      el("td", { class: "actions" }, open, remove)));
+  }
+  documentCount = page.documents.length;
+  // the Error column only when a row has one: a phone needs the room for the file names
+  $("documents").classList.toggle("no-errors", !page.documents.some((d) => (streamed.get(d.id) || d).error));
+  if (!page.documents.length) {
+    const columns = $("documents").querySelectorAll("thead th").length;
+    body.append(el("tr", { class: "empty-state" }, el("td", { colspan: String(columns),
+      text: "No documents yet: drop PDFs or page images on the Upload box (or choose files); once done, search them with Search." })));
   }
 }
 
 async function removeDocument(doc) {
   if (!confirm(`Delete ${doc.filename}?`)) return;
-  try { await api(`/v1/documents/${encodeURIComponent(doc.id)}`, { method: "DELETE" }); }
-  catch (error) { say(error.message, true); }
+  try {
+    await api(`/v1/documents/${encodeURIComponent(doc.id)}`, { method: "DELETE" });
+    forget(doc.id);
+    say(`Deleted ${doc.filename}.`);
+  } catch (error) { say(error.message, true); }
   refreshDocuments();
+}
+
+function forget(id) {
+  // a deleted document leaves the viewer and the hits: nothing left on show points at it
+  if (viewer.doc && viewer.doc.id === id) closeViewer();
+  for (const hit of $("hits").querySelectorAll("li.hit")) if (hit.dataset.document === id) hit.remove();
 }
 
 // viewer
 
 async function openDocument(doc, page, hit = null) {
+  if (!viewer.doc || viewer.doc.id !== doc.id) viewer.markdown = null;
   viewer.doc = doc;
   viewer.pages = doc.page_count || 1;
   viewer.hit = hit;
   $("viewer").hidden = false;
   await showPage(page);
   $("viewer").scrollIntoView();
+}
+
+function closeViewer() {
+  Object.assign(viewer, { doc: null, page: 1, pages: 0, data: null, focus: null, hit: null, markdown: null });
+  $("viewer").hidden = true;
+  const old = $("page-image").src;
+  $("page-image").removeAttribute("src");
+  if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+  $("overlay").replaceChildren();
+  $("page-text").replaceChildren();
+  $("page-label").textContent = "";
 }
 
 function box(svg, b, cls, color) {
@@ -224,9 +293,42 @@ async function showPage(number) {
     const old = $("page-image").src;
     $("page-image").src = await blobUrl(`/v1/documents/${id}/pages/${viewer.page}/image`);
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
-  } catch (error) { say(error.message, true); return; }
+  } catch (error) {
+    if (error.status === 404) {  // deleted meanwhile (another tab, another client)
+      const name = viewer.doc.filename;
+      forget(viewer.doc.id);
+      say(`${name} is no longer there (deleted).`, true);
+      refreshDocuments();
+    } else say(error.message, true);
+    return;
+  }
   viewer.data = data;
+  cleared();
   drawPage();
+}
+
+function pageMarkdown(markdown, page) {
+  // the document's Markdown starts each page with <!-- page N --> (read text in it is escaped,
+  // so no page can forge one): the part of page N, without the comment
+  const parts = markdown.split(/^<!-- page (\d+) -->[ \t]*$/m);
+  if (parts.length === 1) return markdown.trim();
+  for (let i = 1; i < parts.length; i += 2) if (Number(parts[i]) === page) return parts[i + 1].trim();
+  return "";
+}
+
+async function showMarkdown(text) {
+  // the viewed page's part of the document's Markdown, fetched once per document
+  const { doc, page } = viewer;
+  if (!viewer.markdown) {
+    let markdown;
+    try {
+      markdown = await (await api(`/v1/documents/${encodeURIComponent(doc.id)}/markdown`)).text();
+    } catch (error) { say(error.message, true); return; }
+    if (viewer.doc !== doc) return;
+    viewer.markdown = markdown;
+  }
+  if (viewer.doc !== doc || viewer.page !== page || !$("show-markdown").checked) return;
+  text.textContent = pageMarkdown(viewer.markdown, page) || "Nothing on this page reads as Markdown (no text was found).";
 }
 
 function drawPage() {
@@ -237,22 +339,11 @@ function drawPage() {
   svg.setAttribute("preserveAspectRatio", "none");
   const text = $("page-text");
   text.replaceChildren();
-  const order = $("show-order").checked;
-  if ($("show-markdown").checked) {
-    api(`/v1/documents/${encodeURIComponent(viewer.doc.id)}/markdown`)
-      .then((r) => r.text()).then((md) => { text.textContent = md; })
-      .catch((error) => say(error.message, true));
-  }
+  if ($("show-markdown").checked) showMarkdown(text);
   let lineNumber = 0;
-  data.blocks.forEach((block, b) => {
+  data.blocks.forEach((block) => {
     const color = KINDS[block.kind] || KINDS.text;
     box(svg, block.bbox, "block", color).dataset.kind = block.kind;
-    if (order) {
-      const t = document.createElementNS(SVG, "text");
-      t.setAttribute("x", block.bbox[0] + 4); t.setAttribute("y", block.bbox[1] + 28);
-      t.textContent = String(b + 1);
-      svg.append(t);
-    }
     const part = el("div", { class: "block", "data-kind": block.kind });
     part.style.borderLeftColor = color;
     let lines = part;
@@ -271,13 +362,74 @@ function drawPage() {
     }
     if (!$("show-markdown").checked) text.append(part);
   });
+  drawOrder();
   if (viewer.hit && viewer.hit.page === viewer.page) {
-    // a hit in a table lights up the cells it matched, not the whole table
+    // a hit in a table lights up the cells it matched, not the whole table; a passage the
+    // lines that hold its snippet (the sentence to cite), not the whole chunk
     const cells = viewer.hit.cells || [];
     for (const c of cells) box(svg, c.bbox, "hit").dataset.cell = `${c.row},${c.col}`;
-    if (!cells.length) box(svg, viewer.hit.bbox, "hit");
+    const lines = cells.length ? [] : viewer.hit.lines || [];
+    for (const line of lines) box(svg, line.bbox, "hit").dataset.passage = "line";
+    if (!cells.length && !lines.length) box(svg, viewer.hit.bbox, "hit");
   }
 }
+
+const ORDER_PX = 15;  // reading-order numbers are at least this tall on screen (CSS px)
+let orderWidth = 0;  // the page's shown width the numbers were sized for
+
+function drawOrder() {
+  // Reading-order numbers, sized for the page as shown (a page scaled down to a phone keeps
+  // them readable), each put just left of its block's top-left corner, or else at the nearest
+  // spot that covers no other number (and, where one is close by, no block's text): numbers
+  // of blocks that start close together never cover each other.
+  const svg = $("overlay");
+  const old = svg.querySelector("g.order");
+  if (old) old.remove();
+  const data = viewer.data;
+  if (!data || !$("show-order").checked) return;
+  orderWidth = $("page-wrap").clientWidth;
+  const scale = orderWidth > 0 ? orderWidth / data.width : 1;
+  const size = Math.max(28, ORDER_PX / scale);  // in page pixels
+  const gap = size * 0.15;
+  const group = document.createElementNS(SVG, "g");
+  group.setAttribute("class", "order");
+  svg.append(group);
+  const placed = [];
+  const meets = (r, boxes) => boxes.some((p) => r[0] < p[2] && p[0] < r[2] && r[1] < p[3] && p[1] < r[3]);
+  const blocks = data.blocks.map((block) => block.bbox);
+  data.blocks.forEach((block, b) => {
+    const t = document.createElementNS(SVG, "text");
+    t.textContent = String(b + 1);
+    t.setAttribute("font-size", size.toFixed(1));
+    t.setAttribute("stroke-width", (size * 0.18).toFixed(1));
+    t.setAttribute("x", "0"); t.setAttribute("y", "0");
+    group.append(t);
+    // the number's box around its anchor: measured when the page is shown, else estimated
+    let m = null;
+    try { const r = t.getBBox(); if (r.width > 0) m = [r.x, r.y, r.x + r.width, r.y + r.height]; } catch (_) { /* hidden */ }
+    if (!m) m = [0, -size, t.textContent.length * size * 0.62, size * 0.25];
+    const w = m[2] - m[0], h = m[3] - m[1];
+    const x0 = Math.max(0, block.bbox[0] - w - gap), y0 = block.bbox[1];
+    const spots = [];  // half a number's size apart, nearest first, on the page
+    for (let i = -8; i <= 8; i++) for (let j = -8; j <= 8; j++) {
+      const x = x0 + (i * (w + gap)) / 2, y = y0 + (j * (h + gap)) / 2;
+      if (x >= 0 && y >= 0 && x + w <= data.width && y + h <= data.height) spots.push([x, y, Math.hypot(x - x0, y - y0)]);
+    }
+    spots.sort((a, b) => a[2] - b[2]);
+    const around = ([x, y]) => [x - gap, y - gap, x + w + gap, y + h + gap];
+    const spot = spots.find((s) => s[2] <= 2 * h && !meets(around(s), placed) && !meets(around(s), blocks))
+      || spots.find((s) => !meets(around(s), placed)) || [x0, y0];
+    const [x, y] = spot;
+    placed.push([x, y, x + w, y + h]);
+    t.setAttribute("x", (x - m[0]).toFixed(1));
+    t.setAttribute("y", (y - m[1]).toFixed(1));
+  });
+}
+
+// the page shown wider or narrower (a window resized, a phone turned): numbers sized anew
+new ResizeObserver(() => {
+  if (viewer.data && $("page-wrap").clientWidth !== orderWidth) drawOrder();
+}).observe($("page-wrap"));
 
 function inside(inner, outer) {
   const x = (inner[0] + inner[2]) / 2, y = (inner[1] + inner[3]) / 2;
@@ -340,6 +492,24 @@ $("next").addEventListener("click", () => showPage(viewer.page + 1));
 $("show-order").addEventListener("change", drawPage);
 $("show-markdown").addEventListener("change", drawPage);
 
+// the open document as a searchable PDF (fetched with the key, then saved by the browser)
+async function downloadPdf() {
+  const doc = viewer.doc;
+  if (!doc) return;
+  let blob;
+  try {
+    blob = await (await api(`/v1/documents/${encodeURIComponent(doc.id)}/pdf`)).blob();
+  } catch (error) { say(error.message, true); return; }
+  const name = doc.filename.toLowerCase().endsWith(".pdf")
+    ? doc.filename.slice(0, -4) + ".ocr.pdf" : doc.filename + ".pdf";
+  const link = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+}
+$("download-pdf").addEventListener("click", downloadPdf);
+
 // search
 
 function marked(snippet, highlights) {
@@ -363,16 +533,29 @@ $("search").addEventListener("submit", async (event) => {
     body = await (await api("/v1/search", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ query: $("query").value, k: 10 }) })).json();
   } catch (error) { say(error.message, true); return; }
-  if (!body.hits.length) list.append(el("li", { text: "No results." }));
+  cleared();
+  if (!body.hits.length) {
+    const text = documentCount === 0
+      ? "Nothing to search yet: upload documents first; they are searched once done."
+      : `No hits for “${body.query}”: try other or fewer words (documents still being read are searched once done).`;
+    list.append(el("li", { class: "empty-state", text }));
+  }
   for (const hit of body.hits) {
     const img = el("img", { class: "hit-crop", alt: `region of page ${hit.page}` });
     blobUrl(hit.crop_url).then((url) => { img.src = url; }).catch(() => img.remove());
     const open = el("button", { type: "button", text: `${hit.document.filename}, page ${hit.page}`,
       onclick: async () => {
-        const doc = await (await api(`/v1/documents/${encodeURIComponent(hit.document.id)}`)).json();
+        let doc;
+        try {
+          doc = await (await api(`/v1/documents/${encodeURIComponent(hit.document.id)}`)).json();
+        } catch (error) {
+          if (error.status === 404) forget(hit.document.id);
+          say(error.status === 404 ? `${hit.document.filename} is no longer there (deleted).` : error.message, true);
+          return;
+        }
         openDocument(doc, hit.page, hit);
       } });
-    list.append(el("li", { class: "hit" }, open, el("span", { text: ` score ${hit.score.toFixed(4)} · ${hit.kind}` }),
+    list.append(el("li", { class: "hit", "data-document": hit.document.id }, open, el("span", { text: ` score ${hit.score.toFixed(4)} · ${hit.kind}` }),
       marked(hit.snippet, hit.highlights), img));
   }
 });

@@ -47,6 +47,8 @@ def test_langchain_retriever_returns_passages_with_their_place(
         meta = top.metadata
         assert (meta["document_id"], meta["filename"], meta["page"]) == (doc.id, "harbour.pdf", 2)
         assert len(meta["bbox"]) == 4 and meta["kind"] == "text" and meta["score"] > 0
+        # the lines that hold the matching sentence, the region to cite
+        assert "lighthouse" in " ".join(line["text"] for line in meta["lines"]).lower()
         assert meta["crop_url"].startswith(service.url + "/v1/documents/")
         assert client.http.get(meta["crop_url"]).content[:4] == b"\x89PNG"
         # filters pass through to the search API

