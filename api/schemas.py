@@ -244,9 +244,9 @@ class SearchHitPublic(BaseModel):
     lines: list[HitLine] | None = Field(
         default=None,
         description="the lines of the hit that hold its snippet's sentence(s) and the next"
-        " best matching sentence (the passage to cite), with"
-        " their boxes; crop_url shows them. Null for tables (see cells), image regions and"
-        " passages whose lines are not known",
+        " best matching sentence (the passage to cite; the page's lines that complete a"
+        " sentence cut at the chunk's edge too), with their boxes; crop_url shows them. Null"
+        " for tables (see cells), image regions and passages whose lines are not known",
     )
     crop_url: str
     found_by: list[str] = Field(

@@ -36,6 +36,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,8 @@ def ask(
             rows = []
             for h in hits:
                 view = hit_view(h, q)
+                # the highlight before the lines past the chunk's edges were added
+                inside = hit_view(replace(h, lines_before=(), lines_after=()), q)
                 rows.append(
                     {
                         "file": h.filename,
@@ -109,6 +112,9 @@ def ask(
                         "cosine": h.cosine,
                         "lexical": h.lexical_rank is not None,
                         "lines": view["lines"],
+                        "lines_inside": inside["lines"],
+                        "before": [[t, list(b)] for t, b in h.lines_before],
+                        "after": [[t, list(b)] for t, b in h.lines_after],
                         "snippet": view["snippet"],
                     }
                 )
@@ -154,46 +160,70 @@ def near_whole(passage: list[str], texts: list[str], share: float = NEAR) -> boo
     return False
 
 
-def highlight_row(
-    hits: list[list[dict[str, Any]]], passages: list[list[str] | None], gold: list[set[Any]]
-) -> dict[str, Any]:
-    """Highlight precision over the questions whose top hit is on a gold page."""
-    from pipelines.citing import line_offsets
+def _joined(texts: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Lines joined as a chunk joins them (a space between lines, none after a letter and a
+    hyphen, the hyphen dropped before a lower-case letter), and where each line lies."""
+    out, offsets = "", []
+    for text in texts:
+        if out and out[-1] == "-" and len(out) > 1 and out[-2].isalpha():
+            if text[:1].islower():
+                out = out[:-1]
+        elif out:
+            out += " "
+        offsets.append((len(out), len(out) + len(text)))
+        out += text
+    return out, offsets
 
-    right = held = whole = unknown = near_hit = near_held = 0
+
+def highlight_row(
+    hits: list[list[dict[str, Any]]],
+    passages: list[list[str] | None],
+    gold: list[set[Any]],
+    key: str = "lines",
+) -> dict[str, Any]:
+    """Highlight precision over the questions whose top hit is on a gold page, the highlight
+    being each top hit's ``key`` (``lines``, or ``lines_inside``: the chunk's own lines only).
+
+    The highlighted lines are placed in the hit's line sequence (the page's lines carried
+    before the chunk, the chunk's, those after), each run of consecutive ones read as one
+    text. The area ratio counts the questions whose answer sentence is whole in that
+    sequence (the same questions for either highlight)."""
+    right = held = whole = whole_page = unknown = near_hit = near_held = 0
     ratios, chunk_ratios = [], []
     for found, passage, g in zip(hits, passages, gold, strict=True):
         if not found or passage is None or (found[0]["file"], found[0]["page"]) not in g:
             continue
         top = found[0]
         right += 1
-        span = _char_range(top["text"], passage)
-        whole += span is not None
-        if top["lines"] is None or top["line_texts"] is None:
+        whole += _char_range(top["text"], passage) is not None
+        if top[key] is None or top["line_texts"] is None:
             unknown += 1
             continue
-        # each run of consecutive highlighted lines as one stretch of the chunk's text
-        # (hyphenated words whole)
-        offsets = line_offsets(top["text"], top["line_texts"]) or ()
-        lit_boxes = [line["bbox"] for line in top["lines"]]
-        runs: list[list[tuple[int, int]]] = []
-        for i, (o, b) in enumerate(zip(offsets, top["boxes"], strict=True)):
-            if b not in lit_boxes:
+        seq = [
+            *[(t, list(b)) for t, b in top["before"]],
+            *zip(top["line_texts"], top["boxes"], strict=True),
+            *[(t, list(b)) for t, b in top["after"]],
+        ]
+        joined, offsets = _joined([t for t, _ in seq])
+        lit_boxes = [line["bbox"] for line in top[key]]
+        runs: list[list[int]] = []
+        for i, (_, box) in enumerate(seq):
+            if box not in lit_boxes:
                 continue
-            if runs and runs[-1][-1] == offsets[i - 1]:
-                runs[-1].append(o)
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
             else:
-                runs.append([o])
-        lit = [top["text"][r[0][0] : r[-1][1]] for r in runs]
+                runs.append([i])
+        lit = [joined[offsets[r[0]][0] : offsets[r[-1]][1]] for r in runs]
         held += is_intact(passage, lit)
         near_hit += near_whole(passage, [top["text"]])
         near_held += near_whole(passage, lit)
+        span = _char_range(joined, passage)
+        whole_page += span is not None
         if span is None:
             continue
         own = [
-            b
-            for (a, e), b in zip(offsets, top["boxes"], strict=True)
-            if a < span[1] and e > span[0]
+            b for (a, e), (_, b) in zip(offsets, seq, strict=True) if a < span[1] and e > span[0]
         ]
         sentence_area = sum(_area(b) for b in own)
         if sentence_area > 0:
@@ -202,6 +232,7 @@ def highlight_row(
     return {
         "top hit on a gold page": right,
         "sentence in the hit": whole / max(1, right),
+        "sentence in the hit + lines carried": whole_page / max(1, right),
         "sentence in the highlight": held / max(1, right),
         "in the hit, 90% of its words": near_hit / max(1, right),
         "in the highlight, 90% of its words": near_held / max(1, right),
@@ -268,8 +299,10 @@ def main() -> None:
     print(f"default floor: min_cosine {MIN_COSINE}, min_cosine_worded {MIN_COSINE_WORDED}")
     print()
     at_default = [floored(h, b, served) for h, b in zip(real_hits, real_beyond, strict=True)]
-    shown = highlight_row(at_default, passages, gold)
-    print(table([shown], list(shown)))
+    shown = []
+    for key, name in (("lines_inside", "chunk's lines only (before)"), ("lines", "past edges")):
+        shown.append({"highlight": name, **highlight_row(at_default, passages, gold, key)})
+    print(table(shown, list(shown[0])))
     print()
     print(
         f"reading the hits' line texts from their pages' lines: {lines_ms:.1f} ms per query"

@@ -11,15 +11,18 @@ again. A cache that cannot be written costs only the time: the model is derived 
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from core.config import default_model_cache
+from models.weights import file_sha256
 
 
 def cache_dir() -> Path:
@@ -67,3 +70,43 @@ def cached_derivation(
     except OSError:
         pass  # a read-only cache: derived again next time
     return data, extra
+
+
+@contextlib.contextmanager
+def locked(directory: Path) -> Iterator[None]:
+    """Hold a cache folder's lock: processes starting together (a worker pool) build a derived
+    model file once, not once each."""
+    with (directory / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def built_once(out: Path, build: Callable[[Path], None]) -> bool:
+    """Make ``out`` (in the cache folder it names) with ``build(path)`` unless it is there and
+    matches the sha256 kept beside it; True when this call built it. The build writes a
+    temporary file that replaces ``out`` whole, under the folder's lock, so processes starting
+    together build it once; a file already intact is served without the lock (a read-only
+    cache, such as a built image's, still serves its models)."""
+    sidecar = out.with_name(out.name + ".sha256")
+
+    def intact() -> bool:
+        if not (out.is_file() and sidecar.is_file()):
+            return False
+        return sidecar.read_text().strip() == file_sha256(out)
+
+    if intact():
+        return False
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with locked(out.parent):
+        if intact():  # another process built it while this one waited
+            return False
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".build-") as tmp:
+            built = Path(tmp) / out.name
+            build(built)
+            digest = file_sha256(built)
+            os.replace(built, out)
+            sidecar.write_text(digest + "\n")
+    return True

@@ -81,13 +81,14 @@ def preprocess(image: np.ndarray, scale: float, multiple: int = 32) -> np.ndarra
 
 
 def resolve_precision(precision: DetPrecision, device: str) -> Literal["int8", "fp32"]:
-    """``auto`` -> ``int8`` on a CPU with 8-bit dot products (AVX-512 VNNI or AVX-VNNI: the
-    detector 2.2x faster, same text), else ``fp32``.
+    """``auto`` -> ``int8`` on a CPU with 8-bit dot products (AVX-512 VNNI or AVX-VNNI), else
+    ``fp32``.
 
     A GPU keeps fp32. So does a CPU with AVX2 alone: onnxruntime multiplies u8 x s8 there with
-    16-bit pair sums that saturate, and the int8 detector reads worse (lines split in two) for
-    little gain (docs/BENCHMARKS.md, "every CPU class": measured on this machine's CPU with its
-    AVX-512 hidden, bench/cpu_vm.sh). ARM is unmeasured and keeps fp32.
+    16-bit pair sums that saturate; on an AMD EPYC a line split in two, and on a VNNI CPU with
+    its AVX-512 hidden (bench/cpu_vm.sh) int8 read 10 dense pages 1.09x faster end to end at a
+    loose CER of 0.0099 against fp32's 0.0097 (docs/BENCHMARKS.md, issue 35): too little for
+    a reading that differs. ARM is unmeasured and keeps fp32.
     """
     if precision == "auto":
         return "int8" if device == "cpu" and cpu_has_vnni() else "fp32"

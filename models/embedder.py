@@ -33,7 +33,13 @@ from transformers.utils import logging as hf_logging
 from core.errors import ModelError
 from core.memory import trim_heap
 from core.vocab import EmbedPrecision, Pooling
-from models.encoder_identity import MAX_WORD_PIECES, MINILM_L6_V2, MINILM_NAME, EncoderIdentity
+from models.encoder_identity import (
+    MAX_WORD_PIECES,
+    MINILM_L6_V2,
+    MINILM_NAME,
+    Encoder,
+    EncoderIdentity,
+)
 from models.runtime import cpu_count, cpu_flags
 from models.weights import check_folder, folder_sha256, verified_path
 
@@ -141,22 +147,6 @@ def pad_to_max_length(config: Any) -> bool:
     """SigLIP's text tower was trained on inputs padded to their full length (its pooled
     vector is the last position's), so its texts are padded the same way."""
     return str(getattr(config, "model_type", "")).startswith("siglip")
-
-
-class Encoder:
-    """An encoder whose vectors the index names: ``identity`` and its name and width."""
-
-    identity: EncoderIdentity
-
-    @property
-    def name(self) -> str:
-        """The model's name (stored with every vector)."""
-        return self.identity.name
-
-    @property
-    def dim(self) -> int:
-        """The length of each vector."""
-        return self.identity.dim
 
 
 _loaded: dict[tuple[Any, ...], Any] = {}

@@ -37,3 +37,19 @@ class EncoderIdentity:
 
 
 MINILM_IDENTITY = EncoderIdentity("text", MINILM_NAME, MINILM_L6_V2.sha256, MINILM_DIM)
+
+
+class Encoder:
+    """An encoder whose vectors the index names: ``identity`` and its name and width."""
+
+    identity: EncoderIdentity
+
+    @property
+    def name(self) -> str:
+        """The model's name (stored with every vector)."""
+        return self.identity.name
+
+    @property
+    def dim(self) -> int:
+        """The length of each vector."""
+        return self.identity.dim

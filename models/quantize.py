@@ -13,19 +13,16 @@ in the model cache under a name that changes with every input to it, next to its
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-import os
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import onnxruntime as ort
 
 from core.errors import ModelError
 from core.logging import get_logger
+from models.derived import built_once
 from models.weights import WeightFile, file_sha256, verified_path
 
 RECIPE = "qdq-u8s8-per-channel-percentile-opset17-v1"  # change it when the steps below change
@@ -74,17 +71,6 @@ def quantize(prepared: Path, dst: Path, ranges: Path, reader: object | None = No
     )
 
 
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    # processes starting together (a worker pool) build the file once, not once each
-    with (directory / ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def int8_model(weight: WeightFile, cache_dir: Path) -> Path:
     """The int8 model of ``weight``: from the cache when its checksum holds, else built there.
 
@@ -99,28 +85,15 @@ def int8_model(weight: WeightFile, cache_dir: Path) -> Path:
         "|".join([weight.sha256, file_sha256(ranges), ort.__version__, RECIPE]).encode()
     ).hexdigest()[:16]
     out = cache_dir / f"{src.stem}.int8.{key}.onnx"
-    sidecar = out.with_name(out.name + ".sha256")
 
-    def intact() -> bool:
-        if not (out.is_file() and sidecar.is_file()):
-            return False
-        return sidecar.read_text().strip() == file_sha256(out)
+    def build(built: Path) -> None:
+        prepared = built.with_name("prepared.onnx")
+        prepare_fp32(src, prepared)
+        quantize(prepared, built, ranges)
 
     try:
-        if intact():  # before the lock: a read-only cache (a built image) still serves its model
-            return out
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with _locked(cache_dir):
-            if intact():  # another process built it while this one waited
-                return out
-            start = time.perf_counter()
-            with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".build-") as tmp:
-                prepared, built = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
-                prepare_fp32(src, prepared)
-                quantize(prepared, built, ranges)
-                digest = file_sha256(built)
-                os.replace(built, out)
-                sidecar.write_text(digest + "\n")
+        start = time.perf_counter()
+        if built_once(out, build):
             log.info(
                 "int8 model built (once per machine)",
                 extra={"model": out.name, "seconds": round(time.perf_counter() - start, 1)},

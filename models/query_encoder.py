@@ -14,15 +14,10 @@ detector is, models/quantize.py).
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
-import os
-import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +26,19 @@ import onnxruntime as ort
 
 from core.errors import ModelError
 from core.logging import get_logger
-from models.encoder_identity import MAX_WORD_PIECES, MINILM_IDENTITY, MINILM_L6_V2, EncoderIdentity
+from models.derived import built_once
+from models.encoder_identity import (
+    MAX_WORD_PIECES,
+    MINILM_IDENTITY,
+    MINILM_L6_V2,
+    Encoder,
+    EncoderIdentity,
+)
 from models.runtime import cpu_count
-from models.weights import file_sha256, verified_path
+from models.weights import verified_path
 
 RECIPE = "minilm-last-hidden-state-opset17-v1"  # change it when the export below changes
 log = get_logger("models")
-
-
-@contextlib.contextmanager
-def locked(directory: Path) -> Iterator[None]:
-    """Hold the cache folder's lock: processes starting together export the file once."""
-    with (directory / ".lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def onnx_model(cache_dir: Path) -> Path:
@@ -55,27 +46,9 @@ def onnx_model(cache_dir: Path) -> Path:
     exported there (imports torch, once per machine). Raises ModelError when it cannot be."""
     key = hashlib.sha256(f"{MINILM_L6_V2.sha256}|{RECIPE}".encode()).hexdigest()[:16]
     out = cache_dir / f"all-MiniLM-L6-v2.{key}.onnx"
-    sidecar = out.with_name(out.name + ".sha256")
-
-    def intact() -> bool:
-        if not (out.is_file() and sidecar.is_file()):
-            return False
-        return sidecar.read_text().strip() == file_sha256(out)
-
     try:
-        if intact():
-            return out
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        with locked(cache_dir):
-            if intact():  # another process exported it while this one waited
-                return out
-            start = time.perf_counter()
-            with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".export-") as tmp:
-                built = Path(tmp) / "model.onnx"
-                _export(built)
-                digest = file_sha256(built)
-                os.replace(built, out)
-                sidecar.write_text(digest + "\n")
+        start = time.perf_counter()
+        if built_once(out, _export):
             log.info(
                 "query encoder exported to ONNX (once per machine)",
                 extra={"model": out.name, "seconds": round(time.perf_counter() - start, 1)},
@@ -135,7 +108,7 @@ def _export(target: Path) -> None:
         )
 
 
-class OnnxQueryEncoder:
+class OnnxQueryEncoder(Encoder):
     """The built-in MiniLM's sentence vectors (attention-masked mean, L2-normalised) on
     onnxruntime: what ``TextEmbedder`` gives for the same texts, for processes that only embed
     queries. Texts longer than MAX_WORD_PIECES tokens are truncated, as there."""
@@ -166,16 +139,6 @@ class OnnxQueryEncoder:
             raise ModelError(f"cannot load the query encoder {model}: {exc}") from exc
         # a fast tokenizer refuses concurrent use from threads: calls take turns
         self._lock = threading.Lock()
-
-    @property
-    def name(self) -> str:
-        """The model's name (stored with every vector)."""
-        return self.identity.name
-
-    @property
-    def dim(self) -> int:
-        """The length of each vector."""
-        return self.identity.dim
 
     def count_tokens(self, text: str) -> int:
         """The number of tokens in ``text``, without the special tokens."""

@@ -5,9 +5,15 @@ The rules, in order:
 1. A chunk never crosses a page; ordinals run 0, 1, 2, ... across the whole document.
 2. A block of kind ``title`` starts a new chunk. Titles stacked directly on each other stay
    together as one heading ("Chapter 2" over "Methods").
-3. Blocks are packed in reading order while the chunk fits ``max_tokens``, so chunks end at block
-   boundaries. A block larger than the budget is split between its lines, and a line larger than
-   the budget between its words.
+3. Blocks are packed in reading order while the chunk fits ``max_tokens``, and a chunk ends at a
+   sentence end, so the sentence a hit answers with is whole in one chunk: a block larger than
+   the budget is cut into its sentences (a line holding a sentence end is cut there, each part
+   boxed by its words), and a block that goes on with the sentence the block before left open
+   (a paragraph run on into the next column or page: it starts in lower case) is not parted
+   from it while an earlier sentence end can end the chunk. Only a sentence larger than the
+   budget is split between its lines, and a line larger than the budget between its words. A
+   sentence ends at ".", "?" or "!" (closing quotes or brackets after it) unless the next word
+   starts in lower case ("e.g. the").
 4. A chunk that does not start with its heading gets the heading prepended as context
    (``"Heading\\nbody"``). The heading is the nearest title above it on the page or, for text
    above the first title of a page, the last title of an earlier page: a section running over a
@@ -61,6 +67,7 @@ does a WordPiece tokenizer): the budget is checked on the sum of the pieces' cou
 
 from __future__ import annotations
 
+import itertools
 import re
 import statistics
 from collections.abc import Callable, Iterable, Sequence
@@ -205,8 +212,18 @@ def _body(pieces: Sequence[_Piece]) -> str:
     return "\n".join(parts)
 
 
-def _pack(sizes: Sequence[int], budget: int, first_budget: int | None = None) -> list[list[int]]:
-    """Greedy groups of consecutive indices whose sizes fit the budget (an oversize item alone)."""
+def _pack(
+    sizes: Sequence[int],
+    budget: int,
+    first_budget: int | None = None,
+    breaks: Sequence[bool] | None = None,
+) -> list[list[int]]:
+    """Greedy groups of consecutive indices whose sizes fit the budget (an oversize item alone).
+
+    ``breaks[i]``: whether a group may start at item ``i``. A group that cannot take the next
+    item ends before its last item that may start one (the items from there open the next
+    group), or, when none may, where the budget runs out.
+    """
     groups: list[list[int]] = []
     total = 0
     for i, size in enumerate(sizes):
@@ -214,9 +231,18 @@ def _pack(sizes: Sequence[int], budget: int, first_budget: int | None = None) ->
         if groups and total + size <= limit:
             groups[-1].append(i)
             total += size
-        else:
-            groups.append([i])
-            total = size
+            continue
+        if groups and breaks is not None and not breaks[i]:
+            group = groups[-1]
+            cut = next((k for k in range(len(group) - 1, 0, -1) if breaks[group[k]]), None)
+            moved = group[cut:] if cut is not None else []
+            if moved and sum(sizes[j] for j in moved) + size <= budget:
+                del group[cut:]
+                groups.append([*moved, i])
+                total = sum(sizes[j] for j in groups[-1])
+                continue
+        groups.append([i])
+        total = size
     return groups
 
 
@@ -235,8 +261,84 @@ def _word_runs(line: TextLine, text: str, budget: int, count: TokenCounter) -> l
     return runs
 
 
+# a word that ends a sentence: ".", "?" or "!", then closing quotes or brackets at most
+_SENTENCE_END = re.compile(r"[.?!][\"'\u2019\u201d)\]]*$")
+
+
+def _sentence_end(word: str, following: str | None) -> bool:
+    """Whether a sentence ends after ``word`` (``following``: the next word of the block, if
+    any). A next word in lower case continues the sentence ("e.g. the", "approx. five")."""
+    return bool(_SENTENCE_END.search(word)) and not _goes_on(following or "A")
+
+
+def _goes_on(word: str) -> bool:
+    """Whether ``word`` reads as the continuation of a sentence: its first letter or digit is
+    a lower-case letter (quotes and brackets before it are skipped)."""
+    return next((ch for ch in word if ch.isalnum()), "").islower()
+
+
+def _share(bbox: BBox, text: str, first: int, part: str) -> BBox:
+    """The box of ``part``, the words of ``text`` from word ``first`` on, in a line without word
+    boxes: the line's box cut by the share of its characters before and in the part (so the
+    part's words can be found in the line again by their place)."""
+    start = len(" ".join(text.split()[:first])) + (1 if first else 0)
+    x0, width, size = bbox[0], bbox[2] - bbox[0], max(1, len(" ".join(text.split())))
+    return (x0 + width * start / size, bbox[1], x0 + width * (start + len(part)) / size, bbox[3])
+
+
+def _sentences(lines: Sequence[tuple[TextLine, str]]) -> list[list[tuple[_Span, TextLine]]]:
+    """A block's lines cut into sentences: each a list of spans (whole lines, or runs of the
+    words of a line cut at a sentence end, boxed by their words when the line's words match
+    its text, else by the line), each with its line (the run's words only, for a run)."""
+    words: list[tuple[int, str]] = [
+        (k, w) for k, (_, text) in enumerate(lines) for w in text.split()
+    ]
+    sentences: list[list[tuple[_Span, TextLine]]] = [[]]
+    run: list[int] = []  # indices into ``words`` of the current run of one line
+
+    def close_run() -> None:
+        line, text = lines[words[run[0]][0]]
+        n = len(text.split())
+        if len(run) == n:
+            sentences[-1].append((_Span(text, line.bbox), line))
+        else:
+            first = run[0] - next(i for i, (k, _) in enumerate(words) if k == words[run[0]][0])
+            own = line.words[first : first + len(run)] if len(line.words) == n else ()
+            part = " ".join(words[i][1] for i in run)
+            bbox = union_box([w.bbox for w in own]) if own else _share(line.bbox, text, first, part)
+            sentences[-1].append((_Span(part, bbox), TextLine(part, bbox, line.confidence, own)))
+        run.clear()
+
+    for i, (k, word) in enumerate(words):
+        run.append(i)
+        following = words[i + 1][1] if i + 1 < len(words) else None
+        if i + 1 == len(words) or words[i + 1][0] != k:
+            close_run()
+        if following is not None and _sentence_end(word, following):
+            if run:
+                close_run()
+            sentences.append([])
+    return [s for s in sentences if s]
+
+
+def _may_break(before: _Piece, after: _Piece) -> bool:
+    """Whether a chunk may end between two pieces: after a sentence end, or between blocks
+    unless the second goes on with the first's sentence (a paragraph run on into the next
+    column or page starts in lower case); never right after a heading (it would be left
+    with nothing under it)."""
+    if before.title:
+        return False
+    last = before.spans[-1].text.split()
+    first = after.spans[0].text.split()
+    if not last or not first or _SENTENCE_END.search(last[-1]):
+        return True
+    return before.block != after.block and not _goes_on(first[0])
+
+
 def _pieces(index: int, block: Block, budget: int, count: TokenCounter) -> list[_Piece]:
-    """A block as one piece, or split between lines (and words) when larger than the budget."""
+    """A block as one piece, or, when larger than the budget, one piece per sentence (so a
+    chunk ends at a sentence end); a sentence larger than the budget is split between lines
+    (and words)."""
     lines = [(line, line.text.strip()) for line in block.lines if line.text.strip()]
     if not lines:
         return []
@@ -244,18 +346,34 @@ def _pieces(index: int, block: Block, budget: int, count: TokenCounter) -> list[
     whole = tuple(_Span(text, line.bbox) for line, text in lines)
     tokens = count(block_text(text for _, text in lines))
     if tokens <= budget:
-        return [_Piece(index, title, whole, tokens)]
-    units: list[tuple[_Span, int]] = []
-    for line, text in lines:
-        n = count(text)
-        if n <= budget:
-            units.append((_Span(text, line.bbox), n))
-        else:
-            units.extend((s, count(s.text)) for s in _word_runs(line, text, budget, count))
+        first = _sentences(lines) if not title and _goes_on(lines[0][1]) else []
+        if len(first) < 2:
+            return [_Piece(index, title, whole, tokens)]
+        # a block going on with the sentence the block before left open (a paragraph run on
+        # into the next column): the end of that sentence is a piece of its own, so it can
+        # join the chunk holding the sentence's start while the rest opens the next
+        head = tuple(span for span, _ in first[0])
+        rest = tuple(span for sentence in first[1:] for span, _ in sentence)
+        return [
+            _Piece(index, title, head, count(" ".join(s.text for s in head))),
+            _Piece(index, title, rest, count(" ".join(s.text for s in rest))),
+        ]
     pieces = []
-    for group in _pack([n for _, n in units], budget):
-        spans = tuple(units[i][0] for i in group)
-        pieces.append(_Piece(index, title, spans, sum(units[i][1] for i in group)))
+    for sentence in _sentences(lines):
+        n = count(" ".join(span.text for span, _ in sentence))
+        if n <= budget:
+            pieces.append(_Piece(index, title, tuple(span for span, _ in sentence), n))
+            continue
+        units: list[tuple[_Span, int]] = []
+        for span, line in sentence:
+            n = count(span.text)
+            if n <= budget:
+                units.append((span, n))
+            else:
+                units.extend((s, count(s.text)) for s in _word_runs(line, span.text, budget, count))
+        for group in _pack([n for _, n in units], budget):
+            spans = tuple(units[i][0] for i in group)
+            pieces.append(_Piece(index, title, spans, sum(units[i][1] for i in group)))
     return pieces
 
 
@@ -454,7 +572,8 @@ def _packed(
         return []
     # the first chunk of a titled section starts with its heading: no context, the full budget
     first_budget = params.max_tokens if heading else budget
-    groups = _pack([p.tokens for p in pieces], budget, first_budget=first_budget)
+    breaks = [True] + [_may_break(a, b) for a, b in itertools.pairwise(pieces)]
+    groups = _pack([p.tokens for p in pieces], budget, first_budget=first_budget, breaks=breaks)
     _balance_tail(groups, pieces, budget, params.min_tokens)
     out = []
     for g, group in enumerate(groups):

@@ -246,15 +246,30 @@ def _give_back_strays(
         if len(parts) < 2 or max(len(p) for p in parts) < 3:
             continue
         few = [i for p in parts if len(p) < 3 for i in p]
-        if not few:
-            continue
-        others = assign_lines(
-            [lines[i] for i in few], regions, params.in_region, params.pad * unit, [r] * len(few)
-        )
-        for i, o in zip(few, others, strict=True):
-            if o >= 0:
-                out[i] = o
+        if few:
+            _hand_over(out, few, r, lines, regions, unit, params, keep_unheld=True)
     return out
+
+
+def _hand_over(
+    owner: list[int],
+    moving: list[int],
+    r: int,
+    lines: list[TextLine],
+    regions: Sequence[RegionLike],
+    unit: float,
+    params: RegionOrderParams,
+    keep_unheld: bool,
+) -> None:
+    """Lines ``moving`` taken from region ``r`` and given (in ``owner``) to the region that
+    holds them next best; a line no other region holds stays (``keep_unheld``) or is left to
+    the row rules (-1)."""
+    others = assign_lines(
+        [lines[i] for i in moving], regions, params.in_region, params.pad * unit, [r] * len(moving)
+    )
+    for i, o in zip(moving, others, strict=True):
+        if o >= 0 or not keep_unheld:
+            owner[i] = o
 
 
 def _drop_prose_tables(
@@ -284,11 +299,7 @@ def _drop_prose_tables(
         if float(np.median([len(lines[i].text) for i in others])) < params.prose_table_chars:
             continue
         held = [i for i, o in enumerate(out) if o == r]
-        again = assign_lines(
-            [lines[i] for i in held], regions, params.in_region, params.pad * unit, [r] * len(held)
-        )
-        for i, o in zip(held, again, strict=True):
-            out[i] = o
+        _hand_over(out, held, r, lines, regions, unit, params, keep_unheld=False)
     return out
 
 

@@ -108,7 +108,9 @@ class SearchHit:
     ``ranks`` maps each leg that found the hit to its 1-based rank there; ``cosine`` is its
     similarity to the query in the text encoder's dense leg (None: not among its candidates).
     ``line_texts``, when known (``workers.searching`` reads them from the page's layout), is
-    the text of each of ``line_boxes``. An image region
+    the text of each of ``line_boxes``; ``lines_before``/``lines_after``, the text and box of the
+    page's lines just before and after the chunk's in reading order (a few), so a hit can cite
+    a sentence the chunk's edge cut whole (``pipelines.citing``). An image region
     (``kind`` page or figure, ``region_id`` set) has no chunk id and no line boxes. A table
     chunk has its ``cells`` (JSON values: row, col, spans, bbox, text, header) and its table's
     0-based index in the document (``table_index``); other hits have None.
@@ -130,6 +132,8 @@ class SearchHit:
     table_index: int | None = None
     cosine: float | None = None
     line_texts: tuple[str, ...] | None = None
+    lines_before: tuple[tuple[str, BBox], ...] = ()
+    lines_after: tuple[tuple[str, BBox], ...] = ()
 
     @property
     def dense_rank(self) -> int | None:

@@ -6,7 +6,9 @@ has a text tower, a ``text_to_image`` leg over page and figure vectors; an image
 ``image`` leg over them. Both together run every leg.
 
 Each chunk hit comes back with the text of each of its line boxes, read from its page's stored
-layout (``pipelines.citing``), so its view can cite the lines that hold the matched sentence.
+layout (``pipelines.citing``), so its view can cite the lines that hold the matched sentence,
+and with the page's lines just before and after it, so a sentence cut by the chunk's edge is
+cited whole.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from core.errors import BadInput
-from pipelines.citing import line_texts
+from pipelines.citing import line_texts, neighbour_lines
 from pipelines.embed import embed_query
 from storage.page_lines import page_lines
 from storage.search import SearchHit, VectorLeg, hybrid_search
@@ -98,13 +100,16 @@ def search(
 
 def with_line_texts(session: Session, hits: list[SearchHit]) -> list[SearchHit]:
     """``hits`` with the text of each chunk hit's line boxes, from its page's lines (a hit
-    whose boxes are not all on its page, or an image region, keeps None)."""
+    whose boxes are not all on its page, or an image region, keeps None), and the page's
+    lines just before and after the chunk's (``pipelines.citing.neighbour_lines``)."""
     lined = [h for h in hits if h.chunk_id is not None and h.line_boxes]
     pages = page_lines(session, [(h.document_id, h.page_number) for h in lined])
     out = []
     for hit in hits:
         lines = pages.get((hit.document_id, hit.page_number))
         if hit.chunk_id is not None and hit.line_boxes and lines is not None:
-            hit = replace(hit, line_texts=line_texts(lines, hit.line_boxes))
+            texts = line_texts(lines, hit.line_boxes)
+            before, after = neighbour_lines(lines, hit.line_boxes) if texts else ((), ())
+            hit = replace(hit, line_texts=texts, lines_before=before, lines_after=after)
         out.append(hit)
     return out

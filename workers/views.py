@@ -12,7 +12,7 @@ from typing import Any
 
 from core import strict_json
 from core.errors import BadInput
-from pipelines.citing import cited_lines, cited_spans, line_offsets
+from pipelines.citing import passage_lines
 from pipelines.snippets import cited_cells, snippet
 from pipelines.types import TableCell, union_box
 from storage.search import SearchHit, query_tokens
@@ -62,17 +62,18 @@ def hit_view(hit: SearchHit, query: str | None) -> dict[str, Any]:
     cites (``{"row", "col", "bbox", "text"}``: those matching the query, or its rows when no
     word matched: ``pipelines.snippets.cited_cells``); None for other hits. ``lines``: the
     lines of the hit that hold its snippet's sentence(s) and the next best matching one,
-    ``{"text", "bbox"}`` each (``pipelines.citing``),
+    ``{"text", "bbox"}`` each, with the page's lines past the chunk's edges that make such a
+    sentence cut by them whole (``pipelines.citing``),
     or None when not known (an image region, a table, a chunk whose lines are not on its
     page)."""
     terms = query_tokens(query or "")
     best = snippet(hit.text, terms)
     lines = None
     if hit.line_texts is not None and hit.cells is None:
-        offsets = line_offsets(hit.text, hit.line_texts)
-        if offsets is not None:
-            spans = cited_spans(hit.text, terms, best)
-            held = cited_lines(hit.text, hit.line_boxes, offsets, spans)
+        held = passage_lines(
+            hit.text, hit.line_boxes, hit.line_texts, terms, best, hit.lines_before, hit.lines_after
+        )
+        if held is not None:
             lines = [line.to_dict() for line in held]
     cells = None
     if hit.cells is not None:

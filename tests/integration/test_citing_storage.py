@@ -1,6 +1,7 @@
 """The storage side of citing passages, on SQLite and PostgreSQL: a page's lines read from its
-stored layout (``page_lines``), and the score floor of ``hybrid_search`` (a chunk needs a
-cosine with the query, a lower one when it holds a query word)."""
+stored layout (``page_lines``), a hit's lines and the page's lines around it read back for its
+highlight (``workers.searching.with_line_texts``), and the score floor of ``hybrid_search`` (a
+chunk needs a cosine with the query, a lower one when it holds a query word)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from storage import repository as repo
 from storage.db import make_engine, migrate, session_factory
 from storage.encoders import VectorTarget
 from storage.page_lines import page_lines
-from storage.search import hybrid_search
+from storage.search import MIN_COSINE_WORDED, hybrid_search
 from storage.tables import EMBEDDING_DIM
 
 LINES = [
@@ -124,9 +125,17 @@ def test_the_floor_drops_chunks_neither_worded_nor_close(db: Engine) -> None:
     with sessions() as s:
         target = _target(s)
 
-        def texts(**floor: float | None) -> list[str]:
+        def texts(
+            min_cosine: float | None = None, min_cosine_worded: float = MIN_COSINE_WORDED
+        ) -> list[str]:
             hits = hybrid_search(
-                s, query="dredging", query_vector=query, target=target, k=10, **floor
+                s,
+                query="dredging",
+                query_vector=query,
+                target=target,
+                k=10,
+                min_cosine=min_cosine,
+                min_cosine_worded=min_cosine_worded,
             )
             return [h.text for h in hits]
 
@@ -140,3 +149,55 @@ def test_the_floor_drops_chunks_neither_worded_nor_close(db: Engine) -> None:
             s, query="xyzzy", query_vector=-query, target=target, k=10, min_cosine=0.3
         )
         assert hits == []
+
+
+def test_a_hit_on_a_chunk_cut_mid_sentence_highlights_the_whole_sentence(db: Engine) -> None:
+    from pipelines.chunk import ChunkParams, chunk_document
+    from tests.unit.test_citing import CUT_BUDGET, CUT_PAGE, CUT_SENTENCE
+    from workers.searching import with_line_texts
+    from workers.views import hit_view
+
+    # the real chunks of a page whose long sentence no chunk holds whole
+    chunks = chunk_document([CUT_PAGE], ChunkParams(max_tokens=CUT_BUDGET, min_tokens=0))
+    (end,) = [c for c in chunks if "this year." in c.text]
+    assert "Members heard" not in end.text
+    sessions = session_factory(db)
+    with sessions.begin() as s:
+        doc, _ = repo.get_or_create_document(
+            s,
+            tenant="default",
+            sha256=uuid.uuid4().hex * 2,
+            filename="doc.pdf",
+            media_type="application/pdf",
+            size_bytes=1,
+            blob_key="k",
+            meta={},
+        )
+        row = repo.PageRow(number=1, width=1700, height=2200, text="", layout=CUT_PAGE.to_dict())
+        rows = [
+            repo.ChunkRow(1, c.ordinal, c.text, c.bbox, c.line_boxes, title=c.title) for c in chunks
+        ]
+        repo.replace_document_content(
+            s,
+            document_id=doc.id,
+            pages=[row],
+            chunks=rows,
+            embeddings=np.stack([_vector(0.5) for _ in chunks]),
+            encoder_id=_target(s).encoder_id,
+        )
+    query = np.zeros(EMBEDDING_DIM, dtype=np.float32)
+    query[0] = 1.0
+    words = "budget allows"
+    with sessions() as s:
+        found = hybrid_search(s, query=words, query_vector=query, target=_target(s), k=1)
+        hits = with_line_texts(s, found)
+    (hit,) = hits
+    assert hit.text == end.text and hit.line_texts is not None
+    # the page's lines before the chunk, read from the stored layout in reading order
+    assert [t for t, _ in hit.lines_before][-2:] == [
+        "floods, that the dredging of the channel is",
+        "late again, and that the repairs will cost more",
+    ]
+    texts = [line["text"] for line in hit_view(hit, words)["lines"]]
+    assert CUT_SENTENCE in " ".join(texts), texts
+    assert texts[0] == "Members heard that the old pumping station by", texts

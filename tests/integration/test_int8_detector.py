@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import models.derived as derived
 import models.detector as detector
 import models.quantize as quantize
 from models.detector import DetectorParams, TextDetector
@@ -71,7 +72,7 @@ def test_an_intact_model_is_served_from_a_cache_that_cannot_be_written(
     def read_only(directory: Path) -> None:
         raise PermissionError(f"read-only file system: {directory}")
 
-    monkeypatch.setattr(quantize, "_locked", read_only)
+    monkeypatch.setattr(derived, "locked", read_only)
     assert int8_model(PPOCR_V6_DET, built.parent) == built
 
 

@@ -231,6 +231,37 @@ def test_dehyphenation_spans_pieces_of_one_block() -> None:
     assert [c.text for c in chunks] == ["one two exam-", "ple three"]
 
 
+def sentence(tag: str, n_words: int) -> str:
+    """``n_words`` words ``Tag0 tag1 ... tagN.``: a capitalised sentence ending in a full stop."""
+    return f"{tag.upper()}0 {seq(tag, n_words, 1)}."
+
+
+def test_a_sentence_straddling_the_budget_stays_whole_in_one_chunk() -> None:
+    # 6 + 12 + 12 words in lines of 10: the budget of 20 runs out two words into the third
+    # sentence, so cutting between lines would split it; the chunk ends at a sentence end
+    words = " ".join([sentence("a", 6), sentence("b", 12), sentence("c", 12)]).split()
+    lines = [line(" ".join(words[i : i + 10]), 100.0 + 25.0 * i, words=True) for i in (0, 10, 20)]
+    blk = Block("text", union_box([ln.bbox for ln in lines]), tuple(lines))
+    chunks = chunk_document([page(1, blk)], ChunkParams(max_tokens=20, min_tokens=0))
+    assert [c.text for c in chunks] == [
+        f"{sentence('a', 6)} {sentence('b', 12)}",
+        sentence("c", 12),
+    ]
+    # the line holding the sentence end is cut there: each part boxed by its own words
+    assert chunks[0].line_boxes[-1] == union_box([w.bbox for w in lines[1].words[:8]])
+    assert chunks[1].line_boxes[0] == union_box([w.bbox for w in lines[1].words[8:]])
+    assert chunks[1].line_boxes[1:] == (lines[2].bbox,)
+
+
+def test_a_sentence_run_on_into_the_next_block_is_not_cut_at_the_block_end() -> None:
+    # a paragraph broken by a column ends mid-sentence; the next block goes on in lower case
+    blocks = stacked(
+        block("text", sentence("p", 10)), block("text", "Q0 q1 q2 q3 q4 q5 q6 q7"), para("r", 8)
+    )
+    chunks = chunk_document([page(1, *blocks)], ChunkParams(max_tokens=20, min_tokens=0))
+    assert [c.text for c in chunks] == [sentence("p", 10), f"Q0 {seq('q', 8, 1)}\n{seq('r', 8)}"]
+
+
 def test_empty_pages_and_blank_lines_give_no_chunks() -> None:
     blank = block("text", "   ", "")
     title_blank = block("title", " ")

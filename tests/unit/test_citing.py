@@ -8,9 +8,16 @@ from typing import Any
 
 from api.schemas import SearchHitPublic
 from pipelines.chunk import ChunkParams, chunk_document
-from pipelines.citing import cited_lines, cited_spans, line_offsets, line_texts
+from pipelines.citing import (
+    cited_lines,
+    cited_spans,
+    line_offsets,
+    line_texts,
+    neighbour_lines,
+    passage_lines,
+)
 from pipelines.snippets import snippet
-from pipelines.types import Block, PageResult, TextLine, union_box
+from pipelines.types import Block, PageResult, TextLine, Word, union_box
 from storage.search import SearchHit
 from workers.views import crop_bbox, hit_view
 
@@ -202,3 +209,144 @@ def test_the_client_retrievers_and_mcp_carry_a_hits_lines() -> None:
     result: Any = anyio.run(server.call_tool, "search", {"query": "repairs"})
     found = [json.loads(block.text) for block in result.content]
     assert found[0]["lines"] == PASSAGE_HIT["lines"] and found[1]["lines"] is None
+
+
+def _worded_block(texts: list[str], y: float) -> Block:
+    """A text block whose lines have their words' boxes (as OCR gives them), so a chunk that
+    cuts a line at a sentence end boxes each part by its words."""
+    lines = []
+    for i, text in enumerate(texts):
+        line = _line(text, y + i * 25.0)
+        x0, top, _, bottom = line.bbox
+        words, at = [], 0
+        for word in text.split():
+            start = text.index(word, at)
+            at = start + len(word)
+            box = (x0 + 10.0 * start, top, x0 + 10.0 * at, bottom)
+            words.append(Word(word, box, 0.9))
+        lines.append(replace(line, words=tuple(words)))
+    return Block("text", union_box([ln.bbox for ln in lines]), tuple(lines))
+
+
+# a paragraph longer than a chunk's budget, whose second sentence is longer than a chunk: it is
+# cut between lines wherever the chunks end
+CUT_PAGE = _page(
+    1,
+    _block("title", ["Minutes of the Harbour Board"], 40.0),
+    _worded_block(
+        [
+            "The harbour board met on Monday in the hall.",
+            "Members heard that the old pumping station by",
+            "the quay needs new valves before the winter",
+            "floods, that the dredging of the channel is",
+            "late again, and that the repairs will cost more",
+            "than the budget allows this year. A public",
+            "meeting is planned for the first week of May.",
+        ],
+        100.0,
+    ),
+)
+CUT_SENTENCE = (
+    "Members heard that the old pumping station by the quay needs new valves before the winter"
+    " floods, that the dredging of the channel is late again, and that the repairs will cost"
+    " more than the budget allows this year."
+)
+CUT_BUDGET = 24  # tokens a chunk holds: the sentence (38 words) never fits one
+
+
+def _cut_hit(page: PageResult, holding: str, max_tokens: int = CUT_BUDGET) -> SearchHit:
+    """A hit on the chunk of ``page`` (cut to ``max_tokens``) whose text holds ``holding``,
+    with its line texts and the page's lines around it, as
+    workers.searching.with_line_texts gives them."""
+    chunks = chunk_document([page], ChunkParams(max_tokens=max_tokens, min_tokens=0))
+    (chunk,) = [c for c in chunks if holding in c.text]
+    lines = _lines_of(page)
+    texts = line_texts(lines, chunk.line_boxes)
+    before, after = neighbour_lines(lines, chunk.line_boxes)
+    return SearchHit(
+        document_id="d",
+        filename="doc.pdf",
+        page_number=page.page,
+        bbox=chunk.bbox,
+        text=chunk.text,
+        score=1.0,
+        line_boxes=chunk.line_boxes,
+        chunk_id=1,
+        kind="text",
+        title=chunk.title,
+        line_texts=texts,
+        lines_before=before,
+        lines_after=after,
+    )
+
+
+def test_a_sentence_cut_at_the_chunks_start_is_highlighted_whole() -> None:
+    hit = _cut_hit(CUT_PAGE, "this year.")
+    # the chunk holds the end of the sentence that answers, not its start
+    assert "Members heard" not in hit.text
+    view = hit_view(hit, "how much will the repairs cost against the budget")
+    texts = [line["text"] for line in view["lines"]]
+    # the page's lines before the chunk that hold the sentence's start, in reading order, and
+    # not the one before them (it ends its own sentence), nor the title
+    assert CUT_SENTENCE in " ".join(texts), texts
+    assert texts[0] == "Members heard that the old pumping station by", texts
+    assert "Minutes of the Harbour Board" not in texts
+    outside = [line for line in view["lines"] if tuple(line["bbox"]) not in hit.line_boxes]
+    assert outside and outside == view["lines"][: len(outside)]
+    # the crop is the passage, from the sentence's first line on, not the page
+    assert crop_bbox(view)[1] == _lines_of(CUT_PAGE)[2][1][1]
+
+
+def test_a_sentence_cut_at_the_chunks_end_is_highlighted_whole() -> None:
+    hit = _cut_hit(CUT_PAGE, "Members heard")
+    assert "this year." not in hit.text
+    view = hit_view(hit, "what does the pumping station need")
+    texts = [line["text"] for line in view["lines"]]
+    # on to the line where the sentence ends, no further
+    assert CUT_SENTENCE in " ".join(texts), texts
+    assert texts[-1] == "than the budget allows this year. A public", texts
+    assert "meeting is planned for the first week of May." not in texts
+
+
+def test_a_running_head_or_folio_set_apart_is_never_added() -> None:
+    page = _page(
+        2,
+        Block("header", (50.0, 20.0, 500.0, 40.0), (_line("Harbour Board News", 20.0),)),
+        _block(
+            "text",
+            [
+                "continued from the first page, the valves are",
+                "old. The board will ask the town for a loan to",
+                "replace them before the floods of the coming",
+            ],
+            200.0,
+        ),
+        Block("footer", (50.0, 2100.0, 120.0, 2120.0), (_line("Page 2", 2100.0),)),
+    )
+    hit = _cut_hit(page, "continued", max_tokens=160)
+    before, after = hit.lines_before, hit.lines_after
+    assert [t for t, _ in before] == ["Harbour Board News"]
+    assert [t for t, _ in after] == ["Page 2"]
+    for query in ("how old are the valves", "what will the loan replace"):
+        view = hit_view(hit, query)
+        assert all(tuple(line["bbox"]) in hit.line_boxes for line in view["lines"]), query
+
+
+def test_a_chunk_starting_inside_a_line_has_that_lines_other_words_as_its_neighbour() -> None:
+    line = CUT_PAGE.blocks[1].lines[5]  # "than the budget allows this year. A public"
+    head, tail = line.words[:6], line.words[6:]
+    run = union_box([w.bbox for w in tail])
+    boxes = (run, CUT_PAGE.blocks[1].lines[6].bbox)
+    lines = _lines_of(CUT_PAGE)
+    before, after = neighbour_lines(lines, boxes)
+    assert before[-1][0] == "than the budget allows this year."
+    assert before[-1][1][2] == run[0] and before[-1][1][0] <= head[0].bbox[0]
+    assert before[-2][0] == "late again, and that the repairs will cost more"
+    assert after == ()
+    # the run starts a sentence: nothing is added before it
+    text = "A public meeting is planned for the first week of May."
+    texts = line_texts(lines, boxes)
+    assert texts == ("A public", "meeting is planned for the first week of May.")
+    best = snippet(text, ["meeting"])
+    cited = passage_lines(text, boxes, texts, ["meeting"], best, before, after)
+    assert cited is not None and [c.bbox for c in cited] == list(boxes)

@@ -1,24 +1,10 @@
 """Spreads (two pages on one sheet) and prose "tables", on hand-made lines and regions."""
 
-from dataclasses import dataclass
-
 from pipelines.layout import build_layout
 from pipelines.regions import build_region_layout, sheet_layout
 from pipelines.spreads import find_spread
-from pipelines.types import BBox, TextLine
-
-
-@dataclass(frozen=True)
-class R:
-    kind: str
-    bbox: BBox
-    score: float = 0.9
-
-
-def line(text: str, x0: float, y0: float, x1: float, y1: float) -> TextLine:
-    quad = ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
-    return TextLine(text=text, bbox=(x0, y0, x1, y1), confidence=0.99, quad=quad)
-
+from pipelines.types import TextLine
+from tests.unit.test_regions import R, line
 
 FILL = " ran along the column to its edge"
 
