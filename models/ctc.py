@@ -39,7 +39,7 @@ class WordSpan:
 
 # A space is read between two characters when the space class reaches this probability in the
 # blank steps between them, even where blank wins every step: the model often loses the narrow
-# word gaps of small print ("NEWPORTK.S."). Tuned on the dev splits (docs/BENCHMARKS.md).
+# word gaps of small print ("NEWPORTK.S."). Tuned on the dev splits (docs/benchmarks-history.md).
 SPACE_PROBABILITY = 0.1
 
 

@@ -55,7 +55,7 @@ def detector_scale(h: int, w: int, params: DetectorParams) -> float:
     One area for every page: low-resolution scans (faxes, 100 dpi forms) are enlarged so their
     small print is found, large renders are shrunk so detection costs the same on every page.
     By area rather than by the long side, so a long, narrow receipt is not shrunk until its
-    print is too small to find (tuned on the dev splits, see docs/BENCHMARKS.md).
+    print is too small to find (tuned on the dev splits, see docs/benchmarks-history.md).
     Landscape sheets get more (below).
     """
     # A landscape sheet may hold two pages side by side (a spread, pipelines.spreads): it gets

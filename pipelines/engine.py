@@ -18,6 +18,7 @@ from models.layout_detector import RegionDetector, RegionParams, get_region_dete
 from models.recognizer import CascadeParams, CascadeRecognizer, RecSpec, get_recognizer
 from models.runtime import cpu_count, resolve_device
 from models.table_structure import get_table_model
+from models.weights import SLANET_1M, verified_path
 from pipelines.cores import Cores
 from pipelines.load import Document, LoadParams, open_document
 from pipelines.ocr import (
@@ -85,6 +86,9 @@ class _TablesOnDemand:
 
     def __init__(self, device: str, threads: int) -> None:
         self.device, self.threads = device, threads
+        # the file is checked now (a hash, milliseconds): a missing or damaged model still
+        # stops the command at start (core.errors.ModelError), not at its first table
+        verified_path(SLANET_1M)
 
     def predict(self, crops: Sequence[np.ndarray]) -> Sequence[StructureLike]:
         return get_table_model(self.device, self.threads).predict(crops)
@@ -113,7 +117,7 @@ class OcrEngine:
         # documents read at once through read() (a batch ingest has one file in flight per
         # worker) share the workers: each alone would read `workers` batches at once, so two
         # ran twice the threads on the same cores and held twice the pages (300 dense pages
-        # in six PDFs: ingest 0.867x OCR's pages/s, peak 1854 MB; docs/BENCHMARKS.md)
+        # in six PDFs: ingest 0.867x OCR's pages/s, peak 1854 MB; docs/benchmarks-history.md)
         self.cores = cores or Cores(workers)
 
     def all_cores(self) -> AbstractContextManager[int]:

@@ -1,7 +1,7 @@
 """Load documents: decide the type from the content, enforce limits, stream pages as RGB arrays.
 
 PDFs are opened with pdfium (page count, page sizes, encryption) and rasterised page by page with
-pdfium (the default: measured faster on scanned PDFs, see docs/BENCHMARKS.md) or pdf2image
+pdfium (the default: measured faster on scanned PDFs, see docs/benchmarks-history.md) or pdf2image
 (poppler). Only one page is in memory at a time, so memory does not grow with page count.
 """
 
@@ -167,7 +167,8 @@ def _pdf_page_count(path: Path) -> int:
 def _pdf_pages(path: Path, start: int, stop: int, params: LoadParams) -> Iterator[RasterPage]:
     # pdfium keeps what it parsed of every page it loaded (its objects, the scan's stream) for
     # as long as the document is open: one open PdfDocument grew 0.46 MB a dense page (300
-    # pages: +133 MB), reopened every PAGES_PER_OPEN pages it stays flat (docs/BENCHMARKS.md)
+    # pages: +133 MB), reopened every PAGES_PER_OPEN pages it stays flat
+    # (docs/benchmarks-history.md)
     for first in range(start, stop + 1, PAGES_PER_OPEN):
         yield from _pdf_run(path, first, min(stop, first + PAGES_PER_OPEN - 1), params)
 

@@ -101,8 +101,9 @@ def hit_view(hit: SearchHit, query: str | None) -> dict[str, Any]:
 
 def crop_bbox(view: dict[str, Any]) -> list[float]:
     """The box a hit's crop shows: the union of the cells it cites in a table, of the lines
-    that hold its snippet in a passage, else its box."""
-    cited = view.get("cells") or view.get("lines")
+    that hold its snippet in a passage, else its box (a figure: the picture with its caption,
+    which its lines alone would leave out)."""
+    cited = view.get("cells") or (view.get("lines") if view.get("kind") != "figure" else None)
     if cited:
         return list(union_box([tuple(c["bbox"]) for c in cited]))
     return list(view["bbox"])

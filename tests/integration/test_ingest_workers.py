@@ -141,7 +141,7 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> 
     assert (missing.status, missing.document_id, missing.error_code) == (
         "failed",
         None,
-        "corrupt_document",
+        "file_not_found",  # a missing file is not a damaged one (issue 35)
     )
     assert rows(ctx, Page) == 1 and rows(ctx, Chunk) == 2
 
