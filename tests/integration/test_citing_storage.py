@@ -70,6 +70,22 @@ def _store(sessions: sessionmaker[Session], chunks: list[tuple[str, float]]) -> 
             ),
         ),
     )
+    boxes = [b for _, b in LINES]
+    rows = [
+        repo.ChunkRow(1, i, text, boxes[i % 3], (boxes[i % 3],))
+        for i, (text, _) in enumerate(chunks)
+    ]
+    return _one_page_document(sessions, page, rows, [_vector(c) for _, c in chunks])
+
+
+def _one_page_document(
+    sessions: sessionmaker[Session],
+    page: PageResult,
+    rows: list[repo.ChunkRow],
+    vectors: list[np.ndarray],
+) -> str:
+    """Store a document of ``page`` (its layout kept whole) with chunk ``rows`` embedded as
+    ``vectors``; its id."""
     with sessions.begin() as s:
         doc, _ = repo.get_or_create_document(
             s,
@@ -82,17 +98,12 @@ def _store(sessions: sessionmaker[Session], chunks: list[tuple[str, float]]) -> 
             meta={},
         )
         row = repo.PageRow(number=1, width=1700, height=2200, text="", layout=page.to_dict())
-        boxes = [b for _, b in LINES]
-        rows = [
-            repo.ChunkRow(1, i, text, boxes[i % 3], (boxes[i % 3],))
-            for i, (text, _) in enumerate(chunks)
-        ]
         repo.replace_document_content(
             s,
             document_id=doc.id,
             pages=[row],
             chunks=rows,
-            embeddings=np.stack([_vector(c) for _, c in chunks]),
+            embeddings=np.stack(vectors),
             encoder_id=_target(s).encoder_id,
         )
         return doc.id
@@ -162,29 +173,10 @@ def test_a_hit_on_a_chunk_cut_mid_sentence_highlights_the_whole_sentence(db: Eng
     (end,) = [c for c in chunks if "this year." in c.text]
     assert "Members heard" not in end.text
     sessions = session_factory(db)
-    with sessions.begin() as s:
-        doc, _ = repo.get_or_create_document(
-            s,
-            tenant="default",
-            sha256=uuid.uuid4().hex * 2,
-            filename="doc.pdf",
-            media_type="application/pdf",
-            size_bytes=1,
-            blob_key="k",
-            meta={},
-        )
-        row = repo.PageRow(number=1, width=1700, height=2200, text="", layout=CUT_PAGE.to_dict())
-        rows = [
-            repo.ChunkRow(1, c.ordinal, c.text, c.bbox, c.line_boxes, title=c.title) for c in chunks
-        ]
-        repo.replace_document_content(
-            s,
-            document_id=doc.id,
-            pages=[row],
-            chunks=rows,
-            embeddings=np.stack([_vector(0.5) for _ in chunks]),
-            encoder_id=_target(s).encoder_id,
-        )
+    rows = [
+        repo.ChunkRow(1, c.ordinal, c.text, c.bbox, c.line_boxes, title=c.title) for c in chunks
+    ]
+    _one_page_document(sessions, CUT_PAGE, rows, [_vector(0.5) for _ in chunks])
     query = np.zeros(EMBEDDING_DIM, dtype=np.float32)
     query[0] = 1.0
     words = "budget allows"

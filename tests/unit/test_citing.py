@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from api.schemas import SearchHitPublic
-from pipelines.chunk import ChunkParams, chunk_document
+from pipelines.chunk import Chunk, ChunkParams, chunk_document
 from pipelines.citing import (
     cited_lines,
     cited_spans,
@@ -115,9 +115,11 @@ def test_a_box_not_on_the_page_gives_no_texts_and_a_run_of_words_is_read_by_posi
     assert line_texts(lines, [half]) == ("Water levels rose",)
 
 
-def _hit(page: PageResult, chunk_index: int = 0, known: bool = True) -> SearchHit:
-    chunk = chunk_document([page], ChunkParams())[chunk_index]
-    texts = line_texts(_lines_of(page), chunk.line_boxes) if known else None
+def _chunk_hit(
+    page: PageResult, chunk: Chunk, texts: Any, before: Any = (), after: Any = ()
+) -> SearchHit:
+    """A search hit on ``chunk`` of ``page`` with the line texts (and page lines around it)
+    that workers.searching.with_line_texts gives."""
     return SearchHit(
         document_id="d",
         filename="doc.pdf",
@@ -130,7 +132,15 @@ def _hit(page: PageResult, chunk_index: int = 0, known: bool = True) -> SearchHi
         kind="text",
         title=chunk.title,
         line_texts=texts,
+        lines_before=before,
+        lines_after=after,
     )
+
+
+def _hit(page: PageResult, chunk_index: int = 0, known: bool = True) -> SearchHit:
+    chunk = chunk_document([page], ChunkParams())[chunk_index]
+    texts = line_texts(_lines_of(page), chunk.line_boxes) if known else None
+    return _chunk_hit(page, chunk, texts)
 
 
 def test_a_hit_view_cites_its_sentence_lines_and_the_crop_is_them() -> None:
@@ -263,21 +273,7 @@ def _cut_hit(page: PageResult, holding: str, max_tokens: int = CUT_BUDGET) -> Se
     lines = _lines_of(page)
     texts = line_texts(lines, chunk.line_boxes)
     before, after = neighbour_lines(lines, chunk.line_boxes)
-    return SearchHit(
-        document_id="d",
-        filename="doc.pdf",
-        page_number=page.page,
-        bbox=chunk.bbox,
-        text=chunk.text,
-        score=1.0,
-        line_boxes=chunk.line_boxes,
-        chunk_id=1,
-        kind="text",
-        title=chunk.title,
-        line_texts=texts,
-        lines_before=before,
-        lines_after=after,
-    )
+    return _chunk_hit(page, chunk, texts, before, after)
 
 
 def test_a_sentence_cut_at_the_chunks_start_is_highlighted_whole() -> None:
