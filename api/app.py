@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            state.engine.dispose()
+            state.sql_engine.dispose()
 
     go_offline()  # before FastAPI reads its telemetry switch
     app = FastAPI(

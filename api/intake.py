@@ -18,7 +18,7 @@ from core.netguard import Allow, UrlRefused, check_url
 from core.status import DocumentStatus
 from pipelines.load import open_document, sniff
 from storage import repository as repo
-from workers.queues import PREPARE
+from workers.celery.queues import PREPARE
 
 log = get_logger("api")
 

@@ -8,9 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery import Celery
-
 from core.logging import get_logger
+from workers import jobs
 from workers.blob_sweep import start_blob_sweeper
 from workers.runtime import IndexEmbedder, Runtime
 
@@ -45,17 +44,9 @@ class ApiState(Runtime):
         """A holder for one request's Idempotency-Key claim: ``<boot id>:<pid>:<request>``."""
         return f"{self.boot_id}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    @property
-    def celery(self) -> Celery:
-        """The Celery app tasks are sent through (workers/app.py; it holds no task code)."""
-        from workers.app import app
-
-        return app
-
     def send(self, task: str, args: tuple[Any, ...], queue: str) -> None:
-        """Send the task named ``task`` (workers/queues.py) to ``queue``; a broker that does not
-        take it raises at once (no publishing retries while a client waits)."""
-        self.celery.send_task(task, args=args, queue=queue, retry=False)
+        """Send the task named ``task`` to ``queue`` (workers/jobs.py)."""
+        jobs.send(task, args, queue)
 
     def warm_up(self) -> None:
         """Open what the first uploads would otherwise open while a client waits: a database
@@ -69,11 +60,10 @@ class ApiState(Runtime):
 
         start_blob_sweeper(lambda: self, interval=0)
         self.preload()
-        with self.engine.connect() as connection:
+        with self.sql_engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
         pypdfium2.PdfDocument.new().close()
         try:
-            with self.celery.producer_or_acquire() as producer:
-                producer.connection.ensure_connection(max_retries=1)
+            jobs.connect_broker()
         except Exception as exc:
             log.warning("broker not reachable at start", extra={"error": str(exc)[:200]})

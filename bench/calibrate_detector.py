@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import SHARED, table
 from models.detector import DetectorParams, TextDetector, detector_scale, preprocess
+from models.ort_sessions import make_session
 from models.quantize import prepare_fp32, quantize, ranges_path
-from models.runtime import make_session
 from models.weights import PPOCR_V6_DET, verified_path
 
 ROOT = Path(__file__).resolve().parents[1]

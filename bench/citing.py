@@ -76,13 +76,13 @@ def ask(
     reading the line texts added per question."""
     from models.embedder import get_embedder
     from pipelines.embed import embed_query
-    from storage.db import make_engine, session_factory
+    from storage.db import make_sql_engine, session_factory
     from storage.search import dense_search, hybrid_search
     from workers.documents import registered
     from workers.searching import with_line_texts
     from workers.views import hit_view
 
-    engine = make_engine(f"sqlite:///{home / 'scanrag.db'}")
+    engine = make_sql_engine(f"sqlite:///{home / 'scanrag.db'}")
     sessions = session_factory(engine)
     embedder = get_embedder(device="cpu", threads=0, batch=64)
     out, spent, beyond = [], 0.0, []

@@ -10,7 +10,7 @@
 # cpuid_fault) traps each CPUID instruction and bench/cpuid_mask.c (built here with cc, loaded
 # as LD_AUDIT so it runs before any library's own start-up) answers it with those bits cleared.
 # /proc/cpuinfo is masked the same way (a private mount namespace: unshare, needs root), so
-# models.runtime.cpu_flags(), lscpu and bench.common.cpu_class() say avx2; glibc's string
+# models.ort_sessions.cpu_flags(), lscpu and bench.common.cpu_class() say avx2; glibc's string
 # functions are kept off AVX-512 by GLIBC_TUNABLES. The hardware, its caches and its clock are
 # the same, so only the instruction set differs from a plain run; same files, same venv.
 #

@@ -26,7 +26,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv |
 nproc | tee -a "$out/gpu.txt"
 $py -c "import onnxruntime as o, torch; print('onnxruntime', o.__version__, o.get_available_providers()); print('torch', torch.__version__, torch.cuda.is_available())" 2>&1 | tee -a "$out/gpu.txt"
 $py -c "
-from models.runtime import make_session
+from models.ort_sessions import make_session
 from models.weights import PPOCR_V6_DET
 providers = make_session(PPOCR_V6_DET.path(), device='cuda').get_providers()
 print('detector session providers:', providers)

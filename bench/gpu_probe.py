@@ -12,7 +12,7 @@ reads ``--pages`` page images of ``--images`` (default: FUNSD holdout) ``--repea
 through OcrEngine and reports each reading's seconds and the seconds spent in each network's
 ``session.run`` (text detector, recognizer, layout regions), so that what is left
 (Python, OpenCV, copies) shows too. Variants set onnxruntime's CUDA provider options
-(``models.runtime.CUDA_OPTIONS``):
+(``models.ort_sessions.CUDA_OPTIONS``):
 
   heuristic   cudnn_conv_algo_search=HEURISTIC, fixed shapes (what scanrag runs on CUDA)
   dynamic     the same with every run its own shape (SCANRAG_OCR__CUDA_FIXED_SHAPES=false,
@@ -104,12 +104,12 @@ def child(variant: str, images: list[Path], repeat: int, profile: bool) -> None:
     (and the profile summary last)."""
     import onnxruntime as ort
 
-    from models import runtime
-    from models.runtime import SessionPerShape
+    from models import ort_sessions
+    from models.ort_sessions import SessionPerShape
     from pipelines.engine import EngineParams, OcrEngine
 
-    runtime.CUDA_OPTIONS.clear()  # the variant's options stand in for scanrag's
-    runtime.CUDA_OPTIONS.update(VARIANTS[variant])
+    ort_sessions.CUDA_OPTIONS.clear()  # the variant's options stand in for scanrag's
+    ort_sessions.CUDA_OPTIONS.update(VARIANTS[variant])
     profiles = Path(tempfile.mkdtemp(prefix="scanrag-ort-profile-"))
     if profile:
         base = ort.SessionOptions
@@ -120,7 +120,7 @@ def child(variant: str, images: list[Path], repeat: int, profile: bool) -> None:
                 self.enable_profiling = True
                 self.profile_file_prefix = str(profiles / "ort")
 
-        runtime.ort.SessionOptions = Profiled  # type: ignore[misc]
+        ort_sessions.ort.SessionOptions = Profiled  # type: ignore[misc]
     start = time.perf_counter()
     device = "cpu" if variant == "cpu" else "cuda"
     engine = OcrEngine(EngineParams(device=device, fixed_shapes=variant not in DYNAMIC))

@@ -112,9 +112,9 @@ def read_scanrag(data: Path, groups: dict[str, list[str]], settings: Any) -> dic
     """Each group's PDFs read by the engine (one timed ``read_paths`` per group), after one
     warm-up page, on the CPU."""
     from pipelines.load import open_document
-    from workers.context import build_engine, load_params
+    from workers.context import build_ocr_engine, load_params
 
-    engine = build_engine(settings, "cpu")
+    engine = build_ocr_engine(settings, "cpu")
     load = load_params(settings)
     first = data / next(d for docs in groups.values() for d in docs)
     list(engine.read(open_document(first, load), stop=1))  # models load, arenas grow
@@ -325,10 +325,10 @@ def spread_rows(
     import jiwer
 
     from pipelines.engine import OcrEngine
-    from workers.context import build_engine, load_params
+    from workers.context import build_ocr_engine, load_params
 
     ocr = scorer()
-    engine: OcrEngine = build_engine(settings, "cpu")
+    engine: OcrEngine = build_ocr_engine(settings, "cpu")
     load = load_params(settings)
 
     def read(path: Path) -> Any:

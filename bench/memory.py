@@ -300,15 +300,15 @@ def index_here() -> None:
     from workers import documents
     from workers.runtime import Runtime
 
-    rt = Runtime.build(get_settings())
-    _ = rt.embedder
-    with rt.sessions() as session:
+    runtime = Runtime.build(get_settings())
+    _ = runtime.embedder
+    with runtime.sessions() as session:
         document = session.scalars(select(Document.id)).one()
     trim_heap()
     loaded = psutil.Process().memory_info().rss / 2**20
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM from here on
     cpu, start = time.process_time(), time.perf_counter()
-    chunks, _ = documents.index(rt, document)
+    chunks, _ = documents.index(runtime, document)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     after = psutil.Process().memory_info().rss / 2**20
     peak = peak_rss_mb()

@@ -156,14 +156,14 @@ def run_ours(files: list[Path], out: Path, threads: int) -> tuple[float, dict[st
     from core.config import get_settings
     from pipelines.load import sniff
     from pipelines.pdf_layer import SearchablePdf
-    from workers.context import build_engine, load_params
+    from workers.context import build_ocr_engine, load_params
 
     os.environ["SCANRAG_OCR__THREADS"] = str(threads)
     get_settings.cache_clear()
     settings = get_settings()
     start = time.perf_counter()
     cpu_start = _cpu(resource.RUSAGE_SELF)
-    engine = build_engine(settings, "cpu")
+    engine = build_ocr_engine(settings, "cpu")
     engine.models()
     pages: dict[str, list[Any]] = {}
     doc: Any = None

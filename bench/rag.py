@@ -102,7 +102,7 @@ def same_retriever_on_truth(
 
     from models.embedder import get_embedder
     from pipelines.embed import embed_query
-    from storage.db import make_engine, migrate, session_factory
+    from storage.db import make_sql_engine, migrate, session_factory
     from storage.encoders import register
     from storage.repository import (
         ChunkRow,
@@ -112,7 +112,7 @@ def same_retriever_on_truth(
     )
     from storage.search import hybrid_search
 
-    engine = make_engine(f"sqlite:///{work / 'truth.db'}")
+    engine = make_sql_engine(f"sqlite:///{work / 'truth.db'}")
     migrate(engine)
     sessions = session_factory(engine)
     embedder = get_embedder(device="cpu", threads=0, batch=64)

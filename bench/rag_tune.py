@@ -98,10 +98,10 @@ def main() -> None:
     n = args.candidates
     dense = [[ids[i] for i in np.argsort(-(vectors @ v), kind="stable")[:n]] for v in qv]
 
-    from storage.db import make_engine, session_factory
+    from storage.db import make_sql_engine, session_factory
     from storage.search import lexical_search
 
-    engine = make_engine(f"sqlite:///{db}")
+    engine = make_sql_engine(f"sqlite:///{db}")
     with session_factory(engine)() as s:
         lexical = [[h.chunk_id for h in lexical_search(s, query=q, k=n)] for q in questions]
     engine.dispose()

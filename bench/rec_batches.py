@@ -4,8 +4,8 @@
 
 Runs the PP-OCRv6 recognizer on random 48-pixel-high batches of several shapes (crops x padded
 width) and prints microseconds per pixel column. This chose the CPU cap on a recognizer run's
-width (``CPU_REC_COLUMNS`` in pipelines/engine.py) and the onnxruntime arena (models/runtime.py):
-wide batches cost more per column, and more so without the arena.
+width (``CPU_REC_COLUMNS`` in pipelines/engine.py) and the onnxruntime arena
+(models/ort_sessions.py): wide batches cost more per column, and more so without the arena.
 """
 
 from __future__ import annotations

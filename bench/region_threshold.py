@@ -33,10 +33,10 @@ def read_dev(lowest: float) -> dict[str, list[tuple[str, Any, Any, str]]]:
     from core.config import get_settings
     from models.layout_detector import RegionParams, get_region_detector
     from pipelines.load import open_document
-    from workers.context import build_engine, load_params
+    from workers.context import build_ocr_engine, load_params
 
     settings = get_settings()
-    engine = build_engine(settings, "cpu")
+    engine = build_ocr_engine(settings, "cpu")
     finder = get_region_detector(
         device="cpu", threads=2, params=RegionParams(score_threshold=lowest)
     )

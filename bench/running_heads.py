@@ -73,10 +73,10 @@ def read_documents(paths: Sequence[Path], keep: Path) -> dict[str, list[PageResu
             todo.append(path)
     if todo:
         from core.config import get_settings
-        from workers.context import build_engine, load_params
+        from workers.context import build_ocr_engine, load_params
 
         settings = get_settings()
-        engine = build_engine(settings, "cpu")
+        engine = build_ocr_engine(settings, "cpu")
         for event in engine.read_paths(todo, load_params(settings)):
             if event.kind == "failed":
                 raise SystemExit(f"{event.source}: {event.error}")

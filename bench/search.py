@@ -78,7 +78,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import SHARED, table, write_jsonl
 from models.embedder import MINILM_L6_V2, MINILM_NAME, TextEmbedder, get_embedder
 from storage import search as search_module
-from storage.db import make_engine, migrate, session_factory
+from storage.db import make_sql_engine, migrate, session_factory
 from storage.encoders import VectorTarget, hnsw_index_name, register
 from storage.search import SearchHit, dense_search, hybrid_search, lexical_search, warm_up
 from storage.tables import EMBEDDING_DIM, Base
@@ -480,7 +480,7 @@ def build_sqlite(
     """A migrated SQLite file in ``workdir`` holding the corpus (FTS5 kept in sync by triggers),
     and the target of its vectors."""
     path = workdir / "sqlite" / "scanrag.db"
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_sql_engine(f"sqlite:///{path}")
     migrate(engine)
     target = register_minilm(engine)
     n = len(corpus.texts)
@@ -525,7 +525,7 @@ def build_postgres(
     with psycopg.connect(server.get_uri(), autocommit=True) as admin:
         admin.execute('CREATE DATABASE "scanrag_bench"')
         version = admin.execute("SHOW server_version").fetchone()
-    engine = make_engine(server.get_uri("scanrag_bench"))
+    engine = make_sql_engine(server.get_uri("scanrag_bench"))
     migrate(engine)
     target = register_minilm(engine)
     hnsw_index = hnsw_index_name("chunks", target.encoder_id)

@@ -435,12 +435,12 @@ def read_and_score(
 ) -> None:
     """Tables 1 (structure) and 2 (cost): the PDFs read in process by the engine, the table
     step on and off (``--skip-structure`` leaves both out)."""
-    from workers.context import build_engine, load_params
+    from workers.context import build_ocr_engine, load_params
 
     load = load_params(settings)
     on_settings, off_settings = with_tables(settings, True), with_tables(settings, False)
-    on = build_engine(on_settings or settings, "cpu")
-    off = None if off_settings is None or args.pred_only else build_engine(off_settings, "cpu")
+    on = build_ocr_engine(on_settings or settings, "cpu")
+    off = None if off_settings is None or args.pred_only else build_ocr_engine(off_settings, "cpu")
     print(f"# {len(docs)} documents; output in {keep}", file=sys.stderr, flush=True)
     warm_up(on, pdfs[0], load)
     timed = time_structure_model(on)

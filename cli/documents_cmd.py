@@ -74,9 +74,9 @@ def documents(
 
     settings = get_settings()
     with exit_on_error():
-        rt = Runtime.build(settings)
+        runtime = Runtime.build(settings)
         rows: list[Document] = []
-        with rt.sessions() as session:
+        with runtime.sessions() as session:
             while True:
                 page = repo.list_documents(
                     session,
@@ -88,7 +88,7 @@ def documents(
                 rows.extend(page)
                 if len(page) < _PAGE_SIZE:
                     break
-    rt.close()
+    runtime.close()
     if as_json:
         print(json.dumps([document_dict(d) for d in rows], ensure_ascii=False), flush=True)
         return
@@ -123,9 +123,9 @@ def delete(
 
     missing = 0
     with exit_on_error():
-        rt = Runtime.build(get_settings())
+        runtime = Runtime.build(get_settings())
         for document_id in document_ids:
-            with rt.writing(), rt.sessions.begin() as session:
+            with runtime.writing(), runtime.sessions.begin() as session:
                 found = repo.get_document(session, document_id=document_id) is not None
                 unused = repo.delete_document(session, document_id=document_id)
             if not found:
@@ -133,9 +133,9 @@ def delete(
                 missing += 1
                 continue
             for key in unused:  # after the commit: a blob goes only once no row names it
-                rt.blobs.delete(key)
+                runtime.blobs.delete(key)
             print(f"deleted {document_id}", flush=True)
-        rt.close()
+        runtime.close()
     if missing:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -174,8 +174,8 @@ def show(
 
     settings = get_settings()
     with exit_on_error():
-        rt = Runtime.build(settings)
-        with rt.sessions() as session:
+        runtime = Runtime.build(settings)
+        with runtime.sessions() as session:
             document = repo.get_document(session, document_id=document_id)
             if document is None:
                 _refuse(document_id, DocumentNotFound().message, DocumentNotFound.code)
@@ -186,7 +186,7 @@ def show(
 
                 layouts = repo.page_layouts(session, document_id=document_id)
                 write_searchable_pdf(
-                    rt.blobs.path(document.blob_key),
+                    runtime.blobs.path(document.blob_key),
                     document.media_type,
                     (PageResult.from_dict(layout) for layout in layouts),
                     pdf,
@@ -208,7 +208,7 @@ def show(
                     print(page_markdown(PageResult.from_dict(found.layout)), flush=True)
                 else:
                     print(found.text, flush=True)
-    rt.close()
+    runtime.close()
 
 
 def _refuse_unfinished(document: Document) -> NoReturn:

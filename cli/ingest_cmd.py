@@ -43,7 +43,7 @@ def ingest(
     from cli.inputs import readable_inputs
     from cli.progress import PageBar
     from core.config import get_settings
-    from workers.context import build_engine, load_params
+    from workers.context import build_ocr_engine, load_params
     from workers.ingest import IngestOutcome, ingest_paths
     from workers.runtime import Runtime
 
@@ -61,15 +61,20 @@ def ingest(
         print_summary(refused)
         raise typer.Exit(EXIT_BAD_INPUT)
     with exit_on_error():
-        ocr = build_engine(settings)
+        ocr = build_ocr_engine(settings)
         ocr.models()  # a missing model file is reported before anything is stored
-        rt = Runtime.build(settings, ocr)
-        rt.preload()
+        runtime = Runtime.build(settings, ocr)
+        runtime.preload()
     with PageBar(enabled=sys.stderr.isatty()) as bar:
         outcomes = ingest_paths(
-            paths, rt=rt, tenant=tenant, meta=meta, progress=bar, on_outcome=_report_failure
+            paths,
+            runtime=runtime,
+            tenant=tenant,
+            meta=meta,
+            progress=bar,
+            on_outcome=_report_failure,
         )
-    rt.close()
+    runtime.close()
     outcomes = refused + outcomes
     print_summary(outcomes)
     failed = [o for o in outcomes if o.status == "failed"]

@@ -87,7 +87,7 @@ def ocr(
     from core.config import get_settings
     from pipelines.load import expand_inputs
     from pipelines.markdown import document_markdown
-    from workers.context import build_engine, load_params
+    from workers.context import build_ocr_engine, load_params
 
     settings = get_settings()
     params = load_params(settings, dpi)
@@ -96,7 +96,7 @@ def ocr(
     if not paths:
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        engine = build_engine(settings, device.value if device else None)
+        engine = build_ocr_engine(settings, device.value if device else None)
         engine.models()
     except ScanragError as exc:
         print(f"scanrag: {exc.message} [{exc.code}]", file=sys.stderr)

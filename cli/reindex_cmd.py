@@ -18,26 +18,26 @@ if TYPE_CHECKING:  # the database and the models are imported when the command r
     from workers.runtime import Runtime
 
 
-def configured_targets(rt: Runtime, session: Session, *, check: bool) -> set[int]:
+def configured_targets(runtime: Runtime, session: Session, *, check: bool) -> set[int]:
     """The encoder ids of the configured text and image models (registered on first use);
     with ``check``, IndexMismatch when the index holds another model's vectors."""
     from workers import documents
 
-    targets = {documents.registered(session, rt.embedder.identity, check=check).encoder_id}
-    image = rt.image_encoder
+    targets = {documents.registered(session, runtime.embedder.identity, check=check).encoder_id}
+    image = runtime.image_encoder
     if image is not None:
         targets.add(documents.registered(session, image.identity, check=check).encoder_id)
     return targets
 
 
-def pending_switch(rt: Runtime) -> str | None:
+def pending_switch(runtime: Runtime) -> str | None:
     """Why every document must be embedded again (the index holds another model's vectors
     than a configured one's), or None."""
     from storage.errors import IndexMismatch
 
-    with rt.writing(), rt.sessions.begin() as session:
+    with runtime.writing(), runtime.sessions.begin() as session:
         try:
-            configured_targets(rt, session, check=True)
+            configured_targets(runtime, session, check=True)
         except IndexMismatch as exc:
             return exc.message
     return None
@@ -78,14 +78,14 @@ def reindex(
 
     settings = get_settings()
     with exit_on_error():
-        rt = Runtime.build(settings)
-        switch = pending_switch(rt)
+        runtime = Runtime.build(settings)
+        switch = pending_switch(runtime)
         if switch is not None and document:
             raise ScanragError(
                 "the configured model is not the index's: run `scanrag reindex` without"
                 " --document, so every document is embedded with it"
             )
-        with rt.sessions() as session:
+        with runtime.sessions() as session:
             ids = document or [
                 d.id
                 for d in repo.list_documents(session, status=DocumentStatus.DONE, limit=1_000_000)
@@ -95,27 +95,31 @@ def reindex(
                 # must lose the old model's too
                 done = set(ids)
                 ids += sorted(repo.documents_with_vectors(session) - done)
-        models = rt.ocr.models() if relayout else None
+        models = runtime.ocr.models() if relayout else None
         finder = None if models is None else models.regions
         tables = None if models is None else models.tables
         chunks = relaid = tables_read = reread = 0
         for document_id in tqdm(ids, unit="doc", disable=not sys.stderr.isatty()):
             if finder is not None or tables is not None:
                 outcome = relayout_document(
-                    rt.sessions, rt.blobs, document_id=document_id, finder=finder, tables=tables
+                    runtime.sessions,
+                    runtime.blobs,
+                    document_id=document_id,
+                    finder=finder,
+                    tables=tables,
                 )
                 relaid += outcome.relaid
                 tables_read += outcome.tables_read
                 reread += outcome.need_reread
-            count, _ = documents.index(rt, document_id, switching=switch is not None)
+            count, _ = documents.index(runtime, document_id, switching=switch is not None)
             chunks += count
-        left = pending_switch(rt) if switch is not None else None
+        left = pending_switch(runtime) if switch is not None else None
         if switch is not None and left is None:
-            with rt.sessions.begin() as session:
+            with runtime.sessions.begin() as session:
                 # the old model's HNSW index serves nothing now (PostgreSQL)
-                keep = configured_targets(rt, session, check=False)
+                keep = configured_targets(runtime, session, check=False)
                 encoders.drop_unused_indexes(session, keep)
-        rt.close()
+        runtime.close()
     read = f"; tables read on {tables_read} pages" if tables_read else ""
     print(f"reindexed {len(ids)} documents: {chunks} chunks; {relaid} pages laid out again{read}")
     if switch is not None and left is None:

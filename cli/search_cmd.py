@@ -51,7 +51,7 @@ def write_crop(
 
     Returns ``target``, or None when the page has no stored image or the box is empty.
     """
-    from storage.page_images import crop_png
+    from storage.image_crops import crop_png
 
     png = crop_png(session, blobs, document_id=hit.document_id, page=hit.page_number, bbox=bbox)
     if png is None:
@@ -111,14 +111,14 @@ def search(
             picture = open_image(raw, image.suffix.lstrip("."), image_limits(settings), str(image))
         # the query side on onnxruntime: a cold search does not wait for torch
         embedder = load_query_embedder(settings) if any(r["query"] for r in requests) else None
-        rt = Runtime.build(settings, embedder=embedder)
+        runtime = Runtime.build(settings, embedder=embedder)
         if crops is not None:
             crops.mkdir(parents=True, exist_ok=True)
-        with rt.sessions() as session:
+        with runtime.sessions() as session:
             for number, request in enumerate(requests):
                 text = request["query"]
                 hits = run_search(
-                    rt,
+                    runtime,
                     session,
                     query=text,
                     image=picture,
@@ -132,13 +132,13 @@ def search(
                     for rank, (hit, out) in enumerate(zip(hits, found, strict=True), start=1):
                         name = f"{prefix}{rank:02d}-{hit.document_id[:8]}-p{hit.page_number}.png"
                         target = crops.resolve() / name
-                        crop = write_crop(session, rt.blobs, hit, target, crop_bbox(out))
+                        crop = write_crop(session, runtime.blobs, hit, target, crop_bbox(out))
                         out["crop"] = None if crop is None else str(crop)
                 hint = None
                 if not found and not as_json:
                     hint = _empty_hint(session, chosen_tenant(tenant, all_tenants))
                 _print_hits(request, found, as_json=as_json, many=queries is not None, hint=hint)
-    rt.close()
+    runtime.close()
 
 
 def _empty_hint(session: Session, tenant: str | None) -> str | None:

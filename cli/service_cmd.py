@@ -12,7 +12,7 @@ import typer
 from cli.errors import exit_on_error
 from cli.supervise import Child, supervise, watch_supervisor
 from cli.tables import print_table
-from workers.queues import QUEUES
+from workers.celery.queues import QUEUES
 
 keys_app = typer.Typer(
     help="API keys of the service's tenants.", no_args_is_help=True, rich_markup_mode=None
@@ -149,9 +149,9 @@ def worker(
     with exit_on_error():
         check_models(get_settings())
         open_database(get_settings()).dispose()
-    from workers.app import app
+    from workers import jobs
 
-    app.worker_main(
+    jobs.run_worker(
         [
             "worker",
             "--queues",
@@ -218,10 +218,10 @@ def create_key(
     from workers.runtime import Runtime
 
     with exit_on_error():
-        rt = Runtime.build(get_settings())
-        with rt.sessions.begin() as session:
+        runtime = Runtime.build(get_settings())
+        with runtime.sessions.begin() as session:
             made = accounts.create_key(session, tenant=tenant)
-        rt.close()
+        runtime.close()
     typer.echo(f"tenant: {made.tenant}")
     typer.echo(f"key id: {made.key_id}")
     typer.echo(f"webhook secret: {made.webhook_secret}")
@@ -236,8 +236,8 @@ def list_keys() -> None:
     from workers.runtime import Runtime
 
     with exit_on_error():
-        rt = Runtime.build(get_settings())
-        with rt.sessions() as session:
+        runtime = Runtime.build(get_settings())
+        with runtime.sessions() as session:
             rows = [
                 (
                     k.id,
@@ -248,7 +248,7 @@ def list_keys() -> None:
                 )
                 for k in accounts.list_keys(session)
             ]
-        rt.close()
+        runtime.close()
     print_table(("id", "tenant", "key", "created", "revoked"), rows)
 
 
@@ -260,10 +260,10 @@ def revoke_key(key_id: Annotated[str, typer.Argument(help="the key id (keys list
     from workers.runtime import Runtime
 
     with exit_on_error():
-        rt = Runtime.build(get_settings())
-        with rt.sessions.begin() as session:
+        runtime = Runtime.build(get_settings())
+        with runtime.sessions.begin() as session:
             revoked = accounts.revoke_key(session, key_id=key_id)
-        rt.close()
+        runtime.close()
     if not revoked:
         print(f"scanrag: {key_id}: no live key has this id [key_not_found]", file=sys.stderr)
         raise typer.Exit(1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 Device = Literal["auto", "cpu", "cuda"]  # where the networks run; auto: CUDA when there is one
 Alphabet = Literal["western", "all"]  # the characters the recognizer may answer
@@ -13,6 +13,14 @@ ChunkKind = Literal["text", "table", "figure"]  # what a searchable chunk holds
 Pooling = Literal["auto", "mean", "cls", "last"]
 EncoderKind = Literal["text", "image"]  # which of the index's encoders
 RegionKind = Literal["page", "figure"]  # what an image vector shows
+
+# the job queues (a document records the one it went through; workers/celery/queues.py):
+# ``interactive`` for uploads, ``batch`` for batch ingestions, ``webhooks`` for notifications
+Queue = Literal["interactive", "batch", "webhooks"]
+INTERACTIVE: Final = "interactive"
+BATCH: Final = "batch"
+WEBHOOKS: Final = "webhooks"
+QUEUES: Final[tuple[Queue, ...]] = (INTERACTIVE, BATCH, WEBHOOKS)
 
 BBox = tuple[float, float, float, float]  # x0, y0, x1, y1 in page pixels, y down
 

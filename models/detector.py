@@ -15,8 +15,8 @@ from core.config import DetPrecision, default_model_cache
 from core.errors import ModelError
 from core.logging import get_logger
 from models.db_postprocess import DBParams, db_boxes
+from models.ort_sessions import Session, cpu_has_vnni, make_session, make_shaped_session
 from models.quantize import int8_model
-from models.runtime import Session, cpu_has_vnni, make_session, make_shaped_session
 from models.weights import PPOCR_V6_DET, verified_path
 
 log = get_logger("detector")
@@ -42,7 +42,7 @@ class DetectorParams:
     db: DBParams = field(default_factory=DBParams)
     precision: DetPrecision = "auto"  # auto: int8 on a CPU, fp32 on a GPU
     cache_dir: Path | None = None  # where the int8 model is kept (None: default_model_cache())
-    # a GPU's: inputs padded to 256s, a session per shape (models.runtime.SessionPerShape)
+    # a GPU's: inputs padded to 256s, a session per shape (models.ort_sessions.SessionPerShape)
     fixed_shapes: bool = False
 
 

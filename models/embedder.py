@@ -40,7 +40,7 @@ from models.encoder_identity import (
     Encoder,
     EncoderIdentity,
 )
-from models.runtime import cpu_count, cpu_flags
+from models.ort_sessions import cpu_count, cpu_flags
 from models.weights import check_folder, folder_sha256, verified_path
 
 # batches are padded to a multiple of this many tokens: oneDNN keeps what it built for every

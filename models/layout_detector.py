@@ -22,7 +22,7 @@ import onnxruntime as ort
 
 from core.errors import ModelError
 from models.derived import cached_derivation
-from models.runtime import make_session
+from models.ort_sessions import make_session
 from models.weights import LAYOUT_CDLA, verified_path
 
 # the order of the net's class scores; load() checks it against the model's metadata

@@ -34,7 +34,7 @@ from models.encoder_identity import (
     Encoder,
     EncoderIdentity,
 )
-from models.runtime import cpu_count
+from models.ort_sessions import cpu_count
 from models.weights import verified_path
 
 RECIPE = "minilm-last-hidden-state-opset17-v1"  # change it when the export below changes

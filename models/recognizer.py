@@ -3,7 +3,7 @@
 Crops are warped straight from the page quad to the 48-pixel model height. Lines of many pages
 are recognised together, sorted and batched by width so little compute goes to padding. On a
 GPU (``fixed_shapes``) every run is instead padded to the full batch and to one of a few widths,
-each run by a session of its own (models.runtime.SessionPerShape says why).
+each run by a session of its own (models.ort_sessions.SessionPerShape says why).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import numpy as np
 
 from core.vocab import Alphabet
 from models.ctc import DecodedLine, ctc_greedy_decode
+from models.ort_sessions import Session, make_session, make_shaped_session
 from models.rec_head import narrowed_model
-from models.runtime import Session, make_session, make_shaped_session
 from models.weights import PPOCR_V6_REC, PPOCR_V6_REC_TINY, PPOCR_V6_TINY_DICT, verified_path
 
 REC_HEIGHT = 48

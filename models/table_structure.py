@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 
 from core.errors import ModelError
-from models.runtime import make_session
+from models.ort_sessions import make_session
 from models.weights import SLANET_1M, verified_path
 
 INPUT_SIDE = 488

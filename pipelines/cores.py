@@ -3,8 +3,8 @@ on many threads itself (torch) holds them all, so that reading pauses while it r
 sharing the cores with it.
 
 ``Cores`` counts the cores of one process. A worker's pool processes each read on one core of
-the machine; their siblings' cores are lent across processes (workers/cores.py builds a
-``Cores`` that does, on lock files).
+the machine; their siblings' cores are lent across processes
+(workers/celery/sibling_cores.py builds a ``Cores`` that does, on lock files).
 """
 
 from __future__ import annotations

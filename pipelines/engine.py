@@ -1,4 +1,5 @@
-"""The OCR engine: models loaded once per process, and ``read_document`` for a whole file."""
+"""The OCR engine: models loaded once per process; ``OcrEngine.read`` reads an opened document
+page by page, ``read_path`` and ``read_paths`` open files first."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ import numpy as np
 from core.vocab import Alphabet
 from models.detector import DetectorParams, TextDetector, get_detector
 from models.layout_detector import RegionDetector, RegionParams, get_region_detector
+from models.ort_sessions import cpu_count, resolve_device
 from models.recognizer import CascadeParams, CascadeRecognizer, RecSpec, get_recognizer
-from models.runtime import cpu_count, resolve_device
 from models.table_structure import get_table_model
 from models.weights import SLANET_1M, verified_path
 from pipelines.cores import Cores
-from pipelines.load import Document, LoadParams, open_document
+from pipelines.load import LoadParams, OpenedDocument, open_document
 from pipelines.ocr import (
     DocumentEvent,
     NoProgress,
@@ -166,7 +167,7 @@ class OcrEngine:
 
     def read(
         self,
-        document: Document,
+        document: OpenedDocument,
         *,
         source: str | None = None,
         progress: ProgressReporter = NoProgress(),

@@ -73,7 +73,7 @@ def sniff(head: bytes) -> MediaType:
     raise UnsupportedType()
 
 
-class Document:
+class OpenedDocument:
     """An opened document: its type and page count are known; pages render on demand."""
 
     def __init__(self, path: Path, media_type: MediaType, page_count: int, params: LoadParams):
@@ -102,7 +102,7 @@ def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def open_document(path: str | Path, params: LoadParams = LoadParams()) -> Document:
+def open_document(path: str | Path, params: LoadParams = LoadParams()) -> OpenedDocument:
     """Check a file (size, type, pages, encryption) without rendering it."""
     path = Path(path)
     try:
@@ -130,7 +130,7 @@ def open_document(path: str | Path, params: LoadParams = LoadParams()) -> Docume
         raise CorruptDocument("the document has no pages")
     if count > params.max_pages:
         raise TooManyPages(f"the document has {count} pages, over the limit of {params.max_pages}")
-    return Document(path, media_type, count, params)
+    return OpenedDocument(path, media_type, count, params)
 
 
 def _check_pixels(number: int, width: int, height: int, params: LoadParams) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.logging import get_logger
 from pipelines.layout import LayoutParams
-from pipelines.load import Document, RasterPage
+from pipelines.load import OpenedDocument, RasterPage
 from pipelines.orient import OrientedPages, turn_sideways_pages, turn_upside_down_pages
 from pipelines.read import (
     Detector,
@@ -153,7 +153,7 @@ class DocumentEvent:
 
 
 def ocr_documents(
-    documents: Iterable[tuple[str, Callable[[], Document]]],
+    documents: Iterable[tuple[str, Callable[[], OpenedDocument]]],
     *,
     detector: Detector,
     recognizer: Recognizer,

@@ -50,7 +50,7 @@ def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         cursor.close()
 
 
-def make_engine(url: str | URL) -> Engine:
+def make_sql_engine(url: str | URL) -> Engine:
     """An engine for ``url``: SQLite with foreign keys and WAL on, or PostgreSQL via psycopg 3.
 
     A SQLite file's folder is created when missing.
@@ -122,7 +122,7 @@ def migrate(engine_or_url: Engine | str) -> None:
     A database already at the newest migration is left alone without importing alembic (half
     a second of every command's start; docs/BENCHMARKS.md, issue 35).
     """
-    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    engine = make_sql_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     try:
         if _at_head(engine):
             return

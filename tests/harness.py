@@ -169,7 +169,7 @@ class Service:
                 "-m",
                 "celery",
                 "-A",
-                "workers.app",
+                "workers.celery.app",
                 "worker",
                 "-Q",
                 queues,

@@ -43,33 +43,33 @@ def _batches(keys: Iterable[str], size: int) -> Iterator[set[str]]:
         yield batch
 
 
-def sweep_blobs(rt: Runtime, *, now: float | None = None) -> Swept:
-    """Delete the stale temp files and the orphan blobs of ``rt``'s store, older than the grace
+def sweep_blobs(runtime: Runtime, *, now: float | None = None) -> Swept:
+    """Delete the stale temp files and the orphan blobs of ``runtime``'s store, older than the grace
     period at ``now`` (epoch seconds; default: now), and add them to the shared counts."""
-    cutoff = (time.time() if now is None else now) - rt.settings.service.blob_sweep_grace
-    temp = rt.blobs.sweep_temp(cutoff)
+    cutoff = (time.time() if now is None else now) - runtime.settings.service.blob_sweep_grace
+    temp = runtime.blobs.sweep_temp(cutoff)
     orphans = 0
-    for keys in _batches(rt.blobs.stale_keys(cutoff), _KEYS_PER_QUERY):
-        with rt.sessions() as session:
+    for keys in _batches(runtime.blobs.stale_keys(cutoff), _KEYS_PER_QUERY):
+        with runtime.sessions() as session:
             unused = repo.unused_blob_keys(session, keys)
         # delete_if_stale checks the age again: a blob adopted since the query is kept
-        orphans += sum(rt.blobs.delete_if_stale(key, cutoff) for key in unused)
+        orphans += sum(runtime.blobs.delete_if_stale(key, cutoff) for key in unused)
     if temp or orphans:
-        with rt.writing(), rt.sessions.begin() as session:
+        with runtime.writing(), runtime.sessions.begin() as session:
             jobs.add_to_count(session, name=TEMP_SWEPT, amount=temp)
             jobs.add_to_count(session, name=ORPHANS_SWEPT, amount=orphans)
         log.info("blob store swept", extra={"temp_files": temp, "orphan_blobs": orphans})
     return Swept(temp, orphans)
 
 
-def start_blob_sweeper(runtime: Callable[[], Runtime], *, interval: float) -> threading.Thread:
+def start_blob_sweeper(get_runtime: Callable[[], Runtime], *, interval: float) -> threading.Thread:
     """A daemon thread sweeping the runtime's blob store at once, then every ``interval``
     seconds (``interval`` 0: once); a failed sweep is logged and tried again next time."""
 
     def sweep() -> None:
         while True:
             try:
-                sweep_blobs(runtime())
+                sweep_blobs(get_runtime())
             except Exception as exc:  # the disk or the database is failing: try again later
                 log.warning("blob sweep failed", extra={"error": str(exc)[:200]})
             if not interval:

@@ -12,8 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.config import Settings
 from models.detector import DetectorParams
 from models.layout_detector import RegionParams
+from models.ort_sessions import set_cuda_conv_search
 from models.recognizer import CascadeParams
-from models.runtime import set_cuda_conv_search
 from models.weights import (
     LAYOUT_CDLA,
     PPOCR_V6_DET,
@@ -33,7 +33,7 @@ from pipelines.load import LoadParams
 from pipelines.ocr import OcrParams
 from pipelines.read import ReadParams
 from storage.blobs import BlobStore
-from storage.db import make_engine, migrate
+from storage.db import make_sql_engine, migrate
 from storage.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def search_options(settings: Settings) -> SearchOptions:
     )
 
 
-def build_engine(
+def build_ocr_engine(
     settings: Settings, device: str | None = None, cores: Cores | None = None
 ) -> OcrEngine:
     """An OCR engine for these settings (models load on first use), reading on ``cores``
@@ -146,7 +146,7 @@ def open_database(settings: Settings) -> Engine:
     """An engine on the configured database (default: SQLite under home), migrated to head."""
     url = settings.resolved_database_url()
     try:
-        engine = make_engine(url)
+        engine = make_sql_engine(url)
         migrate(engine)
     except (SQLAlchemyError, ValueError, OSError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

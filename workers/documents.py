@@ -27,7 +27,7 @@ from core.memory import trim_heap
 from core.status import DocumentStatus
 from pipelines.chunk import Chunk, ChunkParams, chunk_document
 from pipelines.embed import embed_chunks
-from pipelines.load import Document, open_document
+from pipelines.load import OpenedDocument, open_document
 from pipelines.ocr import NoProgress, ProgressReporter
 from pipelines.running_heads import apply_running_heads, find_running_heads, page_strips
 from pipelines.types import PageResult
@@ -45,22 +45,24 @@ if TYPE_CHECKING:
 log = get_logger("documents")
 
 
-def take_up(rt: Runtime, document: repo.Document, *, queue: str | None = None) -> Document:
+def take_up(
+    runtime: Runtime, document: repo.Document, *, queue: str | None = None
+) -> OpenedDocument:
     """Mark the document processing (and the queue it is read from), open its stored file and
     record its page count. Raises a core.errors.BadInput subclass for a file it cannot read."""
     # processing before opening: a file that fails to open (again) is recorded over an
     # earlier outcome, never left with the reason of another run
-    with rt.writing(), rt.sessions.begin() as session:
+    with runtime.writing(), runtime.sessions.begin() as session:
         repo.mark_started(session, document_id=document.id, page_count=None, queue=queue)
-    opened = open_stored(rt, document)
-    with rt.writing(), rt.sessions.begin() as session:
+    opened = open_stored(runtime, document)
+    with runtime.writing(), runtime.sessions.begin() as session:
         repo.mark_started(session, document_id=document.id, page_count=opened.page_count)
     return opened
 
 
-def open_stored(rt: Runtime, document: repo.Document) -> Document:
+def open_stored(runtime: Runtime, document: repo.Document) -> OpenedDocument:
     """The document's stored file, opened for reading."""
-    return open_document(rt.blobs.path(document.blob_key), rt.load)
+    return open_document(runtime.blobs.path(document.blob_key), runtime.load)
 
 
 def page_ranges(page_count: int, size: int) -> list[tuple[int, int]]:
@@ -69,12 +71,12 @@ def page_ranges(page_count: int, size: int) -> list[tuple[int, int]]:
 
 
 def unread_ranges(
-    rt: Runtime, document_id: str, page_count: int, size: int | None = None
+    runtime: Runtime, document_id: str, page_count: int, size: int | None = None
 ) -> list[tuple[int, int]]:
     """``(start, stop)`` ranges of the document's pages holding a page not stored yet: the
     ranges of ``size`` pages that do (as the tasks split a document), or, without ``size``,
     each run of consecutive unstored pages."""
-    with rt.sessions() as session:
+    with runtime.sessions() as session:
         stored = repo.stored_page_numbers(session, document_id=document_id)
     if size is not None:
         return [
@@ -94,9 +96,9 @@ def unread_ranges(
 
 
 def read_pages(
-    rt: Runtime,
+    runtime: Runtime,
     document_id: str,
-    opened: Document,
+    opened: OpenedDocument,
     *,
     start: int = 1,
     stop: int | None = None,
@@ -106,11 +108,13 @@ def read_pages(
     in a short transaction of its own as soon as it is read (whoever watches the document sees
     the pages go by). False when the document was deleted meanwhile (reading stops)."""
     images = UprightImages()
-    pages = rt.ocr.read(
+    pages = runtime.ocr.read(
         opened, source=document_id, start=start, stop=stop, progress=progress, upright=images
     )
     # all() stops at the first page whose document is gone
-    return all(store_page(rt, document_id, images.take(result.page), result) for result in pages)
+    return all(
+        store_page(runtime, document_id, images.take(result.page), result) for result in pages
+    )
 
 
 def page_row(result: PageResult, image_key: str | None) -> repo.PageRow:
@@ -127,20 +131,20 @@ def page_row(result: PageResult, image_key: str | None) -> repo.PageRow:
     )
 
 
-def store_page(rt: Runtime, document_id: str, image: np.ndarray, result: PageResult) -> bool:
+def store_page(runtime: Runtime, document_id: str, image: np.ndarray, result: PageResult) -> bool:
     """Store one read page and its image, and count it done; False when the document is gone."""
-    image_key = store_page_image(rt.blobs, image, result)
+    image_key = store_page_image(runtime.blobs, image, result)
     page = page_row(result, image_key)
     try:
-        with rt.writing(), rt.sessions.begin() as session:
+        with runtime.writing(), runtime.sessions.begin() as session:
             repo.replace_pages(session, document_id=document_id, pages=[page])
             repo.update_pages_done(session, document_id=document_id)
     except DocumentNotFound:
         # deleted while its pages were being read: the image just written is nobody's (unless
         # an identical page of another document shares it)
-        with rt.sessions.begin() as session:
+        with runtime.sessions.begin() as session:
             for key in repo.unused_blob_keys(session, {image_key}):
-                rt.blobs.delete(key)
+                runtime.blobs.delete(key)
         log.info("document deleted while read", extra={"document": document_id})
         return False
     # the page's image, crops and readings are freed now: give their memory back (300 dense
@@ -154,7 +158,7 @@ def store_page(rt: Runtime, document_id: str, image: np.ndarray, result: PageRes
 
 
 def index(
-    rt: Runtime, document_id: str, *, mark_done: bool = False, switching: bool = False
+    runtime: Runtime, document_id: str, *, mark_done: bool = False, switching: bool = False
 ) -> tuple[int, bool]:
     """Chunk and embed the document's stored pages and replace its chunks (no OCR); with an
     image model configured, embed its page images and figure regions too.
@@ -166,12 +170,12 @@ def index(
     and whether this call marked the document done.
     """
     started = time.perf_counter()
-    embedder = rt.embedder
-    image_encoder = rt.image_encoder
+    embedder = runtime.embedder
+    image_encoder = runtime.image_encoder
     loaded = time.perf_counter()
     # a chunk longer than the encoder reads would be embedded cut short
-    params = fit_chunks(rt.chunk, embedder.max_length - 2)
-    with rt.sessions() as session:
+    params = fit_chunks(runtime.chunk, embedder.max_length - 2)
+    with runtime.sessions() as session:
         # pages stream from the database into the chunker: only the chunks are kept, so a
         # long document's pages (words, boxes) are never all in memory at once; a first pass
         # keeps only each page's top and bottom strips, to find the running heads and folios
@@ -189,16 +193,18 @@ def index(
     # a batch ingest reads the next file meanwhile: reading pauses while the encoder runs, as
     # torch's threads lose time waiting for each other on shared cores (100 dense pages in 2
     # PDFs on an AVX2 CPU: 884 -> 847 CPU s; docs/BENCHMARKS.md, issue 15)
-    with rt.encoding() as lent:
+    with runtime.encoding() as lent:
         vectors = embed_chunks(chunks, embedder)
         regions = (
             []
             if image_encoder is None
-            else image_vector_rows(rt.sessions, rt.blobs, image_encoder, document_id, chunks)
+            else image_vector_rows(
+                runtime.sessions, runtime.blobs, image_encoder, document_id, chunks
+            )
         )
     embedded = time.perf_counter()
     rows = chunk_rows(chunks)
-    with rt.writing(), rt.sessions.begin() as session:
+    with runtime.writing(), runtime.sessions.begin() as session:
         target = registered(session, embedder.identity, check=not switching)
         repo.replace_chunks(
             session,
@@ -285,13 +291,13 @@ def as_failure(exc: BaseException, document_id: str | None, **extra: object) -> 
     return error
 
 
-def fail(rt: Runtime, document_id: str, error: ScanragError) -> bool:
+def fail(runtime: Runtime, document_id: str, error: ScanragError) -> bool:
     """Mark the document failed (unless already finished); True when this call did it.
 
     A database that cannot take it leaves the row not done, so a later run redoes it.
     """
     try:
-        with rt.writing(), rt.sessions.begin() as session:
+        with runtime.writing(), runtime.sessions.begin() as session:
             return repo.finish(
                 session,
                 document_id=document_id,

@@ -43,9 +43,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
+from core.vocab import INTERACTIVE
 from storage import jobs
 from workers.documents import page_ranges, unread_ranges
-from workers.queues import INTERACTIVE
 from workers.runtime import Runtime
 
 NOW: Final = 0  # Redis serves lower numbers first
@@ -66,24 +66,24 @@ def is_short(page_count: int, size: int, window: int) -> bool:
 
 
 def _unread(
-    rt: Runtime, document_id: str, page_count: int, size: int, claimed: set[int]
+    runtime: Runtime, document_id: str, page_count: int, size: int, claimed: set[int]
 ) -> list[tuple[int, int]]:
-    ranges = unread_ranges(rt, document_id, page_count, size)
+    ranges = unread_ranges(runtime, document_id, page_count, size)
     return [(start, stop) for start, stop in ranges if start not in claimed]
 
 
 def open_window(
-    rt: Runtime, document_id: str, page_count: int, *, size: int, window: int, send: Send
+    runtime: Runtime, document_id: str, page_count: int, *, size: int, window: int, send: Send
 ) -> list[tuple[int, int]]:
     """``prepare``'s part: forget the document's claims, then claim and send its first
     ``window`` ranges holding a page not stored yet (every such range with ``window`` 0).
     Returns the ranges sent."""
-    pending = _unread(rt, document_id, page_count, size, claimed=set())
+    pending = _unread(runtime, document_id, page_count, size, claimed=set())
     if window == 0:
         for start, stop in pending:
             send(start, stop)
         return pending
-    with rt.writing(), rt.sessions.begin() as session:
+    with runtime.writing(), runtime.sessions.begin() as session:
         jobs.forget_ranges(session, document_id=document_id)
         opened = pending[:window]
         for start, stop in opened:
@@ -93,17 +93,17 @@ def open_window(
 
 
 def send_next(
-    rt: Runtime, document_id: str, page_count: int, *, size: int, window: int, send: Send
+    runtime: Runtime, document_id: str, page_count: int, *, size: int, window: int, send: Send
 ) -> tuple[int, int] | None:
     """A range task's part, once its pages are stored: claim and send the first range that
     holds a page not stored yet and was not handed out; None when there is none left (or
     without a window, where ``prepare`` sent them all)."""
     if window == 0:
         return None
-    with rt.sessions() as session:
+    with runtime.sessions() as session:
         claimed = jobs.claimed_ranges(session, document_id=document_id)
-    for start, stop in _unread(rt, document_id, page_count, size, claimed):
-        with rt.writing(), rt.sessions.begin() as session:
+    for start, stop in _unread(runtime, document_id, page_count, size, claimed):
+        with runtime.writing(), runtime.sessions.begin() as session:
             if not jobs.claim_range(session, document_id=document_id, start=start):
                 continue  # another task claimed it meanwhile
             send(start, stop)  # inside the transaction: a failed send leaves it unclaimed
@@ -111,7 +111,7 @@ def send_next(
     return None
 
 
-def close_window(rt: Runtime, document_id: str) -> None:
+def close_window(runtime: Runtime, document_id: str) -> None:
     """The document is finished: its claims go."""
-    with rt.writing(), rt.sessions.begin() as session:
+    with runtime.writing(), runtime.sessions.begin() as session:
         jobs.forget_ranges(session, document_id=document_id)

@@ -79,7 +79,7 @@ class IngestOutcome:
 def ingest_paths(
     paths: Iterable[str | Path],
     *,
-    rt: Runtime,
+    runtime: Runtime,
     tenant: str = "default",
     meta: dict[str, Any] | None = None,
     progress: IngestProgress = NoIngestProgress(),
@@ -100,7 +100,7 @@ def ingest_paths(
                 return [
                     ingest_file(
                         path,
-                        rt=rt,
+                        runtime=runtime,
                         tenant=tenant,
                         meta=meta,
                         progress=progress,
@@ -114,7 +114,7 @@ def ingest_paths(
 
     outcomes = []
     files = (task(k, path) for k, path in enumerate(expand_inputs(paths)))
-    for outcome in run_ordered(files, rt.ocr.params.workers):
+    for outcome in run_ordered(files, runtime.ocr.params.workers):
         if on_outcome is not None:
             on_outcome(outcome)
         outcomes.append(outcome)
@@ -163,7 +163,7 @@ class _ContentTurns:
 def ingest_file(
     path: str | Path,
     *,
-    rt: Runtime,
+    runtime: Runtime,
     tenant: str = "default",
     meta: dict[str, Any] | None = None,
     progress: IngestProgress = NoIngestProgress(),
@@ -194,7 +194,7 @@ def ingest_file(
     try:
         sha256, size, head = fingerprint(path)
         with turns(sha256):  # the same content in flight twice: the second waits, a duplicate
-            with rt.writing(), rt.sessions.begin() as session:
+            with runtime.writing(), runtime.sessions.begin() as session:
                 document, _ = document_for_file(
                     session, path, sha256=sha256, size=size, head=head, tenant=tenant, meta=meta
                 )
@@ -202,29 +202,31 @@ def ingest_file(
             if status == DocumentStatus.DONE:
                 seconds = time.perf_counter() - start
                 return IngestOutcome(path, document_id, "duplicate", pages or 0, seconds=seconds)
-            pages = _process(path, document, rt=rt, progress=progress)
+            pages = _process(path, document, runtime=runtime, progress=progress)
     except Exception as exc:  # a bug or a database fault must not stop the other files
         error = documents.as_failure(exc, document_id, path=str(path))
         if document_id is not None:
-            documents.fail(rt, document_id, error)
+            documents.fail(runtime, document_id, error)
         return failed(document_id, error)
     return IngestOutcome(path, document_id, "done", pages, seconds=time.perf_counter() - start)
 
 
-def _process(path: Path, document: repo.Document, *, rt: Runtime, progress: IngestProgress) -> int:
+def _process(
+    path: Path, document: repo.Document, *, runtime: Runtime, progress: IngestProgress
+) -> int:
     """Store the file, then take the document up, read its pages not stored yet, and index it;
     returns its page count."""
-    if rt.blobs.put_file(path) != document.sha256:
+    if runtime.blobs.put_file(path) != document.sha256:
         raise CorruptDocument("the file changed while it was being read; send it again")
-    opened = documents.take_up(rt, document)
-    ranges = documents.unread_ranges(rt, document.id, opened.page_count)
+    opened = documents.take_up(runtime, document)
+    ranges = documents.unread_ranges(runtime, document.id, opened.page_count)
     progress.add_total(sum(last - first + 1 for first, last in ranges))
     for first, last in ranges:
         if not documents.read_pages(
-            rt, document.id, opened, start=first, stop=last, progress=progress
+            runtime, document.id, opened, start=first, stop=last, progress=progress
         ):
             raise DocumentNotFound()
-    documents.index(rt, document.id, mark_done=True)
+    documents.index(runtime, document.id, mark_done=True)
     return opened.page_count
 
 

@@ -9,7 +9,6 @@ across fork() would be shared by accident.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import Settings, get_settings
+from core.config import Settings
 from pipelines.chunk import ChunkParams
 from pipelines.cores import Cores
 from pipelines.embed import Embedder
@@ -30,7 +29,7 @@ from storage.db import backend, session_factory
 from workers.context import (
     SearchOptions,
     blob_store,
-    build_engine,
+    build_ocr_engine,
     chunk_params,
     load_embedder,
     load_image_encoder,
@@ -38,7 +37,6 @@ from workers.context import (
     open_database,
     search_options,
 )
-from workers.cores import pool_cores
 
 if TYPE_CHECKING:
     from models.embedder import EncoderIdentity
@@ -72,7 +70,7 @@ class Runtime:
     process that never reads or embeds (a listing, a run of duplicates) never loads them."""
 
     settings: Settings
-    engine: Engine
+    sql_engine: Engine
     blobs: BlobStore
     load: LoadParams
     chunk: ChunkParams
@@ -89,7 +87,7 @@ class Runtime:
     _sqlite_writes: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.sessions = session_factory(self.engine)
+        self.sessions = session_factory(self.sql_engine)
 
     @classmethod
     def build(
@@ -106,7 +104,7 @@ class Runtime:
         lent to and borrowed from its siblings; default: the engine's own)."""
         runtime = cls(
             settings=settings,
-            engine=open_database(settings),
+            sql_engine=open_database(settings),
             blobs=blob_store(settings),
             load=load_params(settings),
             chunk=chunk_params(settings),
@@ -120,15 +118,15 @@ class Runtime:
         """The OCR engine of the settings (its models load on first use)."""
         with self._lock:
             if self._ocr is None:
-                self._ocr = build_engine(self.settings, cores=self._cores)
+                self._ocr = build_ocr_engine(self.settings, cores=self._cores)
             return self._ocr
 
     @contextmanager
     def encoding(self) -> Iterator[int]:
         """Around running an encoder: the cores this process reads on (see
         ``OcrEngine.all_cores``), and more torch threads for any core a sibling worker process
-        lent besides (workers/cores.py; yields how many); nothing in a process that does not
-        read."""
+        lent besides (workers/celery/sibling_cores.py; yields how many); nothing in a process
+        that does not read."""
         with self._lock:
             engine = self._ocr
         if engine is not None:
@@ -194,27 +192,8 @@ class Runtime:
         of 1 to 100 ms, so concurrent writers would mostly sleep; on a lock the threads take
         turns instead, each woken the moment the previous one committed. PostgreSQL needs none.
         """
-        return self._sqlite_writes if backend(self.engine) == "sqlite" else nullcontext()
+        return self._sqlite_writes if backend(self.sql_engine) == "sqlite" else nullcontext()
 
     def close(self) -> None:
         """Close the database connections (the process goes on without this runtime)."""
-        self.engine.dispose()
-
-
-_runtime: Runtime | None = None
-_runtime_pid = 0
-_runtime_lock = threading.Lock()
-
-
-def process_runtime() -> Runtime:
-    """This process's runtime from the environment's settings, built on first use (again in a
-    forked child). In a worker's pool process of one reading thread, it reads on the process's
-    core, lent to and borrowed from its siblings (workers/cores.py)."""
-    global _runtime, _runtime_pid
-    with _runtime_lock:
-        if _runtime is None or _runtime_pid != os.getpid():
-            settings = get_settings()
-            cores = pool_cores() if settings.ocr.workers == 1 else None
-            _runtime = Runtime.build(settings, cores=cores)
-            _runtime_pid = os.getpid()
-        return _runtime
+        self.sql_engine.dispose()

@@ -41,7 +41,7 @@ class EmptySearch(BadInput):
 
 
 def search(
-    rt: Runtime,
+    runtime: Runtime,
     session: Session,
     *,
     query: str | None = None,
@@ -59,13 +59,13 @@ def search(
     """
     if not query and image is None:
         raise EmptySearch()
-    image_encoder = rt.image_encoder
+    image_encoder = runtime.image_encoder
     if image is not None and image_encoder is None:
         raise NoImageModel()
-    options = rt.search
+    options = runtime.search
     target = query_vector = None
     if query:
-        embedder = rt.embedder
+        embedder = runtime.embedder
         # a query embedded by another model than the index's would find nonsense
         target = registered(session, embedder.identity)
         query_vector = embed_query(query, embedder)

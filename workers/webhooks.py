@@ -117,12 +117,12 @@ async def _discard_reply(response: httpx.Response, limit: int) -> int:
     return read
 
 
-def deliver(state: Runtime, document_id: str, *, attempt: int, delivery_id: str) -> bool:
+def deliver(runtime: Runtime, document_id: str, *, attempt: int, delivery_id: str) -> bool:
     """POST one attempt; records it and returns whether the receiver took it (2xx).
 
     A document without a callback URL, or deleted meanwhile, counts as delivered.
     """
-    with state.sessions.begin() as session:
+    with runtime.sessions.begin() as session:
         document = repo.get_document(session, document_id=document_id)
         if document is None or not document.callback_url:
             return True
@@ -137,7 +137,7 @@ def deliver(state: Runtime, document_id: str, *, attempt: int, delivery_id: str)
     }
     status_code: int | None = None
     error: str | None = None
-    service = state.settings.service
+    service = runtime.settings.service
     try:
         response = post_checked(
             url, body, headers, timeout=service.webhook_timeout, allow=service.webhook_allowed
@@ -153,7 +153,7 @@ def deliver(state: Runtime, document_id: str, *, attempt: int, delivery_id: str)
         error = f"no complete answer within {service.webhook_timeout:g} s"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
-    with state.sessions.begin() as session:
+    with runtime.sessions.begin() as session:
         jobs.record_webhook_attempt(
             session,
             document_id=document_id,

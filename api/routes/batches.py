@@ -20,7 +20,7 @@ from core.status import BatchStatus
 from pipelines.import_files import folder_inside, tenant_folder
 from storage import jobs
 from storage.tables import Batch
-from workers.queues import BATCH, LIST_BATCH
+from workers.celery.queues import BATCH, LIST_BATCH
 
 router = APIRouter(prefix="/v1/batches", tags=["batches"], responses=errors(401, 422))
 

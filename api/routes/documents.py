@@ -36,9 +36,9 @@ from pipelines.markdown import document_markdown
 from pipelines.types import Block, PageResult
 from storage import jobs
 from storage import repository as repo
-from storage.page_images import crop_png
+from storage.image_crops import crop_png
 from storage.tables import Document
-from workers.queues import INTERACTIVE
+from workers.celery.queues import INTERACTIVE
 from workers.views import parse_metadata
 
 # the largest number a query or path takes: beyond it the databases' 64-bit integers overflow

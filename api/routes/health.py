@@ -24,10 +24,10 @@ from core.status import DocumentStatus
 from storage import jobs
 from storage.db import write_lock_free
 from storage.tables import Document
+from workers import jobs as job_queue
 from workers.blob_sweep import ORPHANS_SWEPT, TEMP_SWEPT
+from workers.celery.queues import QUEUES
 from workers.context import check_models
-from workers.liveness import live_workers
-from workers.queues import QUEUES
 
 router = APIRouter(tags=["health"])
 
@@ -42,7 +42,7 @@ def healthz(state: StateDep) -> dict[str, Any]:
     try:
         client = redis.Redis.from_url(state.settings.redis_url, socket_timeout=1)
         try:
-            workers = live_workers(client)
+            workers = job_queue.live_workers(client)
         finally:
             client.close()
     except redis.RedisError as exc:
@@ -61,7 +61,7 @@ def _writable(state: ApiState) -> bool:
     busy_at = state.database_busy_at
     if busy_at is not None and time.monotonic() - busy_at < BUSY_MEMORY_SECONDS:
         return False
-    return write_lock_free(state.engine, wait_seconds=1.0)
+    return write_lock_free(state.sql_engine, wait_seconds=1.0)
 
 
 def _readiness(state: ApiState) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def _readiness(state: ApiState) -> dict[str, Any]:
     except ModelError as exc:
         checks["models"] = f"error: {exc.message}"
     try:
-        with state.engine.connect() as connection:
+        with state.sql_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         checks["database"] = "ok" if _writable(state) else f"error: {DatabaseBusy.default_message}"
     except Exception as exc:
@@ -85,8 +85,7 @@ def _readiness(state: ApiState) -> dict[str, Any]:
     except Exception as exc:
         checks["redis"] = f"error: {exc}"
     try:
-        replies = state.celery.control.ping(timeout=1.0) if checks["redis"] == "ok" else []
-        checks["workers"] = len(replies or [])
+        checks["workers"] = job_queue.answering_workers(1.0) if checks["redis"] == "ok" else 0
     except Exception as exc:
         checks["workers"] = 0
         checks["workers_error"] = str(exc)[:200]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from storage.db import include_in_autogenerate, make_engine
+from storage.db import include_in_autogenerate, make_sql_engine
 from storage.tables import Base
 
 
@@ -29,7 +29,7 @@ def run_migrations_online() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     if not url:
         raise RuntimeError("no connection and no sqlalchemy.url to migrate")
-    engine = make_engine(url)
+    engine = make_sql_engine(url)
     try:
         with engine.begin() as conn:
             _run(conn)

@@ -18,7 +18,7 @@ from api.app import MAX_BODY_BYTES, create_app, image_body_bytes
 from core.config import Settings
 from storage import accounts
 from storage import repository as repo
-from storage.db import alembic_config, make_engine, migrate, session_factory
+from storage.db import alembic_config, make_sql_engine, migrate, session_factory
 
 
 @pytest.fixture()
@@ -29,7 +29,7 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, str, str]]:
         redis_url="redis://127.0.0.1:1/0",  # nothing here reaches the broker
         limits={"max_page_pixels": 4_000_000},  # type: ignore[arg-type]
     )
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_sql_engine(settings.resolved_database_url())
     migrate(engine)
     with session_factory(engine).begin() as session:
         key = accounts.create_key(session, tenant="acme").key
@@ -145,7 +145,7 @@ def test_an_image_over_the_pixel_limit_is_refused_at_upload(
 
 def test_stored_nan_metadata_is_repaired_by_the_migration(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = make_engine(url)
+    engine = make_sql_engine(url)
     cfg = alembic_config(engine)
     with engine.begin() as c:
         cfg.attributes["connection"] = c

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipelines.types import Block, PageResult, TextLine
 from storage import encoders
 from storage import repository as repo
-from storage.db import make_engine, migrate, session_factory
+from storage.db import make_sql_engine, migrate, session_factory
 from storage.encoders import VectorTarget
 from storage.page_lines import page_lines
 from storage.search import MIN_COSINE_WORDED, hybrid_search
@@ -33,9 +33,9 @@ LINES = [
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'scanrag.db'}")
+        engine = make_sql_engine(f"sqlite:///{tmp_path / 'scanrag.db'}")
     else:
-        engine = make_engine(request.getfixturevalue("pg_database"))
+        engine = make_sql_engine(request.getfixturevalue("pg_database"))
     migrate(engine)
     yield engine
     engine.dispose()

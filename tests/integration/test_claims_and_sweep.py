@@ -22,7 +22,7 @@ from core.status import DocumentStatus
 from storage import jobs
 from storage import repository as repo
 from storage.blobs import BlobStore
-from storage.db import make_engine, migrate, session_factory, write_lock_free
+from storage.db import make_sql_engine, migrate, session_factory, write_lock_free
 from storage.errors import fault_of
 from storage.tables import IdempotentRequest, utcnow
 from workers.blob_sweep import ORPHANS_SWEPT, TEMP_SWEPT, sweep_blobs
@@ -38,7 +38,7 @@ def sessions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[session
         if request.param == "sqlite"
         else request.getfixturevalue("pg_database")
     )
-    engine = make_engine(url)
+    engine = make_sql_engine(url)
     migrate(engine)
     yield session_factory(engine)
     engine.dispose()
@@ -169,15 +169,15 @@ def put_old(blobs: BlobStore, data: bytes, age: float = 2 * HOUR) -> str:
 
 
 def test_the_sweep_removes_stale_temp_files_and_orphan_blobs_only(tmp_path: Path) -> None:
-    rt = Runtime.build(Settings(home=tmp_path))
-    blobs = rt.blobs
+    runtime = Runtime.build(Settings(home=tmp_path))
+    blobs = runtime.blobs
     referenced, image, orphan = (
         put_old(blobs, b"original"),
         put_old(blobs, b"page", 3 * HOUR),
         put_old(blobs, b"orphan"),
     )
     young_orphan = blobs.put_bytes(b"just adopted, its row not committed yet")
-    with rt.sessions.begin() as s:
+    with runtime.sessions.begin() as s:
         document = repo.store_document(
             s,
             tenant="acme",
@@ -202,17 +202,17 @@ def test_the_sweep_removes_stale_temp_files_and_orphan_blobs_only(tmp_path: Path
     out.close()
     assert blobs.adopt(path, hashlib.sha256(b"uploaded again").hexdigest()) == readopted
 
-    swept = sweep_blobs(rt)
+    swept = sweep_blobs(runtime)
 
     assert (swept.temp, swept.orphans) == (1, 1)
     assert not stale_tmp.exists() and fresh_tmp.exists()
     assert not blobs.exists(orphan)
     assert all(blobs.exists(k) for k in (referenced, image, young_orphan, readopted))
-    with rt.sessions() as s:
+    with runtime.sessions() as s:
         assert jobs.get_count(s, name=TEMP_SWEPT) == 1
         assert jobs.get_count(s, name=ORPHANS_SWEPT) == 1
-    assert sweep_blobs(rt, now=time.time() + 2 * HOUR).orphans == 2  # young_orphan, readopted
-    rt.close()
+    assert sweep_blobs(runtime, now=time.time() + 2 * HOUR).orphans == 2  # young_orphan, readopted
+    runtime.close()
 
 
 def test_a_blob_touched_while_it_is_swept_is_put_back(tmp_path: Path) -> None:
@@ -228,7 +228,7 @@ def test_a_blob_touched_while_it_is_swept_is_put_back(tmp_path: Path) -> None:
 
 @pytest.fixture()
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'scanrag.db'}")
+    engine = make_sql_engine(f"sqlite:///{tmp_path / 'scanrag.db'}")
     migrate(engine)
     yield engine
     engine.dispose()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from models.detector import DetectorParams
+from models.ort_sessions import SessionPerShape
 from models.recognizer import WIDTH_LADDER
-from models.runtime import SessionPerShape
 from pipelines.engine import EngineParams, OcrEngine
 from tests.pagegen import text_page
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, text
 from api.app import MAX_BODY_BYTES, create_app, image_body_bytes
 from core.config import Settings
 from storage import accounts
-from storage.db import alembic_config, backend, make_engine, migrate, session_factory
+from storage.db import alembic_config, backend, make_sql_engine, migrate, session_factory
 from tests.tiny_encoders import build
 
 DEEP = "[" * 5000 + "]" * 5000
@@ -43,7 +43,7 @@ def api(tmp_path: Path, clip: Path) -> Iterator[tuple[TestClient, Engine]]:
         redis_url="redis://127.0.0.1:1/0",  # nothing here reaches the broker
         embed={"image_model": clip, "device": "cpu", "precision": "fp32"},  # type: ignore[arg-type]
     )
-    engine = make_engine(settings.resolved_database_url())
+    engine = make_sql_engine(settings.resolved_database_url())
     migrate(engine)
     with session_factory(engine).begin() as session:
         key = accounts.create_key(session, tenant="acme").key
@@ -211,9 +211,9 @@ def test_a_listing_survives_metadata_stored_before_the_rules(
 def old_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A database of the parametrised backend at revision 0006, before the repair."""
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        engine = make_sql_engine(f"sqlite:///{tmp_path / 'old.db'}")
     else:
-        engine = make_engine(request.getfixturevalue("pg_database"))
+        engine = make_sql_engine(request.getfixturevalue("pg_database"))
     cfg = alembic_config(engine)
     with engine.begin() as c:
         if request.param == "postgresql":

@@ -93,29 +93,29 @@ def indexed(
         "clip": build(root / "clip", "clip"),
     }
     settings = settings_for(root / "home", models["bert"], models["clip"], max_encode_items=3)
-    rt = Runtime.build(settings, ocr=engine)
+    runtime = Runtime.build(settings, ocr=engine)
     article, chart = article_page("Wardens", "Wildlife", OTTERS, HERONS, CAPTION, "Page 4")
     article.save(root / "article.png")
     text_page(HERONS * 3).save(root / "herons.png")
     ids = {}
     for name in ("article", "herons"):
-        outcome = ingest_file(root / f"{name}.png", rt=rt, tenant="acme")
+        outcome = ingest_file(root / f"{name}.png", runtime=runtime, tenant="acme")
         assert outcome.status == "done", outcome
         ids[name] = outcome.document_id
-    with rt.sessions.begin() as session:
+    with runtime.sessions.begin() as session:
         key = accounts.create_key(session, tenant="acme").key
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {key}"
         yield {
             "root": root,
-            "rt": rt,
+            "runtime": runtime,
             "client": client,
             "ids": ids,
             "chart": chart,
             "models": models,
             "key": key,
         }
-    rt.close()
+    runtime.close()
 
 
 def page_image(client: TestClient, document_id: str) -> Image.Image:
@@ -127,8 +127,8 @@ def page_image(client: TestClient, document_id: str) -> Image.Image:
 def test_pages_and_figures_get_image_vectors_named_by_their_model(
     indexed: dict[str, Any],
 ) -> None:
-    rt: Runtime = indexed["rt"]
-    with rt.sessions() as session:
+    runtime: Runtime = indexed["runtime"]
+    with runtime.sessions() as session:
         regions = repo.image_vectors(session, document_id=indexed["ids"]["article"])
         (encoder,) = [e for e in session.query(Encoder).all() if e.kind == "image"]
         chunks = repo.document_chunks(session, document_id=indexed["ids"]["article"])
@@ -163,7 +163,7 @@ def test_an_image_query_finds_its_page_and_its_figure_first(indexed: dict[str, A
         assert (top["document"]["id"], top["page"], top["kind"]) == (ids[name], 1, "page")
         assert top["found_by"] == ["image"] and top["source"] == "image"
         assert top["crop_url"].startswith(f"/v1/documents/{ids[name]}/pages/1/crop?bbox=0%2C0")
-    with indexed["rt"].sessions() as session:
+    with indexed["runtime"].sessions() as session:
         figure = repo.image_vectors(session, document_id=ids["article"])[1]
     crop = page_image(client, ids["article"]).crop(tuple(int(v) for v in figure.bbox))
     r = client.post("/v1/search", json={"image": png_b64(crop), "k": 3})
@@ -189,8 +189,8 @@ def test_a_text_query_runs_every_leg(indexed: dict[str, Any]) -> None:
 
 def test_encode_gives_the_vectors_stored_at_ingest(indexed: dict[str, Any]) -> None:
     client: TestClient = indexed["client"]
-    rt: Runtime = indexed["rt"]
-    with rt.sessions() as session:
+    runtime: Runtime = indexed["runtime"]
+    with runtime.sessions() as session:
         chunks = repo.document_chunks(session, document_id=indexed["ids"]["article"])
         page = repo.image_vectors(session, document_id=indexed["ids"]["herons"])[0]
     r = client.post(
@@ -212,7 +212,9 @@ def test_encode_gives_the_vectors_stored_at_ingest(indexed: dict[str, Any]) -> N
     # the CLI answers the same request with the same vectors
     request = {"model": "image", "items": [{"image": image}]}
     models = indexed["models"]
-    out = cli(rt.settings.home, models["bert"], models["clip"], ["encode"], json.dumps(request))
+    out = cli(
+        runtime.settings.home, models["bert"], models["clip"], ["encode"], json.dumps(request)
+    )
     assert out.returncode == 0, out.stderr
     assert np.allclose(json.loads(out.stdout)["vectors"][0], page.embedding, atol=1e-5)
 
@@ -275,7 +277,7 @@ def test_the_python_client_searches_by_image_and_encodes(indexed: dict[str, Any]
         ("image",),
     )
     (vector,) = api.encode("image", images=[buffer.getvalue()])
-    with indexed["rt"].sessions() as session:
+    with indexed["runtime"].sessions() as session:
         page = repo.image_vectors(session, document_id=indexed["ids"]["herons"])[0]
     assert np.allclose(vector, page.embedding, atol=1e-5)
     with pytest.raises(Refused) as info:
@@ -288,7 +290,7 @@ def test_the_cli_searches_by_image(indexed: dict[str, Any]) -> None:
     page_image(indexed["client"], indexed["ids"]["article"]).save(root / "query.png")
     models = indexed["models"]
     args = ["search", "--image", str(root / "query.png"), "--tenant", "acme", "--json", "-k", "2"]
-    out = cli(indexed["rt"].settings.home, models["bert"], models["clip"], args)
+    out = cli(indexed["runtime"].settings.home, models["bert"], models["clip"], args)
     assert out.returncode == 0, out.stderr
     top = json.loads(out.stdout)[0]
     assert (top["document"]["id"], top["kind"], top["found_by"]) == (
@@ -298,7 +300,7 @@ def test_the_cli_searches_by_image(indexed: dict[str, Any]) -> None:
     )
     (root / "query.gif").write_bytes(b"GIF89a")
     args = ["search", "--image", str(root / "query.gif")]
-    refused = cli(indexed["rt"].settings.home, models["bert"], models["clip"], args)
+    refused = cli(indexed["runtime"].settings.home, models["bert"], models["clip"], args)
     assert refused.returncode == 1 and "[invalid_image]" in refused.stderr
 
 
@@ -319,11 +321,11 @@ def test_zz_a_changed_model_is_refused_until_reindex(
         # an image query reads image vectors only: the image model did not change
         image = page_image(client, indexed["ids"]["herons"])
         assert client.post("/v1/search", json={"image": png_b64(image)}).status_code == 200
-    rt = Runtime.build(changed, ocr=engine)
+    runtime = Runtime.build(changed, ocr=engine)
     text_page(["A new letter about the canal locks."]).save(root / "letter.png")
-    outcome = ingest_file(root / "letter.png", rt=rt, tenant="acme")
+    outcome = ingest_file(root / "letter.png", runtime=runtime, tenant="acme")
     assert (outcome.status, outcome.error_code) == ("failed", "index_model_mismatch")
-    rt.close()
+    runtime.close()
     done = cli(root / "home", models["bert2"], models["clip"], ["reindex", "--no-relayout"])
     assert done.returncode == 0, done.stderr
     assert "the index now holds the configured models' vectors only" in done.stdout

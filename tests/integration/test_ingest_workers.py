@@ -42,10 +42,12 @@ def ctx(
 ) -> Iterator[Runtime]:
     """A runtime on a fresh, migrated database of the parametrised backend."""
     url = None if request.param == "sqlite" else request.getfixturevalue("pg_database")
-    rt = Runtime.build(Settings(home=tmp_path, database_url=url), ocr=engine, embedder=embedder)
-    rt.chunk = ChunkParams(max_tokens=10, min_tokens=2)  # one chunk per line
-    yield rt
-    rt.close()
+    runtime = Runtime.build(
+        Settings(home=tmp_path, database_url=url), ocr=engine, embedder=embedder
+    )
+    runtime.chunk = ChunkParams(max_tokens=10, min_tokens=2)  # one chunk per line
+    yield runtime
+    runtime.close()
 
 
 class Recorder:
@@ -92,7 +94,7 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> 
             embeddings=vectors,
             encoder_id=other.encoder_id,
         )
-    failed = ingest_file(letter, rt=ctx, tenant="acme", meta={"source": "mail"})
+    failed = ingest_file(letter, runtime=ctx, tenant="acme", meta={"source": "mail"})
     assert (failed.status, failed.error_code) == ("failed", "index_model_mismatch")
     assert failed.error_category is Category.INTERNAL and failed.document_id is not None
     assert "'another'" in (failed.error_message or "") and "scanrag reindex" in (
@@ -110,7 +112,9 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> 
     with ctx.sessions.begin() as session:
         repo.delete_document(session, document_id=old.id)
     progress = Recorder()
-    done = ingest_file(letter, rt=ctx, tenant="acme", meta={"source": "mail"}, progress=progress)
+    done = ingest_file(
+        letter, runtime=ctx, tenant="acme", meta={"source": "mail"}, progress=progress
+    )
     assert (done.status, done.pages, done.error_code) == ("done", 1, None)
     assert done.document_id == failed.document_id  # the failed row was redone, not duplicated
     assert (progress.total, progress.pages) == (0, [])  # the redo goes on from the stored page
@@ -136,7 +140,7 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> 
         )
         assert hits[0].text == LINES[1] and hits[0].page_number == 1
 
-    again, missing = ingest_paths([letter, tmp_path / "missing.pdf"], rt=ctx, tenant="acme")
+    again, missing = ingest_paths([letter, tmp_path / "missing.pdf"], runtime=ctx, tenant="acme")
     assert (again.status, again.document_id, again.pages) == ("duplicate", done.document_id, 1)
     assert (missing.status, missing.document_id, missing.error_code) == (
         "failed",
@@ -153,7 +157,7 @@ def test_a_folder_is_read_files_at_once_with_copies_as_duplicates(
     folder.mkdir()
     for name, lines in [("a.png", LINES[:1]), ("b.png", LINES[:1]), ("c.png", LINES[1:])]:
         text_page(lines).save(folder / name)  # a and b: the same content
-    outcomes = ingest_paths([folder], rt=ctx)
+    outcomes = ingest_paths([folder], runtime=ctx)
     assert [(o.path.name, o.status) for o in outcomes] == [
         ("a.png", "done"),
         ("b.png", "duplicate"),
@@ -174,7 +178,7 @@ def test_a_sideways_page_is_stored_upright(ctx: Runtime, tmp_path: Path) -> None
     # the page image stored is the one the pipeline read (turned upright), so boxes fit it
     sideways = tmp_path / "sideways.png"
     text_page(LINES).rotate(90, expand=True).save(sideways)
-    done = ingest_file(sideways, rt=ctx)
+    done = ingest_file(sideways, runtime=ctx)
     assert done.status == "done"
     with ctx.sessions() as session:
         (page,) = repo.document_pages(session, document_id=done.document_id or "")

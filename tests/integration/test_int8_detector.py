@@ -11,8 +11,8 @@ import models.derived as derived
 import models.detector as detector
 import models.quantize as quantize
 from models.detector import DetectorParams, TextDetector
+from models.ort_sessions import make_session
 from models.quantize import int8_model
-from models.runtime import make_session
 from models.weights import PPOCR_V6_DET, verified_path
 from tests.pagegen import scanned, text_page
 

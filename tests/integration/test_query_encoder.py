@@ -87,16 +87,16 @@ def test_search_results_are_the_same_as_with_torch(
     queries = ["flood repairs", "how much is due for the meter", "birds at dawn", "council"]
     found = []
     for embedder in (get_embedder(device="cpu", precision="fp32"), onnx_encoder):
-        rt = Runtime.build(settings, embedder=embedder)
-        with rt.sessions() as session:
+        runtime = Runtime.build(settings, embedder=embedder)
+        with runtime.sessions() as session:
             found.append(
                 [
                     [
                         (h.document_id, h.page_number, h.chunk_id)
-                        for h in search(rt, session, query=q)
+                        for h in search(runtime, session, query=q)
                     ]
                     for q in queries
                 ]
             )
-        rt.close()
+        runtime.close()
     assert found[0] == found[1] and all(found[0])

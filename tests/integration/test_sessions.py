@@ -7,7 +7,7 @@ import onnxruntime as ort
 import pytest
 
 from models.detector import DetectorParams, TextDetector
-from models.runtime import make_session
+from models.ort_sessions import make_session
 from models.weights import PPOCR_V6_DET, verified_path
 from tests.pagegen import scanned, text_page
 

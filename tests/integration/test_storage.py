@@ -24,7 +24,7 @@ from storage import lexeme_stats as stats_module
 from storage import repository as repo
 from storage import search as search_module
 from storage.blobs import BlobStore
-from storage.db import backend, include_in_autogenerate, make_engine, migrate, session_factory
+from storage.db import backend, include_in_autogenerate, make_sql_engine, migrate, session_factory
 from storage.encoders import VectorTarget
 from storage.errors import DocumentNotFound, IndexMismatch
 from storage.search import dense_search, hybrid_search, lexical_search, warm_up
@@ -43,13 +43,13 @@ def text_target(s: Session, name: str = "test-encoder", dim: int = DIM) -> Vecto
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty database of the parametrised backend."""
     if request.param == "sqlite":
-        # A folder that does not exist yet: make_engine must create it.
-        engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'scanrag.db'}")
+        # A folder that does not exist yet: make_sql_engine must create it.
+        engine = make_sql_engine(f"sqlite:///{tmp_path / 'data' / 'scanrag.db'}")
         migrate(engine)
         yield engine
         engine.dispose()
         return
-    engine = make_engine(request.getfixturevalue("pg_database"))
+    engine = make_sql_engine(request.getfixturevalue("pg_database"))
     migrate(engine)
     yield engine
     engine.dispose()
@@ -183,9 +183,9 @@ def test_migrate_creates_everything_and_again_is_a_no_op(db: Engine) -> None:
 def bare_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty database of the parametrised backend, not migrated."""
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        engine = make_sql_engine(f"sqlite:///{tmp_path / 'old.db'}")
     else:
-        engine = make_engine(request.getfixturevalue("pg_database"))
+        engine = make_sql_engine(request.getfixturevalue("pg_database"))
     yield engine
     engine.dispose()
 

@@ -1,5 +1,6 @@
-"""Cores lent between a worker's pool processes (workers/cores.py): an encoder takes the cores of
-idle siblings, never a reading one's, and a sibling that starts to read waits for it."""
+"""Cores lent between a worker's pool processes (workers/celery/sibling_cores.py): an encoder
+takes the cores of idle siblings, never a reading one's, and a sibling that starts to read waits
+for it."""
 
 from __future__ import annotations
 
@@ -15,18 +16,18 @@ import torch
 
 from core.config import Settings
 from models.embedder import more_threads
-from workers import cores
-from workers.cores import SiblingCores
+from workers.celery import sibling_cores
+from workers.celery.sibling_cores import SiblingCores
 from workers.runtime import Runtime
 
 
 @pytest.fixture
 def pool(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     """Lock files for three pool processes, as a worker's main process makes them."""
-    cores.share(3)
-    assert cores._shared is not None
-    yield cores._shared
-    cores.unshare()
+    sibling_cores.share(3)
+    assert sibling_cores._shared is not None
+    yield sibling_cores._shared
+    sibling_cores.unshare()
 
 
 def test_an_encoder_takes_the_idle_siblings_cores_only(pool: tuple[Path, int]) -> None:
@@ -95,7 +96,7 @@ def test_a_killed_reader_leaves_no_core_taken(pool: tuple[Path, int]) -> None:
 
 
 def test_outside_a_pool_process_there_are_no_shared_cores(pool: tuple[Path, int]) -> None:
-    assert cores.pool_cores() is None  # this is no billiard pool process: it has no index
+    assert sibling_cores.pool_cores() is None  # this is no billiard pool process: it has no index
 
 
 def test_lent_cores_are_torch_threads_while_encoding() -> None:
@@ -111,17 +112,17 @@ def test_a_pool_process_runtime_encodes_on_its_idle_siblings_cores(
     pool: tuple[Path, int], tmp_path: Path
 ) -> None:
     folder, count = pool
-    rt = Runtime.build(Settings(home=tmp_path), cores=SiblingCores(folder, 0, count))
+    runtime = Runtime.build(Settings(home=tmp_path), cores=SiblingCores(folder, 0, count))
     reading = SiblingCores(folder, 2, count)
     before = torch.get_num_threads()
     try:
-        with reading, rt.encoding() as lent:
+        with reading, runtime.encoding() as lent:
             assert lent == 1  # core 1 is idle, core 2 reads
             assert torch.get_num_threads() == before + 1
         assert torch.get_num_threads() == before
     finally:
         reading.close()
-        rt.close()
+        runtime.close()
 
 
 def test_a_reader_interrupted_while_waiting_keeps_its_core(pool: tuple[Path, int]) -> None:

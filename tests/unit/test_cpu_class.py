@@ -26,7 +26,7 @@ PROBE = """
 import json
 from numpy._core._multiarray_umath import __cpu_features__ as numpy_cpu
 from models.detector import resolve_precision
-from models.runtime import cpu_flags
+from models.ort_sessions import cpu_flags
 print(json.dumps({
     "flags": sorted(f for f in cpu_flags() if f.startswith(("avx", "amx"))),
     "numpy_avx512f": bool(numpy_cpu["AVX512F"]),

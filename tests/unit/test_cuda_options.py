@@ -8,27 +8,27 @@ import pytest
 
 from core.config import Settings
 from core.errors import ModelError
-from models import runtime
-from workers.context import build_engine
+from models import ort_sessions
+from workers.context import build_ocr_engine
 
 
 @pytest.fixture(autouse=True)
 def _restore() -> Iterator[None]:
-    saved = dict(runtime.CUDA_OPTIONS)
+    saved = dict(ort_sessions.CUDA_OPTIONS)
     yield
-    runtime.CUDA_OPTIONS.clear()
-    runtime.CUDA_OPTIONS.update(saved)
+    ort_sessions.CUDA_OPTIONS.clear()
+    ort_sessions.CUDA_OPTIONS.update(saved)
 
 
 @pytest.mark.parametrize("mode", ["heuristic", "default", "exhaustive"])
 def test_the_setting_reaches_the_cuda_provider_options(mode: str) -> None:
     settings = Settings.model_validate({"ocr": {"cuda_conv_search": mode, "device": "cpu"}})
-    build_engine(settings)
-    assert runtime.CUDA_OPTIONS["cudnn_conv_algo_search"] == mode.upper()
+    build_ocr_engine(settings)
+    assert ort_sessions.CUDA_OPTIONS["cudnn_conv_algo_search"] == mode.upper()
 
 
 def test_an_unknown_search_is_refused() -> None:
     with pytest.raises(ModelError, match="unknown cuDNN convolution search"):
-        runtime.set_cuda_conv_search("fastest")
+        ort_sessions.set_cuda_conv_search("fastest")
     with pytest.raises(ValueError, match="cuda_conv_search"):
         Settings.model_validate({"ocr": {"cuda_conv_search": "fastest"}})

@@ -43,7 +43,7 @@ def imports(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def state(tmp_path: Path, imports: Path) -> Runtime:
+def runtime(tmp_path: Path, imports: Path) -> Runtime:
     settings = Settings(home=tmp_path / "home", service={"import_root": imports})  # type: ignore[arg-type]
     return Runtime.build(settings)
 
@@ -60,20 +60,20 @@ def swap_after_listing(monkeypatch: pytest.MonkeyPatch, swap: Callable[[], None]
     monkeypatch.setattr(batches, "files_inside", list_then_swap)
 
 
-def run_batch(state: Runtime, source: str, tenant: str = "acme") -> tuple[Batch, list[BatchItem]]:
+def run_batch(runtime: Runtime, source: str, tenant: str = "acme") -> tuple[Batch, list[BatchItem]]:
     """List a batch of ``source`` (as the worker does); its row and items. Fails if listing
     does not return within 20 s (a pool process stalled on a FIFO)."""
-    with state.sessions.begin() as session:
+    with runtime.sessions.begin() as session:
         batch_id = jobs.create_batch(session, tenant=tenant, source=source).id
     queued: list[str] = []
     worker = threading.Thread(
-        target=batches.list_batch_files, args=(state, batch_id), kwargs={"enqueue": queued.append}
+        target=batches.list_batch_files, args=(runtime, batch_id), kwargs={"enqueue": queued.append}
     )
     worker.daemon = True
     worker.start()
     worker.join(20)
     assert not worker.is_alive(), "listing the batch stalled"
-    with state.sessions() as session:
+    with runtime.sessions() as session:
         batch = session.get(Batch, batch_id)
         assert batch is not None
         items = session.scalars(
@@ -83,19 +83,19 @@ def run_batch(state: Runtime, source: str, tenant: str = "acme") -> tuple[Batch,
     return batch, list(items)
 
 
-def stored_contents(state: Runtime) -> set[str]:
-    with state.sessions() as session:
+def stored_contents(runtime: Runtime) -> set[str]:
+    with runtime.sessions() as session:
         return set(session.scalars(select(Document.sha256)).all())
 
 
-def assert_secret_not_read(state: Runtime) -> None:
+def assert_secret_not_read(runtime: Runtime) -> None:
     """Globex's file is neither a document nor a stored blob."""
     secret = hashlib.sha256(SECRET).hexdigest()
-    assert secret not in stored_contents(state) and not state.blobs.exists(secret)
+    assert secret not in stored_contents(runtime) and not runtime.blobs.exists(secret)
 
 
 def test_a_file_swapped_for_a_link_after_listing_is_refused(
-    state: Runtime, imports: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, imports: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = imports / "acme" / "inbox" / "a.pdf"
 
@@ -104,18 +104,18 @@ def test_a_file_swapped_for_a_link_after_listing_is_refused(
         target.symlink_to(imports / "globex" / "private" / "a.pdf")
 
     swap_after_listing(monkeypatch, swap)
-    batch, items = run_batch(state, "inbox")
+    batch, items = run_batch(runtime, "inbox")
     assert batch.status == "listed" and batch.files_total == 2
     assert [(i.path, i.document_id is None, i.error_code) for i in items] == [
         ("inbox/a.pdf", True, "path_not_allowed"),
         ("inbox/sub/b.pdf", False, None),
     ]
     assert "link" in (items[0].error_message or "")
-    assert_secret_not_read(state)
+    assert_secret_not_read(runtime)
 
 
 def test_a_folder_swapped_for_a_link_after_listing_is_refused(
-    state: Runtime, imports: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, imports: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sub = imports / "acme" / "inbox" / "sub"
 
@@ -124,16 +124,16 @@ def test_a_folder_swapped_for_a_link_after_listing_is_refused(
         sub.symlink_to(imports / "globex" / "private", target_is_directory=True)
 
     swap_after_listing(monkeypatch, swap)
-    _, items = run_batch(state, "inbox")
+    _, items = run_batch(runtime, "inbox")
     assert [(i.path, i.error_code) for i in items] == [
         ("inbox/a.pdf", None),
         ("inbox/sub/b.pdf", "path_not_allowed"),
     ]
-    assert_secret_not_read(state)
+    assert_secret_not_read(runtime)
 
 
 def test_a_file_swapped_for_a_fifo_after_listing_is_refused_without_waiting(
-    state: Runtime, imports: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, imports: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = imports / "acme" / "inbox" / "a.pdf"
 
@@ -143,7 +143,7 @@ def test_a_file_swapped_for_a_fifo_after_listing_is_refused_without_waiting(
 
     swap_after_listing(monkeypatch, swap)
     try:
-        batch, items = run_batch(state, "inbox")
+        batch, items = run_batch(runtime, "inbox")
     finally:
         # a reader blocked on the FIFO (the bug) gets end of file, so the test process can end
         with contextlib.suppress(OSError):  # ENXIO: nobody is reading it, nothing to release
@@ -156,28 +156,30 @@ def test_a_file_swapped_for_a_fifo_after_listing_is_refused_without_waiting(
     assert items[1].document_id is not None
 
 
-def test_the_worker_keeps_a_batch_inside_its_tenants_folder(state: Runtime, imports: Path) -> None:
+def test_the_worker_keeps_a_batch_inside_its_tenants_folder(
+    runtime: Runtime, imports: Path
+) -> None:
     # the API refuses these; a row written otherwise (or a folder turned into a link since)
     # is checked again by the worker, which lists nothing outside acme's folder
     (imports / "acme" / "escape").symlink_to(imports / "globex", target_is_directory=True)
     for source in ("../globex/private", str(imports / "globex" / "private"), "escape/private"):
-        batch, items = run_batch(state, source)
+        batch, items = run_batch(runtime, source)
         assert batch.status == "failed" and items == [], source
         reason = batch.error_message or ""
         assert "out of your import folder" in reason or "relative" in reason, source
-    assert stored_contents(state) == set()
+    assert stored_contents(runtime) == set()
 
 
 def test_a_tenant_reads_its_own_folder_and_paths_are_relative(
-    state: Runtime, imports: Path
+    runtime: Runtime, imports: Path
 ) -> None:
-    batch, items = run_batch(state, "inbox")
+    batch, items = run_batch(runtime, "inbox")
     assert batch.status == "listed" and batch.files_total == 2
     assert [(i.path, i.error_code) for i in items] == [
         ("inbox/a.pdf", None),
         ("inbox/sub/b.pdf", None),
     ]
-    globex, globex_items = run_batch(state, "private", tenant="globex")
+    globex, globex_items = run_batch(runtime, "private", tenant="globex")
     assert globex.status == "listed" and [i.path for i in globex_items] == [
         "private/a.pdf",
         "private/b.pdf",

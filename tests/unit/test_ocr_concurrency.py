@@ -12,7 +12,7 @@ from core.errors import CorruptDocument
 from models.detector import DetectionResult
 from models.recognizer import Recognition
 from pipelines.engine import EngineParams, Models, OcrEngine
-from pipelines.load import Document, RasterPage
+from pipelines.load import OpenedDocument, RasterPage
 from pipelines.ocr import OcrParams, ocr_documents, ocr_pages, run_ordered
 
 
@@ -106,7 +106,7 @@ class _Recognizer:
         return out
 
 
-class _Doc(Document):
+class _Doc(OpenedDocument):
     def __init__(self, levels: list[int], fail_at: int | None = None) -> None:
         self.levels, self.fail_at = levels, fail_at
         self.page_count = len(levels)

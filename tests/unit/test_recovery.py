@@ -16,12 +16,12 @@ from core.config import Settings
 from storage import jobs
 from storage import repository as repo
 from storage.tables import Document, utcnow
-from workers import recovery
+from workers.celery import recovery
 from workers.runtime import Runtime
 
 
 @pytest.fixture()
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     settings = Settings(home=tmp_path, service={"webhook_retries": 2})  # type: ignore[arg-type]
     built = Runtime.build(settings)
     monkeypatch.setattr(recovery, "process_runtime", lambda: built)
@@ -41,7 +41,7 @@ def broker(monkeypatch: pytest.MonkeyPatch, run_id: str) -> None:
 
 
 def document(
-    state: Runtime,
+    runtime: Runtime,
     name: str,
     *,
     status: str = "done",
@@ -50,7 +50,7 @@ def document(
     age: timedelta = timedelta(minutes=5),
 ) -> str:
     """A document finished ``age`` ago with these webhook attempts (their errors)."""
-    with state.sessions.begin() as session:
+    with runtime.sessions.begin() as session:
         doc, _ = repo.get_or_create_document(
             session,
             tenant="t",
@@ -78,25 +78,25 @@ def document(
 
 
 def test_undelivered_webhooks_are_sent_again_when_the_broker_restarted(
-    state: Runtime, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    never = document(state, "never")  # its webhook task was lost before any attempt
-    failing = document(state, "failing", status="failed", attempts=("refused",))
-    document(state, "delivered", attempts=("refused", None))
-    document(state, "no-callback", callback=False)
-    document(state, "gave-up", attempts=("refused",) * 3)  # 1 + webhook_retries attempts
-    document(state, "old", age=timedelta(days=2))
-    unfinished = document(state, "unfinished", status="processing")
-    sent: list[tuple[str, Any]] = state.sent  # type: ignore[attr-defined]
+    never = document(runtime, "never")  # its webhook task was lost before any attempt
+    failing = document(runtime, "failing", status="failed", attempts=("refused",))
+    document(runtime, "delivered", attempts=("refused", None))
+    document(runtime, "no-callback", callback=False)
+    document(runtime, "gave-up", attempts=("refused",) * 3)  # 1 + webhook_retries attempts
+    document(runtime, "old", age=timedelta(days=2))
+    unfinished = document(runtime, "unfinished", status="processing")
+    sent: list[tuple[str, Any]] = runtime.sent  # type: ignore[attr-defined]
 
     broker(monkeypatch, "run-1")
-    assert recovery.check_broker(state.settings) == 3  # the first check ever
+    assert recovery.check_broker(runtime.settings) == 3  # the first check ever
     assert sorted(sent) == sorted(
         [("prepare", unfinished), ("deliver_webhook", never), ("deliver_webhook", failing)]
     )
     sent.clear()
-    assert recovery.check_broker(state.settings) == 0  # same broker: nothing was lost
+    assert recovery.check_broker(runtime.settings) == 0  # same broker: nothing was lost
     assert sent == []
     broker(monkeypatch, "run-2")  # restarted
-    assert recovery.check_broker(state.settings) == 3
+    assert recovery.check_broker(runtime.settings) == 3
     assert ("deliver_webhook", never) in sent and ("deliver_webhook", failing) in sent

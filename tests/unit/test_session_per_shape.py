@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.ort_sessions import SessionPerShape
 from models.recognizer import WIDTH_LADDER, fixed_batches, ladder_width
-from models.runtime import SessionPerShape
 
 
 class StubSession:

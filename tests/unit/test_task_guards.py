@@ -17,7 +17,8 @@ from core.config import Settings
 from core.errors import CorruptDocument
 from storage import repository as repo
 from storage.tables import Document
-from workers import documents, tasks
+from workers import documents
+from workers.celery import tasks
 from workers.runtime import Runtime
 
 
@@ -45,7 +46,7 @@ def fake_task(task_id: str, retries: int = 0) -> Any:
 
 
 @pytest.fixture()
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     settings = Settings(home=tmp_path, service={"max_deliveries": 2})  # type: ignore[arg-type]
     built = Runtime.build(settings)
     monkeypatch.setattr(tasks, "process_runtime", lambda: built)
@@ -55,8 +56,8 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     return built
 
 
-def new_document(state: Runtime) -> str:
-    with state.sessions.begin() as session:
+def new_document(runtime: Runtime) -> str:
+    with runtime.sessions.begin() as session:
         document, _ = repo.get_or_create_document(
             session,
             tenant="t",
@@ -69,40 +70,40 @@ def new_document(state: Runtime) -> str:
         return document.id
 
 
-def status(state: Runtime, document_id: str) -> tuple[str, str | None]:
-    with state.sessions() as session:
+def status(runtime: Runtime, document_id: str) -> tuple[str, str | None]:
+    with runtime.sessions() as session:
         document = session.get(Document, document_id)
         assert document is not None
         return document.status, document.error_code
 
 
-def test_a_message_delivered_too_often_is_poison(state: Runtime) -> None:
-    document_id = new_document(state)
+def test_a_message_delivered_too_often_is_poison(runtime: Runtime) -> None:
+    document_id = new_document(runtime)
     ran: list[int] = []
     for _ in range(2):  # delivered, the worker died, delivered again: still run
         tasks._run(fake_task("t-1"), document_id, lambda s, d: ran.append(1))
-    assert len(ran) == 2 and status(state, document_id) == ("queued", None)
+    assert len(ran) == 2 and status(runtime, document_id) == ("queued", None)
     tasks._run(fake_task("t-1"), document_id, lambda s, d: ran.append(1))
     assert len(ran) == 2  # the third delivery does not run
-    assert status(state, document_id) == ("failed", "poison")
-    assert state.sent == [((document_id,),)]  # type: ignore[attr-defined]
+    assert status(runtime, document_id) == ("failed", "poison")
+    assert runtime.sent == [((document_id,),)]  # type: ignore[attr-defined]
     # a retry is a new message: counted on its own
     tasks._run(fake_task("t-2", retries=1), document_id, lambda s, d: ran.append(1))
     assert len(ran) == 2  # the document is failed: nothing left to do
 
 
-def test_bad_input_fails_at_once_without_retry(state: Runtime) -> None:
-    document_id = new_document(state)
+def test_bad_input_fails_at_once_without_retry(runtime: Runtime) -> None:
+    document_id = new_document(runtime)
 
     def body(s: Runtime, d: Document) -> None:
         raise CorruptDocument("the PDF is truncated")
 
     tasks._run(fake_task("t-3"), document_id, body)
-    assert status(state, document_id) == ("failed", "corrupt_document")
+    assert status(runtime, document_id) == ("failed", "corrupt_document")
 
 
-def test_a_passing_fault_is_retried_with_backoff(state: Runtime) -> None:
-    document_id = new_document(state)
+def test_a_passing_fault_is_retried_with_backoff(runtime: Runtime) -> None:
+    document_id = new_document(runtime)
 
     def body(s: Runtime, d: Document) -> None:
         raise OperationalError("SELECT 1", {}, Exception("database is locked"))
@@ -110,10 +111,10 @@ def test_a_passing_fault_is_retried_with_backoff(state: Runtime) -> None:
     with pytest.raises(Retry) as raised:
         tasks._run(fake_task("t-4", retries=2), document_id, body)
     assert 8 <= raised.value.args[0] < 9  # 2 ** (retries + 1), and under a second of jitter
-    assert status(state, document_id) == ("queued", None)
+    assert status(runtime, document_id) == ("queued", None)
     # out of retries: the document fails with the fault, instead of hanging
     tasks._run(fake_task("t-5", retries=tasks.MAX_RETRIES), document_id, body)
-    assert status(state, document_id)[0] == "failed"
+    assert status(runtime, document_id)[0] == "failed"
 
 
 def test_page_ranges_cover_the_document() -> None:

@@ -1,4 +1,4 @@
-"""The worker queues and the tasks, by name: importing them builds nothing (workers/app.py
+"""The worker queues and the tasks, by name: importing them builds nothing (workers/celery/app.py
 builds the app), so the API and the CLI send tasks by name without importing the tasks.
 
 - ``interactive``: documents uploaded through the API, one at a time;
@@ -10,16 +10,14 @@ builds the app), so the API and the CLI send tasks by name without importing the
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final
 
-Queue = Literal["interactive", "batch", "webhooks"]
+# the queue names are a vocabulary of the whole product (a document records its queue)
+from core.vocab import BATCH, INTERACTIVE, QUEUES, WEBHOOKS, Queue
 
-INTERACTIVE: Final = "interactive"
-BATCH: Final = "batch"
-WEBHOOKS: Final = "webhooks"
-QUEUES: Final[tuple[Queue, ...]] = (INTERACTIVE, BATCH, WEBHOOKS)
+__all__ = ["BATCH", "INTERACTIVE", "QUEUES", "WEBHOOKS", "Queue"]
 
-# the tasks' names (workers/tasks.py registers them under these)
+# the tasks' names (workers/celery/tasks.py registers them under these)
 PREPARE: Final = "scanrag.prepare"
 READ_PAGES: Final = "scanrag.read_pages"
 FINALIZE: Final = "scanrag.finalize"

@@ -2,7 +2,7 @@
 check, logging, CPU priority, the broker watch, the heartbeat, the orphan rescue and the blob
 sweep.
 
-Kept out of workers/app.py so that building the app imports no task code (no import cycle);
+Kept out of workers/celery/app.py so that building the app imports no task code (no import cycle);
 the app lists this module in ``include``, so a worker imports it before its first signal.
 """
 
@@ -20,13 +20,13 @@ from celery.signals import worker_init, worker_process_init, worker_ready, worke
 from core.config import Settings, get_settings
 from core.errors import ModelError
 from core.logging import configure_logging
-from workers import cores
-from workers.app import app
 from workers.blob_sweep import start_blob_sweeper
+from workers.celery import sibling_cores
+from workers.celery.app import app
+from workers.celery.liveness import HEARTBEAT_PREFIX, start_liveness
+from workers.celery.pool import process_runtime
+from workers.celery.recovery import start_broker_watch
 from workers.context import check_models
-from workers.liveness import HEARTBEAT_PREFIX, start_liveness
-from workers.recovery import start_broker_watch
-from workers.runtime import process_runtime
 
 
 @worker_init.connect
@@ -39,7 +39,9 @@ def _one_thread_per_process(sender: Any = None, **_: Any) -> None:
         os.environ.setdefault("SCANRAG_OCR__WORKERS", "1")
         os.environ.setdefault("SCANRAG_EMBED__THREADS", "1")
         get_settings.cache_clear()
-        cores.share(concurrency)  # an encoder borrows idle siblings' cores (workers/cores.py)
+        sibling_cores.share(
+            concurrency
+        )  # an encoder borrows idle siblings' cores (workers/celery/sibling_cores.py)
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     _refuse_without_models(settings)
@@ -78,8 +80,8 @@ def _preload() -> None:
 
 @worker_ready.connect
 def _start_broker_watch(sender: Any = None, **_: Any) -> None:
-    """The worker's main process watches for a restarted broker (see workers.recovery), beats
-    its heartbeat, takes up the tasks of dead workers (see workers.liveness) and sweeps the
+    """The worker's main process watches for a restarted broker (see workers.celery.recovery), beats
+    its heartbeat, takes up the tasks of dead workers (see workers.celery.liveness) and sweeps the
     blob store now and then (see workers.blob_sweep)."""
     start_broker_watch(get_settings())
     start_liveness(app, get_settings(), node=getattr(sender, "hostname", None))
@@ -90,7 +92,7 @@ def _start_broker_watch(sender: Any = None, **_: Any) -> None:
 def _say_goodbye(sender: Any = None, **_: Any) -> None:
     """A worker stopping cleanly takes its heartbeat (a killed one's expires) and its cores'
     lock files with it."""
-    cores.unshare()
+    sibling_cores.unshare()
     node = getattr(sender, "hostname", None)
     if node:
         with contextlib.suppress(redis.RedisError):

@@ -1,7 +1,7 @@
 """The Celery application: Redis broker, the queues, and delivery-safety settings.
 
-``celery -A workers.app worker`` and ``scanrag worker`` both run it. The queues are named in
-workers/queues.py.
+``celery -A workers.celery.app worker`` and ``scanrag worker`` both run it. The queues are named in
+workers/celery/queues.py.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from __future__ import annotations
 from celery import Celery
 
 from core.config import Settings, get_settings
-from workers.queues import INTERACTIVE
+from workers.celery.queues import INTERACTIVE
 
 
 def make_app(settings: Settings) -> Celery:
     """A Celery app configured from ``settings``."""
     service = settings.service
     # the worker imports these at start-up, before its first signal (lifecycle connects them)
-    celery = Celery("scanrag", include=["workers.tasks", "workers.lifecycle"])
+    celery = Celery("scanrag", include=["workers.celery.tasks", "workers.celery.lifecycle"])
     celery.conf.update(
         broker_url=settings.redis_url,
         # Results travel through the database (document status), never through Celery.

@@ -24,9 +24,9 @@ from core.status import BatchStatus
 from storage import jobs
 from storage import repository as repo
 from storage.tables import Batch, utcnow
-from workers.app import app
-from workers.queues import BATCH, DELIVER_WEBHOOK, INTERACTIVE, LIST_BATCH, PREPARE, WEBHOOKS
-from workers.runtime import process_runtime
+from workers.celery.app import app
+from workers.celery.pool import process_runtime
+from workers.celery.queues import BATCH, DELIVER_WEBHOOK, INTERACTIVE, LIST_BATCH, PREPARE, WEBHOOKS
 
 log = get_logger("recovery")
 
@@ -42,8 +42,8 @@ def check_broker(settings: Settings) -> int:
         run_id = str(info["run_id"])
     finally:
         client.close()
-    rt = process_runtime()
-    with rt.sessions.begin() as session:
+    runtime = process_runtime()
+    with runtime.sessions.begin() as session:
         seen = jobs.get_state(session, name=RUN_ID)
         if seen == run_id:
             return 0
@@ -54,7 +54,7 @@ def check_broker(settings: Settings) -> int:
         batches = list(session.scalars(select(Batch.id).where(Batch.status == BatchStatus.LISTING)))
         webhooks = jobs.undelivered_webhooks(
             session,
-            max_attempts=rt.settings.service.webhook_retries + 1,
+            max_attempts=runtime.settings.service.webhook_retries + 1,
             since=utcnow() - WEBHOOK_RESEND_WINDOW,
         )
     for document_id, queue in documents:

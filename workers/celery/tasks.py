@@ -30,8 +30,9 @@ from storage import jobs
 from storage import repository as repo
 from storage.tables import Document
 from workers import documents, fairness
-from workers.app import app
-from workers.queues import (
+from workers.celery.app import app
+from workers.celery.pool import process_runtime
+from workers.celery.queues import (
     BATCH,
     DELIVER_WEBHOOK,
     FINALIZE,
@@ -41,7 +42,7 @@ from workers.queues import (
     READ_PAGES,
     WEBHOOKS,
 )
-from workers.runtime import Runtime, process_runtime
+from workers.runtime import Runtime
 
 log = get_logger("worker")
 
@@ -118,35 +119,35 @@ def _run(task: ScanragTask, document_id: str, body: Callable[[Runtime, Document]
     document fails instead of crashing workers forever), retries passing faults with backoff,
     and records any other error on the document row, so no task leaves a document hanging.
     """
-    rt = process_runtime()
-    service = rt.settings.service
+    runtime = process_runtime()
+    service = runtime.settings.service
     key = f"{task.request.id}:{task.request.retries}"
     try:
-        with rt.sessions.begin() as session:
+        with runtime.sessions.begin() as session:
             deliveries = jobs.count_delivery(session, task_key=key, document_id=document_id)
         if deliveries > service.max_deliveries:
             log.error("poison message", extra={"document": document_id, "task": task.name})
-            _fail(rt, document_id, PoisonMessage())
+            _fail(runtime, document_id, PoisonMessage())
             return
-        document = _live_document(rt, document_id)
+        document = _live_document(runtime, document_id)
         if document is not None:
-            body(rt, document)
+            body(runtime, document)
     except SoftTimeLimitExceeded:
-        _fail(rt, document_id, TaskTimeout())
+        _fail(runtime, document_id, TaskTimeout())
     except Exception as exc:
         task.retry_if_passing(exc, document_id)
-        _fail(rt, document_id, documents.as_failure(exc, document_id, task=task.name))
+        _fail(runtime, document_id, documents.as_failure(exc, document_id, task=task.name))
 
 
-def _fail(rt: Runtime, document_id: str, error: ScanragError) -> None:
+def _fail(runtime: Runtime, document_id: str, error: ScanragError) -> None:
     """Mark the document failed with the error's code; the webhook goes if this call did it."""
-    if documents.fail(rt, document_id, error):
+    if documents.fail(runtime, document_id, error):
         deliver_webhook.apply_async((document_id,), queue=WEBHOOKS)
 
 
-def _live_document(rt: Runtime, document_id: str) -> Document | None:
+def _live_document(runtime: Runtime, document_id: str) -> Document | None:
     """The document, unless it was deleted or is already finished (then the task has no work)."""
-    with rt.sessions.begin() as session:
+    with runtime.sessions.begin() as session:
         document = repo.get_document(session, document_id=document_id)
     if document is None or document.status in FINAL:
         return None
@@ -157,11 +158,11 @@ def _live_document(rt: Runtime, document_id: str) -> Document | None:
 def prepare(self: ScanragTask, document_id: str, queue: str = INTERACTIVE) -> None:
     """Open the document, record its page count, and send its page ranges to the workers."""
 
-    def body(rt: Runtime, document: Document) -> None:
-        opened = documents.take_up(rt, document, queue=queue)
-        service = rt.settings.service
+    def body(runtime: Runtime, document: Document) -> None:
+        opened = documents.take_up(runtime, document, queue=queue)
+        service = runtime.settings.service
         sent = fairness.open_window(
-            rt,
+            runtime,
             document_id,
             opened.page_count,
             size=service.page_range,
@@ -203,27 +204,27 @@ def read_pages(
 ) -> None:
     """Read pages ``start..stop`` and store each (with its image) as soon as it is read."""
 
-    def body(rt: Runtime, document: Document) -> None:
-        with rt.sessions() as session:
+    def body(runtime: Runtime, document: Document) -> None:
+        with runtime.sessions() as session:
             stored = repo.stored_page_numbers(session, document_id=document_id)
         if not set(range(start, stop + 1)) <= stored:
-            opened = documents.open_stored(rt, document)
-            if not documents.read_pages(rt, document_id, opened, start=start, stop=stop):
+            opened = documents.open_stored(runtime, document)
+            if not documents.read_pages(runtime, document_id, opened, start=start, stop=stop):
                 return  # deleted while read
             log.info("pages read", extra={"document": document_id, "pages": f"{start}-{stop}"})
-        service = rt.settings.service
+        service = runtime.settings.service
         pages = document.page_count
         if pages is not None:
             # the next range of the window: this task's successor
             fairness.send_next(
-                rt,
+                runtime,
                 document_id,
                 pages,
                 size=service.page_range,
                 window=service.page_window,
                 send=_read_sender(document_id, pages, queue, service),
             )
-        with rt.writing(), rt.sessions.begin() as session:
+        with runtime.writing(), runtime.sessions.begin() as session:
             done = repo.update_pages_done(session, document_id=document_id)
         if pages is not None and done >= pages:
             _send_finalize(document_id, queue, service.page_window)
@@ -235,18 +236,18 @@ def read_pages(
 def finalize(self: ScanragTask, document_id: str, queue: str = INTERACTIVE) -> None:
     """Chunk, embed and index the stored pages, and mark the document done (once)."""
 
-    def body(rt: Runtime, document: Document) -> None:
-        with rt.sessions() as session:
+    def body(runtime: Runtime, document: Document) -> None:
+        with runtime.sessions() as session:
             stored = repo.stored_page_numbers(session, document_id=document_id)
-        window = rt.settings.service.page_window
+        window = runtime.settings.service.page_window
         if document.page_count is None or len(stored) < document.page_count:
             # A range was lost (its task expired with a restarted broker): schedule it again.
             level = fairness.priority(queue, urgent=True, window=window)
             prepare.apply_async((document_id, queue), queue=queue, priority=level)
             return
-        chunks, changed = documents.index(rt, document_id, mark_done=True)
+        chunks, changed = documents.index(runtime, document_id, mark_done=True)
         if window:
-            fairness.close_window(rt, document_id)
+            fairness.close_window(runtime, document_id)
         if changed:
             log.info("document done", extra={"document": document_id, "chunks": chunks})
             if document.callback_url:
@@ -278,9 +279,9 @@ def deliver_webhook(self: ScanragTask, document_id: str) -> None:
     """POST the document's outcome to its callback URL, signed; retried with backoff."""
     from workers.webhooks import deliver
 
-    rt = process_runtime()
+    runtime = process_runtime()
     attempt = self.request.retries + 1
-    delivered = deliver(rt, document_id, attempt=attempt, delivery_id=self.request.id)
-    retries = rt.settings.service.webhook_retries
+    delivered = deliver(runtime, document_id, attempt=attempt, delivery_id=self.request.id)
+    retries = runtime.settings.service.webhook_retries
     if not delivered and self.request.retries < retries:
         self.retry_later(cap=300, max_retries=retries)
