@@ -72,7 +72,9 @@ async def get_tenant(request: Request, state: StateDep) -> str:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise ApiError(
-            "unauthorized", "send an API key: 'Authorization: Bearer <key>' (scanrag keys create)"
+            "unauthorized",
+            "send an API key: 'Authorization: Bearer <key>' (scanrag keys create)",
+            401,
         )
     key_hash = accounts.hash_key(key.strip())
     known, tenant = _keys.get(key_hash)
@@ -85,7 +87,7 @@ async def get_tenant(request: Request, state: StateDep) -> str:
         tenant = await run_in_threadpool(lookup)
         _keys.put(key_hash, tenant)
     if tenant is None:
-        raise ApiError("unauthorized", "the API key is not valid (unknown or revoked)")
+        raise ApiError("unauthorized", "the API key is not valid (unknown or revoked)", 401)
     return tenant
 
 

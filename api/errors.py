@@ -1,5 +1,5 @@
 """The one error translator of the API: every failure becomes ``{"error": {"code", "message"}}``
-with the right status, and never a stack trace."""
+with the status the error carries (``ScanragError.http_status``), and never a stack trace."""
 
 from __future__ import annotations
 
@@ -11,53 +11,28 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.errors import BadInput, Category, DatabaseBusy, ScanragError, Transient
+from core.errors import BadInput, DatabaseBusy, InvalidRequest, ScanragError, Transient
 from core.logging import get_logger
-from storage.errors import fault_of
+from storage.errors import DocumentNotFound, fault_of
 
 log = get_logger("api")
 
-# Status by error code; otherwise by category (bad input 422, transient 503, internal 500).
-STATUS_BY_CODE = {
-    "file_too_large": 413,
-    "unsupported_type": 415,
-    "not_multipart": 415,
-    "empty_file": 400,
-    "bad_request": 400,
-    "unauthorized": 401,
-    "not_found": 404,
-    "document_not_found": 404,
-    "page_not_found": 404,
-    "batch_not_found": 404,
-    "table_not_found": 404,
-    "document_not_ready": 409,
-    "path_not_allowed": 403,
-    "too_many_items": 413,
-    "index_model_mismatch": 409,
-    "storage_full": 507,
-}
-STATUS_BY_CATEGORY = {Category.BAD_INPUT: 422, Category.TRANSIENT: 503, Category.INTERNAL: 500}
-
 
 class ApiError(BadInput):
-    """A refusal of the API itself, with its code and HTTP status given where raised."""
+    """A refusal of the API itself (no layer below knows it), with its code and HTTP status
+    given where raised."""
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.code = code
-        self.status = status or STATUS_BY_CODE.get(code, 400)
+        self.http_status = status
 
 
-def not_found(what: str = "document") -> ApiError:
+def not_found(what: str = "document") -> ScanragError:
     """404 for a thing that does not exist, or belongs to another tenant (same answer)."""
+    if what == "document":
+        return DocumentNotFound("no document has this id")
     return ApiError(f"{what}_not_found", f"no {what} has this id", 404)
-
-
-def status_of(error: ScanragError) -> int:
-    """The HTTP status of an error."""
-    if isinstance(error, ApiError):
-        return error.status
-    return STATUS_BY_CODE.get(error.code, STATUS_BY_CATEGORY[error.category])
 
 
 def error_response(
@@ -73,7 +48,7 @@ def error_response(
 
 
 def _answer(request: Request, exc: ScanragError) -> JSONResponse:
-    status = status_of(exc)
+    status = exc.http_status
     if status >= 500:
         log.warning("request failed", extra={"path": request.url.path, "code": exc.code})
     if isinstance(exc, DatabaseBusy):
@@ -110,7 +85,7 @@ def install_error_handlers(app: FastAPI) -> None:
         for error in exc.errors()[:5]:
             where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
             parts.append(f"{where}: {error.get('msg', 'invalid')}" if where else error["msg"])
-        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+        return _answer(request, InvalidRequest("; ".join(parts) or "invalid request"))
 
     # Registered by class (not under Exception), so Starlette answers them like any handled
     # error: a full disk or a locked database, wherever a route wrote, is told as it is.

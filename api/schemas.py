@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from core.status import BatchStatus, DocumentStatus
+from core.vocab import EncoderKind, HitKind, HitSource, LegName
 from storage.tables import Document
 from workers.views import document_view
 
@@ -87,7 +89,7 @@ class DocumentPublic(BaseModel):
     media_type: str
     size_bytes: int
     sha256: str
-    status: str
+    status: DocumentStatus
     page_count: int | None
     pages_done: int
     error: ErrorInfo | None
@@ -231,7 +233,7 @@ class SearchHitPublic(BaseModel):
     text: str
     score: float
     line_boxes: list[list[float]]
-    kind: str = Field(
+    kind: HitKind = Field(
         description="text, table or figure (a chunk); page or figure (an image region)"
     )
     title: str | None = Field(default=None, description="the heading of the hit's section")
@@ -249,12 +251,14 @@ class SearchHitPublic(BaseModel):
         " for tables (see cells), image regions and passages whose lines are not known",
     )
     crop_url: str
-    found_by: list[str] = Field(
+    found_by: list[LegName] = Field(
         description="the legs that found the hit, best rank first: lexical, dense (text"
         " model), text_to_image (the query through the image model's text tower), image"
     )
-    ranks: dict[str, int] = Field(description="the hit's 1-based rank in each leg that found it")
-    source: Literal["chunk", "image"] = Field(
+    ranks: dict[LegName, int] = Field(
+        description="the hit's 1-based rank in each leg that found it"
+    )
+    source: HitSource = Field(
         description="chunk: a passage of text; image: a page or figure found by its image vector"
     )
     table: int | None = Field(
@@ -283,12 +287,12 @@ class EncodeItem(BaseModel):
 class EncodeRequestBody(BaseModel):
     """The documented shape of ``POST /v1/encode`` (the body is checked by pipelines.encode)."""
 
-    model: Literal["text", "image"]
+    model: EncoderKind
     items: list[EncodeItem]
 
 
 class EncodeResponse(BaseModel):
-    model: Literal["text", "image"]
+    model: EncoderKind
     name: str = Field(description="the model's name (its folder's name; MiniLM's hub id)")
     dim: int
     vectors: list[list[float]]
@@ -302,10 +306,10 @@ class BatchRequest(BaseModel):
 
 class BatchPublic(BaseModel):
     id: str
-    status: str
+    status: BatchStatus
     source: str
     files_total: int | None
-    counts: dict[str, int]
+    counts: dict[DocumentStatus, int]
     error: str | None
     created_at: datetime
     links: dict[str, str]

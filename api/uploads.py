@@ -195,7 +195,9 @@ async def receive_upload(request: Request, blobs: BlobStore, *, max_bytes: int) 
     """
     content_type, options = parse_options_header(request.headers.get("content-type"))
     if content_type != b"multipart/form-data" or b"boundary" not in options:
-        raise ApiError("not_multipart", "send the files as multipart/form-data (field 'files')")
+        raise ApiError(
+            "not_multipart", "send the files as multipart/form-data (field 'files')", 415
+        )
     receiver = _Receiver(blobs, max_bytes)
     parser = MultipartParser(options[b"boundary"], receiver.callbacks())  # type: ignore[arg-type]
     stream = request.stream()

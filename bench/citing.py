@@ -74,7 +74,7 @@ def ask(
     line boxes and texts, cosine, lexical (found by the full-text leg), and the view's
     ``lines``; each question's cosine of the last dense candidate; and the mean milliseconds
     reading the line texts added per question."""
-    from models.embedder import get_embedder
+    from models.embedder import EmbedParams, get_embedder
     from pipelines.embed import embed_query
     from storage.db import make_sql_engine, session_factory
     from storage.search import dense_search, hybrid_search
@@ -84,7 +84,7 @@ def ask(
 
     engine = make_sql_engine(f"sqlite:///{home / 'scanrag.db'}")
     sessions = session_factory(engine)
-    embedder = get_embedder(device="cpu", threads=0, batch=64)
+    embedder = get_embedder(params=EmbedParams(device="cpu", batch=64))
     out, spent, beyond = [], 0.0, []
     with sessions() as s:
         target = registered(s, embedder.identity)

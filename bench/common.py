@@ -1,5 +1,5 @@
-"""Helpers shared by the benchmark scripts: where the shared data is, tables, peak memory, GPU
-readings."""
+"""Helpers shared by the benchmark scripts (bench/*.py and bench/tuning/*.py): where the shared
+data is, tables, percentiles, peak memory, GPU readings, a Redis of the run's own."""
 
 from __future__ import annotations
 
@@ -7,13 +7,22 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SCANRAG_SHARED", ROOT.parent / "shared"))
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The ``q``-th percentile (0-100) of ``values``, linearly interpolated between the two
+    nearest ranks (numpy's default, ``statistics.quantiles(method="inclusive")``); None when
+    there are no values. Every latency table of bench/ reads its p50/p95/p99 from here."""
+    return float(np.percentile(values, q)) if len(values) else None
 
 
 def peak_rss_mb() -> float:

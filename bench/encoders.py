@@ -84,6 +84,7 @@ def main() -> None:
 
     import numpy as np
 
+    from models.encoder_identity import EmbedParams
     from models.image_encoder import ImageEncoder
     from pipelines.engine import EngineParams, OcrEngine
 
@@ -112,7 +113,7 @@ def main() -> None:
         for name in args.models:
             folder = build(Path(tmp) / name, name)
             encoder = ImageEncoder.load(
-                folder, device="cpu", threads=args.threads, batch=args.batch, precision="auto"
+                folder, EmbedParams(device="cpu", threads=args.threads, batch=args.batch)
             )
             params = sum(p.numel() for p in encoder.model.parameters()) / 1e6
             encoder.embed_images(crops[:2])  # warm

@@ -3,7 +3,7 @@
 # on onnxruntime's CUDA provider, the text encoder on torch's CUDA):
 #   [SETTINGS="OCR__CUDA_CONV_SEARCH=default ..."] [PROBE_ONLY=1] bash bench/gpu.sh [OUTDIR] [PAGES]
 # 0. a check that the CUDA provider really loads (onnxruntime falls back to the CPU quietly),
-#    then bench/gpu_probe.py: a FUNSD page, twice, with fixed shapes (scanrag's CUDA default
+#    then bench/tuning/gpu_probe.py: a FUNSD page, twice, with fixed shapes (scanrag's CUDA default
 #    now), with a shape per run (before), with cuDNN's DEFAULT search, and on the CPU, with the
 #    seconds in each network (on 2026-12-04 a page took 13-20 s on an H200 with a shape per
 #    run); PROBE_ONLY=1 stops there;
@@ -32,7 +32,7 @@ providers = make_session(PPOCR_V6_DET.path(), device='cuda').get_providers()
 print('detector session providers:', providers)
 assert providers[0] == 'CUDAExecutionProvider', 'the CUDA provider did not load'
 " 2>&1 | tee -a "$out/gpu.txt" || exit 1
-timeout 300 $py bench/gpu_probe.py --pages 1 --repeat 2 --profile --timeout 60 --variants heuristic dynamic default cpu 2>&1 | tee "$out/probe.txt"
+timeout 300 $py bench/tuning/gpu_probe.py --pages 1 --repeat 2 --profile --timeout 60 --variants heuristic dynamic default cpu 2>&1 | tee "$out/probe.txt"
 [ "${PROBE_ONLY:-0}" = 1 ] && exit 0
 timeout 240 $py bench/memory.py --source dense --pages "$pages" --commands ocr ingest "${sets[@]}" 2>&1 | tee "$out/dense.txt"
 timeout 180 $py bench/memory.py --source dense --pages "$pages" --commands ocr ingest "${sets[@]}" --set OCR__WORKERS=4 2>&1 | tee "$out/dense-w4.txt"

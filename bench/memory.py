@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -57,6 +58,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, SHARED, Gpu, broker, create_key, peak_rss_mb, table
+from tests.harness import PYTHON, Service
 
 
 def _forms(pages: int) -> list[Image.Image]:
@@ -200,54 +202,44 @@ def busy(cpu_samples: list[tuple[float, float]], wall: float) -> list[float | No
 def measure_worker(
     pdfs: list[Path], env: dict[str, str], redis_url: str, log: Path | None = None
 ) -> list[Run]:
-    """``scanrag up`` (API + worker) reading ``pdfs`` uploaded through the API one after the
-    other, each once the previous one is done (the first as soon as the API is ready, the next
-    to a warm worker): for each, (seconds from the upload to done, peak RSS MB of the largest
-    worker process, samples every 0.5 s). The service's log lines go to ``log`` when given
-    (where its time went), else nowhere."""
+    """``scanrag up`` (API + worker, started by tests/harness.py's Service) reading ``pdfs``
+    uploaded through the API one after the other, each once the previous one is done (the first
+    as soon as the API is ready, the next to a warm worker): for each, (seconds from the upload
+    to done, peak RSS MB of the largest worker process, samples every 0.5 s). The service's log
+    (debug lines, where its time went) is copied to ``log`` when given."""
     import httpx
 
     env = {**env, "SCANRAG_REDIS_URL": redis_url}
-    cli = [sys.executable, "-m", "cli.main"]
-    key = create_key(env, "bench")
-    port = 18000 + os.getpid() % 1000
-    sink = (log or Path(os.devnull)).open("w")
     if log is not None:  # with the index step's timings (load, chunk, embed, store)
         env["SCANRAG_LOG_LEVEL"] = "DEBUG"
-    proc = subprocess.Popen(
-        [*cli, "up", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=sink,
-        stderr=sink,
-        start_new_session=True,
+    home = Path(env["SCANRAG_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    key = create_key(env, "bench")
+    service = Service(home, env)
+    # `scanrag up` is the API and the worker in one process group: the harness's API slot
+    service.api = up = service.spawn(
+        [PYTHON, "-m", "cli.main", "up", "--port", str(service.port)], "up"
     )
     http = httpx.Client(
-        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}, timeout=60
+        base_url=service.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
     )
 
     def worker_rss() -> float:
         sizes = [
             child.memory_info().rss / 2**20
-            for child in psutil.Process(proc.pid).children(recursive=True)
+            for child in psutil.Process(up.pid).children(recursive=True)
             if "worker" in child.cmdline()
         ]
         return max(sizes, default=0.0)
 
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if http.get("/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
+        service.wait_ready(timeout=300)
         return [poll_until_done(http, pdf, worker_rss) for pdf in pdfs]
     finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=60)
-        sink.close()
+        http.close()
+        service.stop(api_grace=60)
+        if log is not None:
+            shutil.copyfile(service.logs[-1], log)
 
 
 def poll_until_done(http: Any, pdf: Path, worker_rss: Callable[[], float]) -> Run:

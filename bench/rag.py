@@ -100,7 +100,7 @@ def same_retriever_on_truth(
     the ranked pages and the hits' texts per question."""
     import numpy as np
 
-    from models.embedder import get_embedder
+    from models.embedder import EmbedParams, get_embedder
     from pipelines.embed import embed_query
     from storage.db import make_sql_engine, migrate, session_factory
     from storage.encoders import register
@@ -115,7 +115,7 @@ def same_retriever_on_truth(
     engine = make_sql_engine(f"sqlite:///{work / 'truth.db'}")
     migrate(engine)
     sessions = session_factory(engine)
-    embedder = get_embedder(device="cpu", threads=0, batch=64)
+    embedder = get_embedder(params=EmbedParams(device="cpu", batch=64))
     by_pdf: dict[str, list[tuple[int, str]]] = {}
     for pdf, page, text in pieces:
         by_pdf.setdefault(pdf, []).append((page, text))

@@ -75,8 +75,8 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import SHARED, table, write_jsonl
-from models.embedder import MINILM_L6_V2, MINILM_NAME, TextEmbedder, get_embedder
+from bench.common import SHARED, percentile, table, write_jsonl
+from models.embedder import MINILM_L6_V2, MINILM_NAME, EmbedParams, TextEmbedder, get_embedder
 from storage import search as search_module
 from storage.db import make_sql_engine, migrate, session_factory
 from storage.encoders import VectorTarget, hnsw_index_name, register
@@ -730,7 +730,7 @@ def latency_row(
     backend: str, chunks: int | None, kind: str, ms: list[float], **extra: Any
 ) -> dict[str, Any]:
     """One row of the latency table."""
-    p50, p95, p99 = (float(x) for x in np.percentile(ms, [50, 95, 99]))
+    p50, p95, p99 = (percentile(ms, q) for q in (50, 95, 99))
     row: dict[str, Any] = {
         "backend": backend,
         "chunks": chunks,
@@ -744,7 +744,7 @@ def latency_row(
     target = TARGET_P95_MS.get(backend)
     if target is not None:
         row["p95 target ms"] = target
-        row["meets target"] = "yes" if p95 < target else "NO"
+        row["meets target"] = "yes" if p95 is not None and p95 < target else "NO"
     return row | extra
 
 
@@ -854,7 +854,8 @@ def main() -> None:
     label = f"embedder ({default.device}, {threads} threads)"
     rows.append(latency_row(label, None, "embed 1 question", embed_ms))
     if default.device == "cpu" and threads > 1:
-        single = get_embedder(threads=1)  # sets torch's process-wide pool to one thread
+        # sets torch's process-wide pool to one thread
+        single = get_embedder(params=EmbedParams(threads=1))
         log("embedding each question alone with MiniLM (cpu, 1 thread)")
         embed_ms = embedder_latency(single, queries, warmup)
         rows.append(latency_row("embedder (cpu, 1 thread)", None, "embed 1 question", embed_ms))

@@ -72,14 +72,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, SHARED, broker, table, write_jsonl
+from bench.common import ROOT, SHARED, broker, percentile, table, write_jsonl
 from tests.harness import PYTHON, Service, ServiceError, scanrag_env
-from tests.harness import free_port as free_port  # re-exported: bench/upload_probe.py uses it
 
 TENANT = "bench"
 WARMUP_TENANT = "bench-warmup"
@@ -426,21 +424,18 @@ def run_open_loop(
 def report_open_loop(args: argparse.Namespace, run: OpenLoop) -> None:
     """The open-loop latency table and its targets."""
 
-    def pct(values: list[float], q: float) -> float | None:
-        return float(np.percentile(values, q)) if values else None
-
     row = {
         "rate /s": run.rate,
         "seconds": round(run.seconds, 1),
         "sent": run.sent,
         "accepted": len(run.latencies_ms),
         "errors": len(run.errors),
-        "accept p50 ms": pct(run.latencies_ms, 50),
-        "accept p90 ms": pct(run.latencies_ms, 90),
-        "accept p99 ms": pct(run.latencies_ms, 99),
-        "API own p50 ms": pct(run.server_ms, 50),
-        "API own p99 ms": pct(run.server_ms, 99),
-        "send late p99 ms": pct(run.late_ms, 99),
+        "accept p50 ms": percentile(run.latencies_ms, 50),
+        "accept p90 ms": percentile(run.latencies_ms, 90),
+        "accept p99 ms": percentile(run.latencies_ms, 99),
+        "API own p50 ms": percentile(run.server_ms, 50),
+        "API own p99 ms": percentile(run.server_ms, 99),
+        "send late p99 ms": percentile(run.late_ms, 99),
     }
     print(table([row], list(row)))
     p50, p99 = row["accept p50 ms"], row["accept p99 ms"]
@@ -659,10 +654,10 @@ def run_service(
             "seconds": seconds,
             "poll_seconds": seen_at - up.first_sent,
             "pages_per_s": pages_done / seconds,
-            "p50": float(np.percentile(up.latencies_ms, 50)) if up.latencies_ms else None,
-            "p99": float(np.percentile(up.latencies_ms, 99)) if up.latencies_ms else None,
-            "server_p50": float(np.percentile(up.server_ms, 50)) if up.server_ms else None,
-            "server_p99": float(np.percentile(up.server_ms, 99)) if up.server_ms else None,
+            "p50": percentile(up.latencies_ms, 50),
+            "p99": percentile(up.latencies_ms, 99),
+            "server_p50": percentile(up.server_ms, 50),
+            "server_p99": percentile(up.server_ms, 99),
             "accepted": len(up.latencies_ms),
             "not_created": sum(1 for i, c in zip(up.ids, up.created, strict=True) if i and not c),
             "distinct_ids": len(accepted),

@@ -43,7 +43,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import ROOT, SHARED, cpu_class, table
+from bench.common import ROOT, SHARED, cpu_class, create_key, percentile, table
+from tests.harness import Service, ServiceError, scanrag_env
 
 SCANRAG = Path(sys.executable).parent / "scanrag"
 PYTHON = sys.executable
@@ -150,36 +151,18 @@ def cold_commands(
     return rows
 
 
-def start_api(tree: Path, home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """One uvicorn API process of the code in ``tree`` on ``home``; (process, base URL) once
-    /healthz answers."""
-    import httpx
-
-    from tests.harness import free_port, scanrag_env
-
-    port = free_port()
-    log_file = (home / f"api-{port}.log").open("wb")
-    args = ["-m", "uvicorn", "--factory", "api.app:create_app", "--port", str(port)]
-    proc = subprocess.Popen(
-        [PYTHON, *args, "--log-level", "warning"],
-        cwd=tree,
-        env=scanrag_env(home),
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the API of {tree} exited; see {log_file.name}")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"the API of {tree} did not answer within 120 s")
+def start_api(tree: Path, home: Path, logs: Path) -> Service:
+    """One uvicorn API process of the code in ``tree`` on the store in ``home`` (its log under
+    ``logs``), once /healthz answers."""
+    logs.mkdir(parents=True, exist_ok=True)
+    service = Service(logs, scanrag_env(home), root=tree)
+    service.start_api()
+    try:
+        service.wait_healthy(timeout=120)
+    except ServiceError as exc:
+        service.stop()
+        raise SystemExit(f"the API of {tree} did not come up: {exc}") from None
+    return service
 
 
 def api_search(
@@ -191,7 +174,6 @@ def api_search(
 
     from bench import search as sb
     from models.embedder import get_embedder
-    from tests.harness import scanrag_env, terminate
 
     work = Path(tempfile.mkdtemp(prefix="scanrag-startup-api-"))
     corpus = sb.build_corpus(
@@ -201,22 +183,17 @@ def api_search(
     engine, _, _ = sb.build_sqlite(work, corpus, pages_per_doc=10)
     engine.dispose()
     home = work / "sqlite"  # build_sqlite's file is <work>/sqlite/scanrag.db: the default name
-    made = subprocess.run(
-        [PYTHON, "-m", "cli.main", "keys", "create", "--tenant", "default"],
-        cwd=ROOT,
-        env=scanrag_env(home),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    headers = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+    headers = {"Authorization": f"Bearer {create_key(scanrag_env(home), 'default')}"}
     trees = {"this tree": ROOT} if baseline is None else {"this tree": ROOT, "baseline": baseline}
-    servers = {name: start_api(tree, home) for name, tree in trees.items()}
+    servers = {
+        name: start_api(tree, home, work / f"logs-{i}")
+        for i, (name, tree) in enumerate(trees.items())
+    }
     times: dict[str, list[float]] = {name: [] for name in trees}
     try:
         clients = {
-            name: httpx.Client(base_url=url, headers=headers, timeout=120)
-            for name, (_, url) in servers.items()
+            name: httpx.Client(base_url=server.url, headers=headers, timeout=120)
+            for name, server in servers.items()
         }
         for i, question in enumerate(questions.texts):
             for name, client in clients.items():
@@ -230,19 +207,18 @@ def api_search(
         for client in clients.values():
             client.close()
     finally:
-        for proc, _ in servers.values():
-            terminate(proc)
+        for server in servers.values():
+            server.stop()
     rows: list[dict[str, object]] = []
     for name, measured in times.items():
-        cuts = statistics.quantiles(measured, n=100)
         rows.append(
             {
                 "API": name,
                 "chunks": chunks,
                 "queries": len(measured),
-                "p50 ms": statistics.median(measured),
-                "p95 ms": cuts[94],
-                "p99 ms": cuts[98],
+                "p50 ms": percentile(measured, 50),
+                "p95 ms": percentile(measured, 95),
+                "p99 ms": percentile(measured, 99),
                 "max ms": max(measured),
             }
         )

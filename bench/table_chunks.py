@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import SHARED, table
-from models.embedder import get_embedder
+from models.embedder import EmbedParams, get_embedder
 from pipelines import table_text
 from pipelines.chunk import Chunk, ChunkParams, chunk_document
 from pipelines.snippets import cited_cells
@@ -160,7 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-tokens", type=int, default=160)
     args = parser.parse_args()
-    embedder = get_embedder(device="cpu")
+    embedder = get_embedder(params=EmbedParams(device="cpu"))
     params = ChunkParams(max_tokens=min(args.max_tokens, embedder.max_length - 2), min_tokens=0)
     questions = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
     tables = load_tables()

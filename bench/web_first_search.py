@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,25 +43,6 @@ QUERIES = ("pumping station repairs", "water meter invoice")
 def log(message: str) -> None:
     """A progress line on stderr."""
     print(message, file=sys.stderr, flush=True)
-
-
-class TreeService(harness.Service):
-    """A harness service whose processes run from ``tree`` (a checkout) instead of this one."""
-
-    tree: Path = ROOT
-
-    def spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
-        log_file = self.home / f"{name}-{len(self.logs)}.log"
-        self.logs.append(log_file)
-        with log_file.open("wb") as out:
-            return subprocess.Popen(
-                args,
-                cwd=self.tree,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
 
 
 def fill(service: harness.Service, key: str, work: Path) -> None:
@@ -108,11 +88,11 @@ def searches(browser: Any, url: str, key: str) -> tuple[float, float]:
     return seconds[0], seconds[1]
 
 
-def restart_api(service: TreeService, tree: Path) -> None:
+def restart_api(service: harness.Service, tree: Path) -> None:
     """Stop the API process and start it again from ``tree``; until /healthz answers."""
     if service.api is not None:
         harness.terminate(service.api)
-    service.tree = tree
+    service.root = tree
     service.start_api()
     service.wait_healthy(timeout=120)
 
@@ -138,7 +118,7 @@ def main() -> None:
         home = work / "home"
         home.mkdir()
         env = harness.scanrag_env(home, SCANRAG_REDIS_URL=redis_url)
-        service = TreeService(home, env)
+        service = harness.Service(home, env)
         try:
             service.start_api()
             service.wait_healthy(timeout=120)

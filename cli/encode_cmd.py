@@ -23,10 +23,11 @@ def encode_command(
     {"image": {"data": <base64>, "format": "jpeg"|"png"}}]} in (file or stdin),
     {"model", "name", "dim", "vectors"} out on stdout."""
     from core.config import get_settings
-    from pipelines.encode import InvalidEncodeRequest, encode, parse_request
-    from workers.context import image_limits, load_embedder, load_image_encoder
+    from pipelines.encode import InvalidRequest, encode, parse_request
+    from workers.runtime import Runtime
 
     settings = get_settings()
+    runtime = Runtime.build(settings, stores=False)  # nothing is stored: no database opened
     with exit_on_error():
         try:
             raw = (
@@ -36,12 +37,12 @@ def encode_command(
             )
             body = json.loads(raw)
         except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidEncodeRequest(f"cannot read {request}: {exc}") from exc
+            raise InvalidRequest(f"cannot read {request}: {exc}") from exc
         except ValueError as exc:
-            raise InvalidEncodeRequest(f"the request is not JSON ({exc})") from exc
-        parsed = parse_request(body, image_limits(settings), settings.embed.max_encode_items)
-        image = load_image_encoder(settings) if parsed.model == "image" else None
-        text = load_embedder(settings) if parsed.model == "text" else None
+            raise InvalidRequest(f"the request is not JSON ({exc})") from exc
+        parsed = parse_request(body, runtime.images, settings.embed.max_encode_items)
+        image = runtime.image_encoder if parsed.model == "image" else None
+        text = runtime.embedder if parsed.model == "text" else None
         response = encode(parsed, text, image)
     json.dump(response, sys.stdout)
     sys.stdout.write("\n")

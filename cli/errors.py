@@ -9,11 +9,12 @@ from pathlib import Path
 
 import typer
 
-from core.errors import Category, ScanragError
+from core.errors import ExitCode, ScanragError
 
-EXIT_OK = 0
-EXIT_BAD_INPUT = 1  # at least one input was refused; the others were processed
-EXIT_INTERNAL = 3  # scanrag itself failed (a model could not load, ...)
+# each error carries its own exit code (ScanragError.exit_code); these name the values
+EXIT_OK = ExitCode.OK
+EXIT_BAD_INPUT = ExitCode.BAD_INPUT  # at least one input was refused; the others were processed
+EXIT_INTERNAL = ExitCode.INTERNAL  # scanrag itself failed (a model could not load, ...)
 
 
 def fail_line(path: Path | str, error: ScanragError) -> None:
@@ -31,11 +32,6 @@ def error_line(error: ScanragError) -> None:
     print(f"scanrag: {error.message} [{error.code}]", file=sys.stderr, flush=True)
 
 
-def exit_code(error: ScanragError) -> int:
-    """The exit code for an error: bad input 1, anything else 3."""
-    return EXIT_BAD_INPUT if error.category is Category.BAD_INPUT else EXIT_INTERNAL
-
-
 @contextmanager
 def exit_on_error() -> Iterator[None]:
     """Turn a ScanragError (or a database error) in the block into one line and its exit code."""
@@ -43,14 +39,15 @@ def exit_on_error() -> Iterator[None]:
         yield
     except ScanragError as exc:
         error_line(exc)
-        raise typer.Exit(exit_code(exc)) from exc
+        raise typer.Exit(exc.exit_code) from exc
     except Exception as exc:
         # sqlalchemy is looked up, not imported: it costs 0.2 s, and an error of its own
         # means it was imported by the block
         sa_errors = sys.modules.get("sqlalchemy.exc")
         if sa_errors is None or not isinstance(exc, sa_errors.SQLAlchemyError):
             raise
-        # the driver's first line names the cause (refused connection, locked file, ...)
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        error_line(ScanragError(f"database error: {reason}"))
-        raise typer.Exit(EXIT_INTERNAL) from exc
+        from storage.errors import database_reason  # sqlalchemy is loaded by now
+
+        error = ScanragError(f"database error: {database_reason(exc)}")
+        error_line(error)
+        raise typer.Exit(error.exit_code) from exc

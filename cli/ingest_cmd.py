@@ -43,14 +43,15 @@ def ingest(
     from cli.inputs import readable_inputs
     from cli.progress import PageBar
     from core.config import get_settings
-    from workers.context import build_ocr_engine, load_params
     from workers.ingest import IngestOutcome, ingest_paths
     from workers.runtime import Runtime
 
     settings = get_settings()
     meta = _metadata(metadata)
+    # the stores are opened once the models are found
+    runtime = Runtime.build(settings, stores=False)
     # a missing, empty, text or damaged file is refused here: never stored as a failed document
-    paths, refusals = readable_inputs(paths, load_params(settings))
+    paths, refusals = readable_inputs(paths, runtime.load)
     refused = [
         IngestOutcome(
             path, None, "failed", 0, exc.code, exc.message, error_category=Category.BAD_INPUT
@@ -61,9 +62,8 @@ def ingest(
         print_summary(refused)
         raise typer.Exit(EXIT_BAD_INPUT)
     with exit_on_error():
-        ocr = build_ocr_engine(settings)
-        ocr.models()  # a missing model file is reported before anything is stored
-        runtime = Runtime.build(settings, ocr)
+        runtime.ocr.models()  # a missing model file is reported before anything is stored
+        runtime.open()
         runtime.preload()
     with PageBar(enabled=sys.stderr.isatty()) as bar:
         outcomes = ingest_paths(

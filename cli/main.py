@@ -19,6 +19,7 @@ from cli import documents_cmd, encode_cmd, ingest_cmd, reindex_cmd, search_cmd, 
 from cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, fail_line
 from core.errors import BadInput, ScanragError, as_error
 from core.logging import configure_logging, get_logger
+from core.vocab import Device
 
 if TYPE_CHECKING:
     from cli.pdf_out import PdfOutFile
@@ -46,12 +47,6 @@ class Format(str, Enum):
     pdf = "pdf"
 
 
-class DeviceChoice(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
 @app.callback()
 def main(ctx: typer.Context) -> None:
     """scanrag: OCR, layout and retrieval for scanned documents."""
@@ -71,7 +66,7 @@ def ocr(
     ],
     fmt: Annotated[Format, typer.Option("--format", help="output format")] = Format.jsonl,
     dpi: Annotated[int | None, typer.Option(min=50, max=600, help="PDF render dpi")] = None,
-    device: Annotated[DeviceChoice | None, typer.Option(help="where models run")] = None,
+    device: Annotated[Device | None, typer.Option(help="where models run")] = None,
     out: Annotated[
         Path | None, typer.Option(help="write one file per input here instead of stdout")
     ] = None,
@@ -87,16 +82,22 @@ def ocr(
     from core.config import get_settings
     from pipelines.load import expand_inputs
     from pipelines.markdown import document_markdown
-    from workers.context import build_ocr_engine, load_params
+    from workers.runtime import Runtime
 
     settings = get_settings()
-    params = load_params(settings, dpi)
+    chosen = {"dpi": dpi, "device": device}
+    overrides = {name: value for name, value in chosen.items() if value is not None}
+    if overrides:  # the options win over the settings
+        settings = settings.model_copy(update={"ocr": settings.ocr.model_copy(update=overrides)})
+    # nothing is stored: no database is opened, no folder made
+    runtime = Runtime.build(settings, stores=False)
+    params = runtime.load
     # a missing, empty or unreadable file is reported before the models load (seconds)
     paths, refused = readable_inputs(paths, params)
     if not paths:
         raise typer.Exit(EXIT_BAD_INPUT)
     try:
-        engine = build_ocr_engine(settings, device.value if device else None)
+        engine = runtime.ocr
         engine.models()
     except ScanragError as exc:
         print(f"scanrag: {exc.message} [{exc.code}]", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""A page progress bar on stderr (tqdm), shown only when stderr is a terminal."""
+"""Progress bars on stderr (tqdm), shown only when stderr is a terminal: pages, documents."""
 
 from __future__ import annotations
 
@@ -24,6 +24,40 @@ class PageBar:
             self.bar.update(1)
 
     def __enter__(self) -> PageBar:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class DocumentBar:
+    """A ReindexProgress (workers.reindex) that advances a bar by one document per document
+    done; the bar appears once the run knows how many."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+
+    def add_total(self, documents: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=documents, unit="doc")
+        else:
+            self.bar.total = (self.bar.total or 0) + documents
+            self.bar.refresh()
+
+    def document_done(self, document_id: str) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def __enter__(self) -> DocumentBar:
         return self
 
     def __exit__(

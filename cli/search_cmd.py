@@ -93,13 +93,14 @@ def search(
     requests = _read_queries(queries) if queries is not None else [{"query": query}]
     from core.config import get_settings
     from pipelines.encode import open_image
-    from workers.context import image_limits, load_query_embedder
     from workers.runtime import Runtime
     from workers.searching import search as run_search
     from workers.views import crop_bbox, hit_view
 
     settings = get_settings()
     with exit_on_error():
+        # the query side on onnxruntime: a cold search does not wait for torch
+        runtime = Runtime.build(settings, stores=False, queries=True)
         picture = None
         if image is not None:
             try:
@@ -108,10 +109,10 @@ def search(
                 raise typer.BadParameter(
                     f"cannot read {image}: {exc}", param_hint="--image"
                 ) from exc
-            picture = open_image(raw, image.suffix.lstrip("."), image_limits(settings), str(image))
-        # the query side on onnxruntime: a cold search does not wait for torch
-        embedder = load_query_embedder(settings) if any(r["query"] for r in requests) else None
-        runtime = Runtime.build(settings, embedder=embedder)
+            picture = open_image(raw, image.suffix.lstrip("."), runtime.images, str(image))
+        if any(r["query"] for r in requests):
+            _ = runtime.embedder  # a missing model is reported before the database opens
+        runtime.open()
         if crops is not None:
             crops.mkdir(parents=True, exist_ok=True)
         with runtime.sessions() as session:

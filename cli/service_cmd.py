@@ -12,6 +12,7 @@ import typer
 from cli.errors import exit_on_error
 from cli.supervise import Child, supervise, watch_supervisor
 from cli.tables import print_table
+from core.vocab import Device
 from workers.celery.queues import QUEUES
 
 keys_app = typer.Typer(
@@ -30,11 +31,11 @@ def serve(
     import uvicorn
 
     from core.config import get_settings
-    from workers.context import open_database
+    from workers.runtime import Runtime
 
     watch_supervisor()
     with exit_on_error():
-        open_database(get_settings()).dispose()  # migrate once, before the processes start
+        Runtime.build(get_settings()).close()  # migrate once, before the processes start
     if workers == 1:
         uvicorn.run(_API, factory=True, host=host, port=port, **_uvicorn_options())
         return
@@ -127,8 +128,8 @@ def worker(
         typer.Option("--concurrency", "-c", min=1, help="processes (default: CPU cores; 1 on GPU)"),
     ] = None,
     device: Annotated[
-        str | None,
-        typer.Option(help="auto | cpu | cuda (one worker per GPU: CUDA_VISIBLE_DEVICES)"),
+        Device | None,
+        typer.Option(help="where models run (one worker per GPU: CUDA_VISIBLE_DEVICES)"),
     ] = None,
     name: Annotated[str, typer.Option(help="worker node name")] = "scanrag@%h",
 ) -> None:
@@ -143,12 +144,14 @@ def worker(
     if concurrency is None:
         # one process per core on CPU; one process per GPU, batching pages, on CUDA
         concurrency = 1 if device == "cuda" else (os.cpu_count() or 1)
-    from workers.context import check_models, open_database
+    from workers.runtime import Runtime
 
     require_redis(get_settings().redis_url, "worker")
     with exit_on_error():
-        check_models(get_settings())
-        open_database(get_settings()).dispose()
+        runtime = Runtime.build(get_settings(), stores=False)
+        runtime.check_models()
+        runtime.open()  # migrate once, before the processes start
+        runtime.close()
     from workers import jobs
 
     jobs.run_worker(
@@ -181,12 +184,14 @@ def up(
     """API and a worker on this machine with the embedded store, supervised: one that dies is
     started again (backoff 1 s to 30 s, logged); Ctrl-C stops all of it."""
     from core.config import get_settings
-    from workers.context import check_models, open_database
+    from workers.runtime import Runtime
 
     require_redis(get_settings().redis_url, "up")
     with exit_on_error():
-        check_models(get_settings())
-        open_database(get_settings()).dispose()
+        runtime = Runtime.build(get_settings(), stores=False)
+        runtime.check_models()
+        runtime.open()  # migrate once, before the processes start
+        runtime.close()
     cli = [sys.executable, "-m", "cli.main"]
     worker = [*cli, "worker"] + ([] if concurrency is None else ["--concurrency", str(concurrency)])
     children = [

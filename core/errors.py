@@ -1,13 +1,15 @@
 """One error hierarchy for scanrag.
 
-Every error has a category (bad input / transient / internal), a stable machine ``code`` and a
-``message`` written for the user. The edges translate them once: the CLI to exit codes, the API to
-HTTP statuses, tasks to the document row.
+Every error has a category (bad input / transient / internal), a stable machine ``code``, a
+``message`` written for the user, and what each edge answers for it: ``http_status`` (the API)
+and ``exit_code`` (the CLI), class attributes set where the code is defined (OCRmyPDF's way).
+Defaults follow the category: bad input 422 / exit 1, transient 503 / exit 3, internal 500 /
+exit 3. Each ``code`` is defined by exactly one class. Tasks record the code on the document row.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, IntEnum
 
 
 class Category(str, Enum):
@@ -18,12 +20,22 @@ class Category(str, Enum):
     INTERNAL = "internal"
 
 
+class ExitCode(IntEnum):
+    """The CLI's exit codes (a supervisor does not restart a worker that exited INTERNAL)."""
+
+    OK = 0
+    BAD_INPUT = 1  # at least one input was refused; the others were processed
+    INTERNAL = 3  # scanrag itself failed (a model could not load, a database fault, ...)
+
+
 class ScanragError(Exception):
     """Base of every error scanrag raises on purpose."""
 
     code: str = "internal"
     category: Category = Category.INTERNAL
     default_message: str = "internal error"
+    http_status: int = 500
+    exit_code: int = ExitCode.INTERNAL
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -40,10 +52,20 @@ class BadInput(ScanragError):
     code = "bad_input"
     category = Category.BAD_INPUT
     default_message = "the input cannot be processed"
+    http_status = 422
+    exit_code = ExitCode.BAD_INPUT
+
+
+class InvalidRequest(BadInput):
+    """A request (an API body, a CLI request file) without the shape that is documented."""
+
+    code = "invalid_request"
+    default_message = "the request does not have the shape the API documents"
 
 
 class EmptyFile(BadInput):
     code = "empty_file"
+    http_status = 400
     default_message = "the file is empty (0 bytes)"
 
 
@@ -54,6 +76,7 @@ class FileNotFound(BadInput):
 
 class UnsupportedType(BadInput):
     code = "unsupported_type"
+    http_status = 415
     default_message = "not a supported document: send a PDF, PNG, JPEG, TIFF, WebP or BMP file"
 
 
@@ -69,6 +92,7 @@ class EncryptedDocument(BadInput):
 
 class FileTooLarge(BadInput):
     code = "file_too_large"
+    http_status = 413
     default_message = "the file is larger than the size limit"
 
 
@@ -84,6 +108,7 @@ class PageTooLarge(BadInput):
 
 class PathNotAllowed(BadInput):
     code = "path_not_allowed"
+    http_status = 403
     default_message = "the path leads out of your import folder (a link, '..' or an absolute path)"
 
 
@@ -98,6 +123,7 @@ class Transient(ScanragError):
     code = "transient"
     category = Category.TRANSIENT
     default_message = "a temporary fault; try again later"
+    http_status = 503
     retry_after: int | None = None  # seconds a client should wait before trying again, if known
 
 
@@ -113,6 +139,7 @@ class StorageFull(Transient):
     """The disk (or quota) holding the blobs or the database is full."""
 
     code = "storage_full"
+    http_status = 507
     default_message = (
         "the server's storage is full; nothing was stored: try again once space is freed"
     )

@@ -16,7 +16,9 @@ from enum import StrEnum
 
 
 class DocumentStatus(StrEnum):
-    """Where a document is; compares equal to its string (as stored)."""
+    """Where a document is: queued (waiting), processing (being read), done or failed."""
+
+    # (a StrEnum: compares equal to its string, as stored)
 
     QUEUED = "queued"
     PROCESSING = "processing"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -15,6 +14,7 @@ from core.config import DetPrecision, default_model_cache
 from core.errors import ModelError
 from core.logging import get_logger
 from models.db_postprocess import DBParams, db_boxes
+from models.loaded import load_once
 from models.ort_sessions import Session, cpu_has_vnni, make_session, make_shaped_session
 from models.quantize import int8_model
 from models.weights import PPOCR_V6_DET, verified_path
@@ -147,14 +147,9 @@ class TextDetector:
         return results
 
 
-_cache: dict[tuple[str, int, DetectorParams], TextDetector] = {}
-_cache_lock = threading.Lock()
-
-
 def get_detector(*, device: str, threads: int, params: DetectorParams) -> TextDetector:
     """The process-wide detector for these settings, loaded on first use."""
-    key = (device, threads, params)
-    with _cache_lock:
-        if key not in _cache:
-            _cache[key] = TextDetector.load(device=device, threads=threads, params=params)
-        return _cache[key]
+    return load_once(
+        ("text detector", device, threads, params),
+        lambda: TextDetector.load(device=device, threads=threads, params=params),
+    )

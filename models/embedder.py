@@ -20,10 +20,11 @@ from __future__ import annotations
 # Nothing is ever fetched; local_files_only below guards the case where it was imported first.
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -32,14 +33,16 @@ from transformers.utils import logging as hf_logging
 
 from core.errors import ModelError
 from core.memory import trim_heap
-from core.vocab import EmbedPrecision, Pooling
+from core.vocab import Device, EmbedPrecision, Pooling
 from models.encoder_identity import (
     MAX_WORD_PIECES,
     MINILM_L6_V2,
     MINILM_NAME,
+    EmbedParams,
     Encoder,
     EncoderIdentity,
 )
+from models.loaded import load_once
 from models.ort_sessions import cpu_count, cpu_flags
 from models.weights import check_folder, folder_sha256, verified_path
 
@@ -70,7 +73,7 @@ def resolve_precision(precision: EmbedPrecision, device: str) -> Literal["fp32",
     return precision
 
 
-def resolve_torch_device(device: str) -> str:
+def resolve_torch_device(device: str) -> Device:
     """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without a GPU fails."""
     if device not in ("auto", "cpu", "cuda"):
         raise ModelError(f"unknown device {device!r}: use auto, cpu or cuda")
@@ -81,7 +84,14 @@ def resolve_torch_device(device: str) -> str:
             "the embedder was asked to run on cuda, but torch sees no GPU"
             " (this torch may be the CPU build): use device cpu or auto"
         )
-    return device
+    return "cuda" if device == "cuda" else "cpu"
+
+
+def resolve_params(params: EmbedParams) -> EmbedParams:
+    """``params`` with ``auto`` device and precision decided for this machine
+    (``resolve_torch_device``, ``resolve_precision``): what the encoder will run on."""
+    device = resolve_torch_device(params.device)
+    return replace(params, device=device, precision=resolve_precision(params.precision, device))
 
 
 def load_json(path: Path) -> dict[str, Any]:
@@ -149,23 +159,6 @@ def pad_to_max_length(config: Any) -> bool:
     return str(getattr(config, "model_type", "")).startswith("siglip")
 
 
-_loaded: dict[tuple[Any, ...], Any] = {}
-_loaded_lock = threading.Lock()
-
-
-E = TypeVar("E", bound=Encoder)
-
-
-def load_once(key: tuple[Any, ...], load: Callable[[], E]) -> E:
-    """The process-wide encoder for ``key`` (the settings it was loaded with), loaded by
-    ``load`` on first use."""
-    with _loaded_lock:
-        if key not in _loaded:
-            _loaded[key] = load()
-        encoder: E = _loaded[key]
-        return encoder
-
-
 class TextEmbedder(Encoder):
     """Embeds texts with a transformers encoder; ``embed`` batches, the net is loaded once.
 
@@ -204,23 +197,12 @@ class TextEmbedder(Encoder):
         self._tokenizer_lock = threading.Lock()
 
     @classmethod
-    def load(
-        cls,
-        *,
-        device: str = "auto",
-        threads: int = 0,
-        batch: int = 16,
-        precision: EmbedPrecision = "auto",
-        folder: Path | None = None,
-        pooling: Pooling = "auto",
-        max_length: int = 0,
-        normalize: bool = True,
-    ) -> TextEmbedder:
-        """Load a text encoder on ``device`` (auto/cpu/cuda), ``threads`` (0 = cores), running
-        its matrix products in ``precision`` (resolve_precision): the checksummed MiniLM when
-        ``folder`` is None, else the model in that local folder."""
-        resolved = resolve_torch_device(device)
-        arithmetic = resolve_precision(precision, resolved)
+    def load(cls, folder: Path | None = None, params: EmbedParams = EmbedParams()) -> TextEmbedder:
+        """Load a text encoder to run as ``params`` say (``auto`` resolved by
+        ``resolve_params``): the checksummed MiniLM when ``folder`` is None, else the model in
+        that local folder (its pooling and length limit from ``params`` when set there)."""
+        run = resolve_params(params)
+        arithmetic = resolve_precision(run.precision, run.device)  # resolved: as fp32 or bf16
         builtin = folder is None
         path = (
             verified_path(MINILM_L6_V2).parent
@@ -230,24 +212,26 @@ class TextEmbedder(Encoder):
         # the weights are hashed first: a folder without any is refused before transformers
         # reads it
         sha = MINILM_L6_V2.sha256 if builtin else folder_sha256(path)
-        tokenizer, model = load_pretrained(path, resolved, threads, what="text model")
+        tokenizer, model = load_pretrained(path, run.device, run.threads, what="text model")
         chosen: Literal["mean", "cls", "last", "tower"]
         if builtin:
             chosen, limit, name = "mean", MAX_WORD_PIECES, MINILM_NAME
         else:
-            chosen = "tower" if hasattr(model, "get_text_features") else pooling_of(path, pooling)
-            limit = max_length_of(path, tokenizer, model.config, max_length)
+            chosen = (
+                "tower" if hasattr(model, "get_text_features") else pooling_of(path, run.pooling)
+            )
+            limit = max_length_of(path, tokenizer, model.config, run.max_length)
             name = model_name(path)
         probe = cls(
             tokenizer,
             model,
             identity=EncoderIdentity("text", name, sha, 0),
-            device=resolved,
-            batch=batch,
+            device=run.device,
+            batch=run.batch,
             precision=arithmetic,
             pooling=chosen,
             max_length=limit,
-            normalize=normalize,
+            normalize=run.normalize,
         )
         # the dimension as the model gives it (hidden size, or a tower's projection)
         dim = int(probe.embed(["dimension"]).shape[1])
@@ -370,32 +354,9 @@ def load_pretrained(
     return tok, model
 
 
-def get_embedder(
-    *,
-    device: str = "auto",
-    threads: int = 0,
-    batch: int = 16,
-    precision: EmbedPrecision = "auto",
-    folder: Path | None = None,
-    pooling: Pooling = "auto",
-    max_length: int = 0,
-    normalize: bool = True,
-) -> TextEmbedder:
-    """The process-wide text encoder for these settings, loaded on first use."""
-    resolved = resolve_torch_device(device)
-    arithmetic = resolve_precision(precision, resolved)
+def get_embedder(folder: Path | None = None, params: EmbedParams = EmbedParams()) -> TextEmbedder:
+    """The process-wide text encoder of ``folder`` (None: the built-in MiniLM) for these
+    ``params``, loaded on first use."""
+    run = resolve_params(params)
     where = None if folder is None else folder.expanduser().resolve()
-    key = ("text", resolved, threads, batch, arithmetic, where, pooling, max_length, normalize)
-    return load_once(
-        key,
-        lambda: TextEmbedder.load(
-            device=resolved,
-            threads=threads,
-            batch=batch,
-            precision=arithmetic,
-            folder=where,
-            pooling=pooling,
-            max_length=max_length,
-            normalize=normalize,
-        ),
-    )
+    return load_once(("text encoder", where, run), lambda: TextEmbedder.load(where, run))

@@ -1,12 +1,12 @@
-"""What names an encoder's vectors, and the built-in text encoder's identity, without torch:
-a process that only searches (``scanrag search``) names the index's encoder without loading
-torch or transformers."""
+"""What names an encoder's vectors, the built-in text encoder's identity and how an encoder
+runs (``EmbedParams``), without torch: a process that only searches (``scanrag search``) names
+the index's encoder without loading torch or transformers."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.vocab import EncoderKind
+from core.vocab import Device, EmbedPrecision, EncoderKind, Pooling
 from models.weights import WeightFile
 
 MINILM_L6_V2 = WeightFile(
@@ -34,6 +34,22 @@ class EncoderIdentity:
     def describe(self) -> str:
         """``'name' (sha256 1234abcd…, N dims)``, for messages."""
         return f"{self.name!r} (sha256 {self.sha256[:12]}…, {self.dim} dims)"
+
+
+@dataclass(frozen=True)
+class EmbedParams:
+    """How an encoder runs (models.embedder, models.image_encoder): where, on how many torch
+    threads (0: the cores), how many texts or images a run, in what arithmetic
+    (``models.embedder.resolve_precision``), and whether its vectors are L2-normalised. A text
+    model also takes its pooling and its length limit from here; an image model ignores them."""
+
+    device: Device = "auto"
+    threads: int = 0
+    batch: int = 16
+    precision: EmbedPrecision = "auto"
+    pooling: Pooling = "auto"  # a text model's: auto = its sentence-transformers config, else mean
+    max_length: int = 0  # a text model's tokens read per text; 0 = the model's own limit
+    normalize: bool = True
 
 
 MINILM_IDENTITY = EncoderIdentity("text", MINILM_NAME, MINILM_L6_V2.sha256, MINILM_DIM)

@@ -10,6 +10,7 @@ AutoImageProcessor, AutoTokenizer), never downloaded, never running code shipped
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,18 +20,18 @@ from PIL import Image
 from transformers import AutoImageProcessor
 
 from core.errors import ModelError
-from core.vocab import EmbedPrecision
 from models.embedder import (
+    EmbedParams,
     Encoder,
     EncoderIdentity,
     TextEmbedder,
     features,
-    load_once,
     load_pretrained,
     model_name,
+    resolve_params,
     resolve_precision,
-    resolve_torch_device,
 )
+from models.loaded import load_once
 from models.weights import check_folder, folder_sha256
 
 
@@ -67,25 +68,17 @@ class ImageEncoder(Encoder):
         return self.text is not None
 
     @classmethod
-    def load(
-        cls,
-        folder: Path,
-        *,
-        device: str = "auto",
-        threads: int = 0,
-        batch: int = 16,
-        precision: EmbedPrecision = "auto",
-        normalize: bool = True,
-    ) -> ImageEncoder:
-        """Load the image model in ``folder`` (with its text tower, when it has one)."""
-        resolved = resolve_torch_device(device)
-        arithmetic = resolve_precision(precision, resolved)
+    def load(cls, folder: Path, params: EmbedParams = EmbedParams()) -> ImageEncoder:
+        """Load the image model in ``folder`` (with its text tower, when it has one) to run as
+        ``params`` say (their pooling and length limit are a text model's: not used here)."""
+        run = resolve_params(params)
+        arithmetic = resolve_precision(run.precision, run.device)  # resolved: as fp32 or bf16
         folder = check_folder(folder, "image model")
         sha = folder_sha256(folder)
         tokenizer, model = load_pretrained(
             folder,
-            resolved,
-            threads,
+            run.device,
+            run.threads,
             what="image model",
             tokenizer=(folder / "tokenizer_config.json").is_file(),
         )
@@ -105,22 +98,22 @@ class ImageEncoder(Encoder):
                 tokenizer,
                 model,
                 identity=EncoderIdentity("image", name, sha, 0),
-                device=resolved,
-                batch=batch * 4,
+                device=run.device,
+                batch=run.batch * 4,
                 precision=arithmetic,
                 pooling="tower",
                 max_length=max_text_length(model.config, tokenizer),
-                normalize=normalize,
+                normalize=run.normalize,
             )
         encoder = cls(
             model,
             processor,
             text,
             identity=EncoderIdentity("image", name, sha, 0),
-            device=resolved,
-            batch=batch,
+            device=run.device,
+            batch=run.batch,
             precision=arithmetic,
-            normalize=normalize,
+            normalize=run.normalize,
         )
         probe = Image.new("RGB", (32, 32), (255, 255, 255))
         dim = int(encoder.embed_images([probe]).shape[1])
@@ -171,28 +164,9 @@ def max_text_length(config: Any, tokenizer: Any) -> int:
     return min(limit, tokenizer_limit) if 0 < tokenizer_limit < 1_000_000 else limit
 
 
-def get_image_encoder(
-    folder: Path,
-    *,
-    device: str = "auto",
-    threads: int = 0,
-    batch: int = 16,
-    precision: EmbedPrecision = "auto",
-    normalize: bool = True,
-) -> ImageEncoder:
-    """The process-wide image encoder for these settings, loaded on first use."""
-    resolved = resolve_torch_device(device)
-    arithmetic = resolve_precision(precision, resolved)
+def get_image_encoder(folder: Path, params: EmbedParams = EmbedParams()) -> ImageEncoder:
+    """The process-wide image encoder of ``folder`` for these ``params``, loaded on first use."""
+    # a text model's pooling and length limit do not change an image model: not in its key
+    run = replace(resolve_params(params), pooling="auto", max_length=0)
     where = folder.expanduser().resolve()
-    key = ("image", where, resolved, threads, batch, arithmetic, normalize)
-    return load_once(
-        key,
-        lambda: ImageEncoder.load(
-            where,
-            device=resolved,
-            threads=threads,
-            batch=batch,
-            precision=arithmetic,
-            normalize=normalize,
-        ),
-    )
+    return load_once(("image encoder", where, run), lambda: ImageEncoder.load(where, run))

@@ -12,7 +12,6 @@ narrower than it is, and with a lower score.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import onnxruntime as ort
 
 from core.errors import ModelError
 from models.derived import cached_derivation
+from models.loaded import load_once
 from models.ort_sessions import make_session
 from models.weights import LAYOUT_CDLA, verified_path
 
@@ -227,14 +227,9 @@ class RegionDetector:
         return results
 
 
-_cache: dict[tuple[str, int, RegionParams], RegionDetector] = {}
-_cache_lock = threading.Lock()
-
-
 def get_region_detector(*, device: str, threads: int, params: RegionParams) -> RegionDetector:
     """The process-wide layout region detector for these settings, loaded on first use."""
-    key = (device, threads, params)
-    with _cache_lock:
-        if key not in _cache:
-            _cache[key] = RegionDetector.load(device=device, threads=threads, params=params)
-        return _cache[key]
+    return load_once(
+        ("region detector", device, threads, params),
+        lambda: RegionDetector.load(device=device, threads=threads, params=params),
+    )

@@ -34,6 +34,7 @@ from models.encoder_identity import (
     Encoder,
     EncoderIdentity,
 )
+from models.loaded import load_once
 from models.ort_sessions import cpu_count
 from models.weights import verified_path
 
@@ -167,14 +168,11 @@ class OnnxQueryEncoder(Encoder):
         return out
 
 
-_loaded: dict[Path, OnnxQueryEncoder] = {}
-_loaded_lock = threading.Lock()
-
-
 def get_query_encoder(cache_dir: Path, *, threads: int = 0) -> OnnxQueryEncoder:
-    """The process-wide ONNX MiniLM (exported into ``cache_dir`` on first use)."""
-    with _loaded_lock:
-        path = onnx_model(cache_dir)
-        if path not in _loaded:
-            _loaded[path] = OnnxQueryEncoder(path, threads=threads)
-        return _loaded[path]
+    """The process-wide ONNX MiniLM (exported into ``cache_dir`` on first use); the first
+    call's ``threads`` hold for the process."""
+    # the ONNX file's name is made from constants alone: its folder names it
+    return load_once(
+        ("query encoder", cache_dir),
+        lambda: OnnxQueryEncoder(onnx_model(cache_dir), threads=threads),
+    )

@@ -9,7 +9,6 @@ each run by a session of its own (models.ort_sessions.SessionPerShape says why).
 from __future__ import annotations
 
 import difflib
-import threading
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from core.vocab import Alphabet
 from models.ctc import DecodedLine, ctc_greedy_decode
+from models.loaded import load_once
 from models.ort_sessions import Session, make_session, make_shaped_session
 from models.rec_head import narrowed_model
 from models.weights import PPOCR_V6_REC, PPOCR_V6_REC_TINY, PPOCR_V6_TINY_DICT, verified_path
@@ -390,13 +390,6 @@ class CascadeRecognizer:
         return [readings[i] for i in range(n)]
 
 
-_cache: dict[RecSpec, TextRecognizer] = {}
-_cache_lock = threading.Lock()
-
-
 def get_recognizer(spec: RecSpec) -> TextRecognizer:
     """The process-wide recognizer for ``spec``, loaded on first use."""
-    with _cache_lock:
-        if spec not in _cache:
-            _cache[spec] = TextRecognizer.load(spec)
-        return _cache[spec]
+    return load_once(("recognizer", spec), lambda: TextRecognizer.load(spec))

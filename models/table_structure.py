@@ -13,7 +13,6 @@ a quad would be 8, handled as its enclosing box).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ import numpy as np
 import onnxruntime as ort
 
 from core.errors import ModelError
+from models.loaded import load_once
 from models.ort_sessions import make_session
 from models.weights import SLANET_1M, verified_path
 
@@ -257,16 +257,11 @@ class TableStructureModel:
         return results
 
 
-_cache: dict[tuple[str, int], TableStructureModel] = {}
-_cache_lock = threading.Lock()
-
-
 def get_table_model(device: str = "cpu", threads: int = 1) -> TableStructureModel:
     """The process-wide table structure model on ``device`` with ``threads``, loaded on first
-    use, behind a lock, sha256-checked (core.errors.ModelError naming the file and the fix when
-    it is missing or damaged)."""
-    key = (device, threads)
-    with _cache_lock:
-        if key not in _cache:
-            _cache[key] = TableStructureModel.load(device=device, threads=threads)
-        return _cache[key]
+    use, sha256-checked (core.errors.ModelError naming the file and the fix when it is missing
+    or damaged)."""
+    return load_once(
+        ("table model", device, threads),
+        lambda: TableStructureModel.load(device=device, threads=threads),
+    )

@@ -13,20 +13,15 @@ import base64
 import binascii
 import io
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import BadInput, FileTooLarge
+from core.errors import BadInput, FileTooLarge, InvalidRequest
+from core.vocab import ENCODER_KINDS, EncoderKind
 
-EncodeModel = Literal["text", "image"]
 IMAGE_FORMATS = {"jpeg": "JPEG", "jpg": "JPEG", "png": "PNG"}
-
-
-class InvalidEncodeRequest(BadInput):
-    code = "invalid_request"
-    default_message = "the request does not have the shape the API documents"
 
 
 class InvalidBase64(BadInput):
@@ -41,6 +36,7 @@ class InvalidImage(BadInput):
 
 class TooManyItems(BadInput):
     code = "too_many_items"
+    http_status = 413
     default_message = "too many items in one request"
 
 
@@ -50,6 +46,8 @@ class UnknownModel(BadInput):
 
 
 class ModelNotConfigured(BadInput):
+    """A model the request needs is not configured (encode's and search's answer alike)."""
+
     code = "model_not_configured"
     default_message = "no image model is configured: set SCANRAG_EMBED__IMAGE_MODEL"
 
@@ -123,10 +121,10 @@ def image_bytes(value: Any, limits: ImageLimits, where: str = "image") -> tuple[
     """The file bytes and format of ``{"data": <base64>, "format": "jpeg"|"png"}``, or a
     BadInput (the shape, the format, the byte limit, the base64)."""
     if not isinstance(value, dict) or not isinstance(value.get("data"), str):
-        raise InvalidEncodeRequest(f'{where} must be {{"data": <base64>, "format": "jpeg"|"png"}}')
+        raise InvalidRequest(f'{where} must be {{"data": <base64>, "format": "jpeg"|"png"}}')
     fmt = value.get("format", "")
     if not isinstance(fmt, str) or fmt.lower() not in IMAGE_FORMATS:
-        raise InvalidEncodeRequest(f'{where}: format must be "jpeg" or "png", not {fmt!r}')
+        raise InvalidRequest(f'{where}: format must be "jpeg" or "png", not {fmt!r}')
     data = value["data"]
     # base64 of max_bytes is 4/3 as long: refuse a huge string before decoding it
     if len(data) > (limits.max_bytes + 2) // 3 * 4 + 4:
@@ -168,7 +166,7 @@ def check_image(raw: bytes, fmt: str, limits: ImageLimits, where: str = "image")
 class EncodeRequest:
     """A parsed encode request: the model and its items (texts or decoded images)."""
 
-    model: EncodeModel
+    model: EncoderKind
     items: list[str | Image.Image]
 
 
@@ -180,13 +178,13 @@ def parse_request(
     is decoded; none is decoded for the text model, or when no image model is configured
     (``image_model`` False)."""
     if not isinstance(body, dict):
-        raise InvalidEncodeRequest('the request must be a JSON object {"model", "items"}')
+        raise InvalidRequest('the request must be a JSON object {"model", "items"}')
     model = body.get("model")
-    if model not in ("text", "image"):
+    if model not in ENCODER_KINDS:
         raise UnknownModel(f'model must be "text" or "image", not {model!r}')
     items = body.get("items")
     if not isinstance(items, list) or not items:
-        raise InvalidEncodeRequest("items must be a non-empty list")
+        raise InvalidRequest("items must be a non-empty list")
     if len(items) > max_items:
         raise TooManyItems(f"{len(items)} items in one request, over the limit of {max_items}")
     if model == "image" and not image_model:
@@ -195,13 +193,13 @@ def parse_request(
     for number, item in enumerate(items):
         where = f"items[{number}]"
         if not isinstance(item, dict) or len(item) != 1 or not {"text", "image"} & set(item):
-            raise InvalidEncodeRequest(f'{where} must be {{"text": ...}} or {{"image": ...}}')
+            raise InvalidRequest(f'{where} must be {{"text": ...}} or {{"image": ...}}')
         if "text" in item:
             if not isinstance(item["text"], str):
-                raise InvalidEncodeRequest(f"{where}.text must be a string")
+                raise InvalidRequest(f"{where}.text must be a string")
             checked.append(item["text"])
         elif model == "text":
-            raise InvalidEncodeRequest('the text model reads texts: send {"text": ...} items')
+            raise InvalidRequest('the text model reads texts: send {"text": ...} items')
         else:
             where += ".image"
             checked.append(check_image(*image_bytes(item["image"], limits, where), limits, where))
@@ -225,7 +223,7 @@ def encode(
     """
     if request.model == "text":
         if any(not isinstance(item, str) for item in request.items):
-            raise InvalidEncodeRequest('the text model reads texts: send {"text": ...} items')
+            raise InvalidRequest('the text model reads texts: send {"text": ...} items')
         if text is None:
             raise ModelNotConfigured("no text model is loaded")
         vectors = text.embed([str(item) for item in request.items])
@@ -235,7 +233,7 @@ def encode(
     texts = [i for i, item in enumerate(request.items) if isinstance(item, str)]
     images = [i for i, item in enumerate(request.items) if not isinstance(item, str)]
     if texts and not image.has_text_tower:
-        raise InvalidEncodeRequest(
+        raise InvalidRequest(
             f"the image model {image.name!r} has no text tower: send image items only"
         )
     vectors = np.empty((len(request.items), image.dim), dtype=np.float32)
@@ -247,7 +245,7 @@ def encode(
     return _response("image", image.name, vectors)
 
 
-def _response(model: EncodeModel, name: str, vectors: np.ndarray) -> dict[str, Any]:
+def _response(model: EncoderKind, name: str, vectors: np.ndarray) -> dict[str, Any]:
     return {
         "model": model,
         "name": name,

@@ -75,7 +75,7 @@ class RegionOrderParams:
     # 11 characters; the narrowest newspaper column, 32)
     min_prose_chars: float = 20.0
     # The model runs only on pages at least this share of whose lines are that long (a page of
-    # paragraphs; bench/layout_gate.py): dev layout pages 0.65-0.97, FUNSD forms 0.08-0.57,
+    # paragraphs; bench/tuning/layout_gate.py): dev layout pages 0.65-0.97, FUNSD forms 0.08-0.57,
     # SROIE receipts 0.10-0.39. Its fixed cost is saved on forms and receipts, whose regions
     # the rules would overrule anyway, and a form of short cells is never read column-wise.
     min_long_share: float = 0.5

@@ -8,25 +8,9 @@ in the JSON shape of ``scanrag ocr --format jsonl``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
-from core.vocab import BBox, as_bbox
-
-# What a block is. ``header`` and ``footer`` are running heads and page furniture (kept in the
-# page text, left out of chunks and Markdown); a ``figure`` or ``table`` block has its region's
-# box even when it holds no text.
-BlockKind = Literal[
-    "title",
-    "text",
-    "figure",
-    "figure_caption",
-    "table",
-    "table_caption",
-    "header",
-    "footer",
-    "equation",
-]
-BLOCK_KINDS: tuple[BlockKind, ...] = get_args(BlockKind)
+from core.vocab import BLOCK_KINDS, BBox, BlockKind, as_bbox
 
 
 def block_kind(value: str) -> BlockKind:

@@ -17,6 +17,7 @@ class IndexMismatch(ScanragError):
     """The search index was built with another embedding model or dimension."""
 
     code = "index_model_mismatch"
+    http_status = 409
     default_message = (
         "the search index was built with another embedding model; configure that model again "
         "or re-index every document"
@@ -27,6 +28,7 @@ class DocumentNotFound(BadInput):
     """No document has the id given (in the tenant given)."""
 
     code = "document_not_found"
+    http_status = 404
     default_message = "no document has this id; list the documents to find the right one"
 
 
@@ -34,6 +36,7 @@ class PageNotFound(BadInput):
     """The document has no page with the number given."""
 
     code = "page_not_found"
+    http_status = 404
     default_message = "the document has no page with this number"
 
 
@@ -42,6 +45,13 @@ class DatabaseUnavailable(Transient):
 
     code = "database_unavailable"
     default_message = "the database cannot be reached; check SCANRAG_DATABASE_URL and try again"
+
+
+def database_reason(exc: BaseException) -> str:
+    """The first line of what the database driver said for ``exc`` (a refused connection, a
+    locked or unreadable file, ...), else of ``exc`` itself: the reason every edge shows."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def fault_of(exc: BaseException) -> Transient | None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Integer, Text, cast, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from core.status import FINAL, STATUSES, BatchStatus, DocumentStatus
+from core.status import FINAL, BatchStatus, DocumentStatus
 from storage.db import dialect_insert
 from storage.repository import insert_ignoring_conflict
 from storage.tables import (
@@ -263,7 +263,7 @@ def add_batch_item(
     return inserted is not None
 
 
-def batch_counts(session: Session, *, batch_id: str) -> dict[str, int]:
+def batch_counts(session: Session, *, batch_id: str) -> dict[DocumentStatus, int]:
     """How many files of the batch are in each document status; refused files count "failed"."""
     stmt = (
         select(func.coalesce(Document.status, FAILED), func.count(BatchItem.id))
@@ -272,9 +272,9 @@ def batch_counts(session: Session, *, batch_id: str) -> dict[str, int]:
         .where(BatchItem.batch_id == batch_id)
         .group_by(func.coalesce(Document.status, FAILED))
     )
-    counts = {status: 0 for status in STATUSES}
+    counts = dict.fromkeys(DocumentStatus, 0)
     for status, count in session.execute(stmt):
-        counts[str(status)] = int(count)
+        counts[DocumentStatus(status)] = int(count)
     return counts
 
 

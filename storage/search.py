@@ -30,14 +30,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.vocab import BBox, as_bbox
+from core.vocab import BBox, HitKind, HitSource, LegName, as_bbox
 from storage.db import backend
 from storage.encoders import VectorTarget
 from storage.search_backend import Filters, Ranked, SearchBackend
@@ -65,7 +65,7 @@ __all__ = [
     "warm_up",
 ]
 
-# Fusion, tuned on the dev split of bench/rag.py (bench/rag_tune.py): a small k, so first
+# Fusion, tuned on the dev split of bench/rag.py (bench/tuning/rag_tune.py): a small k, so first
 # places count much more than tenth ones, and the lexical leg weighted 3x the dense one (on
 # scanned SQuAD articles full text alone beats MiniLM alone by 16 points of Recall@1; the dense
 # leg still adds recall at 5 and 10). Both are settings (SCANRAG_SEARCH__...).
@@ -84,9 +84,7 @@ MIN_COSINE = 0.3
 MIN_COSINE_WORDED = 0.15
 _TOKEN = re.compile(r"\w+")
 
-LegName = Literal["lexical", "dense", "text_to_image", "image"]
-HitKind = Literal["text", "table", "figure", "page"]
-Key = tuple[Literal["chunk", "image"], int]  # what a leg ranks: a chunk or an image region
+Key = tuple[HitSource, int]  # what a leg ranks: a chunk or an image region
 
 
 @dataclass(frozen=True)
@@ -259,7 +257,7 @@ def _hits(
     return hits
 
 
-def _keyed(ranked: Ranked, source: Literal["chunk", "image"]) -> list[tuple[Key, float]]:
+def _keyed(ranked: Ranked, source: HitSource) -> list[tuple[Key, float]]:
     return [((source, row_id), score) for row_id, score in ranked]
 
 
@@ -369,7 +367,7 @@ def dense_search(
     ``query_vector`` (chunks, or image regions for an image encoder's target)."""
     filters = Filters.of(document_ids, metadata, tenant)
     vector = _query_vector(query_vector, target)
-    source: Literal["chunk", "image"] = "chunk" if target.table == "chunks" else "image"
+    source: HitSource = "chunk" if target.table == "chunks" else "image"
     dense = _keyed(_search_backend(session).dense(session, target, vector, k, filters), source)
     return _hits(session, dense, {"dense" if source == "chunk" else "image": _ranks(dense)})
 

@@ -111,7 +111,8 @@ class Service:
     """One scanrag deployment: its settings (``env``), an API process, worker processes.
 
     Each process runs in its own process group (so a stop takes a worker's pool children too)
-    and writes its output to ``home/NAME-N.log``, listed in ``logs`` in start order.
+    and writes its output to ``home/NAME-N.log``, listed in ``logs`` in start order. Processes
+    run the code in ``root``: this checkout, or (a benchmark's baseline) another one.
     """
 
     home: Path
@@ -120,21 +121,22 @@ class Service:
     api: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
+    root: Path = ROOT
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def spawn(self, args: list[str], name: str) -> subprocess.Popen[bytes]:
-        """Start ``args`` in the repository root with the service's environment, output to a
-        new log file named after ``name``."""
+        """Start ``args`` in ``root`` with the service's environment, output to a new log file
+        named after ``name``."""
         log = self.home / f"{name}-{len(self.logs)}.log"
         self.logs.append(log)
         with log.open("wb") as out:
             # own process group: a test can SIGKILL a worker with all its children at once
             return subprocess.Popen(
                 args,
-                cwd=ROOT,
+                cwd=self.root,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

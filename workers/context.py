@@ -4,6 +4,7 @@ so a setting means the same everywhere (the pipeline itself never sees the setti
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, TypedDict
 
 from sqlalchemy import Engine
@@ -11,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core.config import Settings
 from models.detector import DetectorParams
+from models.encoder_identity import EmbedParams
 from models.layout_detector import RegionParams
 from models.ort_sessions import set_cuda_conv_search
 from models.recognizer import CascadeParams
@@ -34,7 +36,7 @@ from pipelines.ocr import OcrParams
 from pipelines.read import ReadParams
 from storage.blobs import BlobStore
 from storage.db import make_sql_engine, migrate
-from storage.errors import DatabaseUnavailable
+from storage.errors import DatabaseUnavailable, database_reason
 
 if TYPE_CHECKING:
     from models.embedder import TextEmbedder
@@ -149,8 +151,7 @@ def open_database(settings: Settings) -> Engine:
         engine = make_sql_engine(url)
         migrate(engine)
     except (SQLAlchemyError, ValueError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise DatabaseUnavailable(f"cannot open the database: {reason}") from exc
+        raise DatabaseUnavailable(f"cannot open the database: {database_reason(exc)}") from exc
     return engine
 
 
@@ -159,21 +160,26 @@ def blob_store(settings: Settings) -> BlobStore:
     return BlobStore(settings.home / "blobs")
 
 
-def load_embedder(settings: Settings) -> TextEmbedder:
-    """The text embedder of the index, loaded once per process."""
-    from models.embedder import get_embedder  # imports torch: only commands that embed pay it
-
+def embed_params(settings: Settings) -> EmbedParams:
+    """How the index's encoders run (the text model's batch; the image model's is
+    ``image_batch``)."""
     embed = settings.embed
-    return get_embedder(
+    return EmbedParams(
         device=embed.device,
         threads=embed.threads,
         batch=embed.batch,
         precision=embed.precision,
-        folder=embed.text_model,
         pooling=embed.text_pooling,
         max_length=embed.text_max_length,
         normalize=embed.normalize,
     )
+
+
+def load_embedder(settings: Settings) -> TextEmbedder:
+    """The text embedder of the index, loaded once per process."""
+    from models.embedder import get_embedder  # imports torch: only commands that embed pay it
+
+    return get_embedder(settings.embed.text_model, embed_params(settings))
 
 
 def load_query_embedder(settings: Settings) -> TextEmbedder | OnnxQueryEncoder:
@@ -214,11 +220,5 @@ def load_image_encoder(settings: Settings) -> ImageEncoder | None:
         return None
     from models.image_encoder import get_image_encoder  # imports torch
 
-    return get_image_encoder(
-        embed.image_model,
-        device=embed.device,
-        threads=embed.threads,
-        batch=embed.image_batch,
-        precision=embed.precision,
-        normalize=embed.normalize,
-    )
+    params = replace(embed_params(settings), batch=embed.image_batch)
+    return get_image_encoder(embed.image_model, params)

@@ -1,10 +1,11 @@
 """The runtime: what one process holds, built once from the settings and shared by whoever runs
 there (the CLI's commands, the Celery tasks, the API's routes).
 
-The database engine and its sessions, the blob store, the loading, chunking and search
-parameters, and, on first use, the OCR engine and the text embedder. A worker process builds its
+The database engine and its sessions, the blob store, the loading, chunking, search and image
+parameters, and, on first use, the OCR engine and the encoders. A worker process builds its
 runtime after the fork (``process_runtime``): a database connection or model session inherited
-across fork() would be shared by accident.
+across fork() would be shared by accident. A command that stores nothing (``scanrag ocr``,
+``scanrag encode``) builds one without the stores: no database is opened, no folder made.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.config import Settings
 from pipelines.chunk import ChunkParams
 from pipelines.cores import Cores
 from pipelines.embed import Embedder
+from pipelines.encode import ImageLimits
 from pipelines.engine import OcrEngine
 from pipelines.load import LoadParams
 from storage.blobs import BlobStore
@@ -30,10 +32,13 @@ from workers.context import (
     SearchOptions,
     blob_store,
     build_ocr_engine,
+    check_models,
     chunk_params,
+    image_limits,
     load_embedder,
     load_image_encoder,
     load_params,
+    load_query_embedder,
     open_database,
     search_options,
 )
@@ -67,15 +72,19 @@ class IndexEmbedder(Embedder, Protocol):
 @dataclass
 class Runtime:
     """One process's handles; the OCR engine and the embedder are built on first use, so a
-    process that never reads or embeds (a listing, a run of duplicates) never loads them."""
+    process that never reads or embeds (a listing, a run of duplicates) never loads them, and
+    the stores (database, blobs) on ``open`` (``build`` opens them unless told not to)."""
 
     settings: Settings
-    sql_engine: Engine
-    blobs: BlobStore
     load: LoadParams
     chunk: ChunkParams
     search: SearchOptions
-    sessions: sessionmaker[Session] = field(init=False, repr=False)
+    images: ImageLimits
+    _sql_engine: Engine | None = field(default=None, init=False, repr=False)
+    _sessions: sessionmaker[Session] | None = field(default=None, init=False, repr=False)
+    _blobs: BlobStore | None = field(default=None, init=False, repr=False)
+    _stores_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _queries: bool = field(default=False, init=False, repr=False)
     _ocr: OcrEngine | None = field(default=None, init=False, repr=False)
     _embedder: IndexEmbedder | None = field(default=None, init=False, repr=False)
     _image_encoder: ImageEncoder | None = field(default=None, init=False, repr=False)
@@ -86,9 +95,6 @@ class Runtime:
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _sqlite_writes: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self.sessions = session_factory(self.sql_engine)
-
     @classmethod
     def build(
         cls,
@@ -96,22 +102,72 @@ class Runtime:
         ocr: OcrEngine | None = None,
         embedder: IndexEmbedder | None = None,
         cores: Cores | None = None,
+        *,
+        stores: bool = True,
+        queries: bool = False,
     ) -> Self:
-        """Open (and migrate) the database and the blob store; models are not loaded yet.
-        ``ocr``, ``embedder``: ones already built (the CLI loads its OCR models before opening
-        the database, so a missing model file is reported first; tests share theirs).
+        """The runtime of ``settings``: the database opened (and migrated) and the blob store,
+        unless ``stores`` is False; models are not loaded yet.
+        ``ocr``, ``embedder``: ones already built (tests share theirs).
         ``cores``: the cores the OCR engine it builds reads on (a worker's pool process: one,
-        lent to and borrowed from its siblings; default: the engine's own)."""
+        lent to and borrowed from its siblings; default: the engine's own).
+        ``stores`` False: the stores are opened by ``open`` or on first use instead (the CLI
+        loads its OCR models first, so a missing model file is reported before anything is
+        stored; a command that only reads or encodes never opens them).
+        ``queries``: the process embeds a query or two (``scanrag search``), so its text
+        embedder is the query encoder (``workers.context.load_query_embedder``: no torch)."""
         runtime = cls(
             settings=settings,
-            sql_engine=open_database(settings),
-            blobs=blob_store(settings),
             load=load_params(settings),
             chunk=chunk_params(settings),
             search=search_options(settings),
+            images=image_limits(settings),
         )
         runtime._ocr, runtime._embedder, runtime._cores = ocr, embedder, cores
+        runtime._queries = queries
+        if stores:
+            runtime.open()
         return runtime
+
+    def open(self) -> None:
+        """Open (and migrate) the database, then the blob store, where not open yet (raises
+        storage.errors.DatabaseUnavailable)."""
+        with self._stores_lock:
+            if self._sql_engine is None:
+                engine = open_database(self.settings)
+                self._sessions = session_factory(engine)
+                self._sql_engine = engine
+            if self._blobs is None:
+                self._blobs = blob_store(self.settings)
+
+    @property
+    def sql_engine(self) -> Engine:
+        """The database engine (opened and migrated on first use)."""
+        if self._sql_engine is None:
+            self.open()
+        assert self._sql_engine is not None
+        return self._sql_engine
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The sessions of the database (opened and migrated on first use)."""
+        if self._sessions is None:
+            self.open()
+        assert self._sessions is not None
+        return self._sessions
+
+    @property
+    def blobs(self) -> BlobStore:
+        """Originals and page images (the stores are opened on first use)."""
+        if self._blobs is None:
+            self.open()
+        assert self._blobs is not None
+        return self._blobs
+
+    def check_models(self) -> None:
+        """Check that every model file the settings name is installed and intact, without
+        loading any (``workers.context.check_models``: raises core.errors.ModelError)."""
+        check_models(self.settings)
 
     @property
     def ocr(self) -> OcrEngine:
@@ -149,7 +205,11 @@ class Runtime:
         """The text embedder of the index, loaded on first use."""
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = load_embedder(self.settings)
+                self._embedder = (
+                    load_query_embedder(self.settings)
+                    if self._queries
+                    else load_embedder(self.settings)
+                )
             return self._embedder
 
     @property
@@ -195,5 +255,7 @@ class Runtime:
         return self._sqlite_writes if backend(self.sql_engine) == "sqlite" else nullcontext()
 
     def close(self) -> None:
-        """Close the database connections (the process goes on without this runtime)."""
-        self.sql_engine.dispose()
+        """Close the database connections, if open (the process goes on without this
+        runtime)."""
+        if self._sql_engine is not None:
+            self._sql_engine.dispose()

@@ -18,26 +18,20 @@ from dataclasses import replace
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from core.errors import BadInput
+from core.errors import InvalidRequest
 from pipelines.citing import line_texts, neighbour_lines
 from pipelines.embed import embed_query
+from pipelines.encode import ModelNotConfigured
 from storage.page_lines import page_lines
 from storage.search import SearchHit, VectorLeg, hybrid_search
 from workers.documents import registered
 from workers.runtime import Runtime
 
-
-class NoImageModel(BadInput):
-    code = "model_not_configured"
-    default_message = (
-        "searching by image needs an image model: set SCANRAG_EMBED__IMAGE_MODEL to a local"
-        " CLIP- or SigLIP-style model folder and run `scanrag reindex`"
-    )
-
-
-class EmptySearch(BadInput):
-    code = "invalid_request"
-    default_message = "give a query, an image, or both"
+# what a search by image without an image model answers (ModelNotConfigured)
+NO_IMAGE_MODEL = (
+    "searching by image needs an image model: set SCANRAG_EMBED__IMAGE_MODEL to a local"
+    " CLIP- or SigLIP-style model folder and run `scanrag reindex`"
+)
 
 
 def search(
@@ -54,14 +48,14 @@ def search(
     """The ``k`` best chunks and image regions for ``query`` and/or ``image``.
 
     Raises IndexMismatch when the index holds vectors of another model than a configured one
-    (the message names the reindex to run) and NoImageModel for an image without an image
-    model. Registers a configured encoder on first use (commits ``session``).
+    (the message names the reindex to run) and ModelNotConfigured for an image without an
+    image model. Registers a configured encoder on first use (commits ``session``).
     """
     if not query and image is None:
-        raise EmptySearch()
+        raise InvalidRequest("give a query, an image, or both")
     image_encoder = runtime.image_encoder
     if image is not None and image_encoder is None:
-        raise NoImageModel()
+        raise ModelNotConfigured(NO_IMAGE_MODEL)
     options = runtime.search
     target = query_vector = None
     if query:

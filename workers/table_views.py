@@ -23,6 +23,7 @@ from pipelines.types import Block
 
 class TableNotFound(BadInput):
     code = "table_not_found"
+    http_status = 404
     default_message = "the document has no table with this index"
 
 

@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 
 from api.deps import SessionDep, StateDep, TenantDep
 from api.errors import ApiError, not_found
-from api.intake import BrokerUnavailable
-from api.routes.documents import upload_files
+from api.intake import BrokerUnavailable, upload_files
 from api.schemas import MULTIPART_FILES, BatchPublic, BatchRequest, errors, request_body
 from api.state import ApiState
 from core import strict_json
+from core.errors import InvalidRequest, PathNotAllowed
 from core.status import BatchStatus
 from pipelines.import_files import folder_inside, tenant_folder
 from storage import jobs
@@ -30,7 +30,7 @@ def _public(state: ApiState, batch: Batch) -> BatchPublic:
         counts = jobs.batch_counts(session, batch_id=batch.id)
     return BatchPublic(
         id=batch.id,
-        status=batch.status,
+        status=BatchStatus(batch.status),
         source=_shown(batch.source),
         files_total=batch.files_total,
         counts=counts,
@@ -52,9 +52,7 @@ def _folder(state: ApiState, tenant: str, requested: str) -> str:
     when it lies inside it and exists."""
     root = state.settings.service.import_root
     if root is None:
-        raise ApiError(
-            "path_not_allowed", "folder batches are off: set SCANRAG_SERVICE__IMPORT_ROOT", 403
-        )
+        raise PathNotAllowed("folder batches are off: set SCANRAG_SERVICE__IMPORT_ROOT")
     if "\x00" in requested or len(requested) > 4096:
         raise ApiError("invalid_path", "the path holds a NUL character or is too long", 422)
     try:
@@ -96,7 +94,7 @@ async def create_batch(request: Request, state: StateDep, tenant: TenantDep) -> 
             request_body = BatchRequest.model_validate(strict_json.loads(await request.body()))
         except ValueError as exc:  # strict_json.JsonRefused too: deep, 1e999, a lone surrogate
             message = 'send JSON {"path": "..."} or multipart files'
-            raise ApiError("invalid_request", message, 422) from exc
+            raise InvalidRequest(message) from exc
         folder = _folder(state, tenant, request_body.path)
         with state.sessions.begin() as session:
             batch = jobs.create_batch(session, tenant=tenant, source=folder)

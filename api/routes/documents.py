@@ -7,8 +7,7 @@ import io
 import json
 import math
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -16,215 +15,33 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Str
 
 from api.deps import SessionDep, StateDep, TenantDep
 from api.errors import ApiError, not_found
-from api.intake import accept, parse_callback_url
+from api.intake import upload_files
+from api.lookups import MAX_INT, owned_document, require_done
 from api.schemas import (
     MULTIPART_FILES,
     DocumentPublic,
     DocumentsPage,
-    UploadedDocument,
     UploadResponse,
     errors,
     request_body,
 )
-from api.state import ApiState
 from api.streams import TenantStreams
-from api.uploads import UploadForm, receive_upload
-from core.logging import get_logger
-from core.status import FINAL, STATUSES, DocumentStatus
+from core.status import FINAL, STATUSES
 from pipelines.hocr import write_hocr
 from pipelines.markdown import document_markdown
 from pipelines.types import Block, PageResult
-from storage import jobs
 from storage import repository as repo
+from storage.errors import PageNotFound
 from storage.image_crops import crop_png
 from storage.tables import Document
 from workers.celery.queues import INTERACTIVE
-from workers.views import parse_metadata
 
-# the largest number a query or path takes: beyond it the databases' 64-bit integers overflow
-MAX_INT = 2**31 - 1
 PageNumber = Annotated[int, Path(ge=1, le=MAX_INT, description="page number, from 1")]
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=errors(401, 422))
 
-log = get_logger("api")
-
 EVENT_POLL_SECONDS = 0.25
 EVENT_HEARTBEAT_SECONDS = 15.0
-
-
-def _owned(session: Any, document_id: str, tenant: str) -> Document:
-    """The tenant's document; 404 for another tenant's, exactly as for a missing one."""
-    document = repo.get_document(session, document_id=document_id, tenant=tenant)
-    if document is None:
-        raise not_found("document")
-    return document
-
-
-def _done(document: Document) -> None:
-    if document.status != DocumentStatus.DONE:
-        raise ApiError(
-            "document_not_ready",
-            f"the document is {document.status} ({document.pages_done}/"
-            f"{document.page_count or '?'} pages read)",
-            409,
-        )
-
-
-def _accept_and_answer(
-    state: ApiState,
-    form: UploadForm,
-    *,
-    tenant: str,
-    meta: dict[str, Any],
-    callback_url: str | None,
-    queue: str,
-    idempotency_key: str | None,
-    holder: str = "",
-) -> tuple[int, dict[str, Any]]:
-    """``accept`` the form, build the response and keep it for ``idempotency_key`` (claimed
-    by the caller as ``holder``): the blocking part of an upload, run in one thread hop. A
-    failed request gives its key up again."""
-    try:
-        accepted = accept(
-            state, form, tenant=tenant, meta=meta, callback_url=callback_url, queue=queue
-        )
-    except BaseException:
-        if idempotency_key:
-            _release(state, tenant, idempotency_key, holder)
-        raise
-    documents = [
-        UploadedDocument(**DocumentPublic.fields_of(s.document), created=s.created)
-        for s in accepted
-    ]
-    # 202 when anything was queued: new, or a failed document retried (created false, queued)
-    status = 202 if any(s.queued for s in accepted) else 200
-    body = UploadResponse(documents=documents).model_dump(mode="json")
-    if idempotency_key:
-        with state.writing(), state.sessions.begin() as session:
-            jobs.save_response(
-                session,
-                tenant=tenant,
-                key=idempotency_key,
-                holder=holder,
-                status_code=status,
-                response=body,
-            )
-    return status, body
-
-
-def _release(state: ApiState, tenant: str, key: str, holder: str) -> None:
-    try:
-        with state.writing(), state.sessions.begin() as session:
-            jobs.release_key(session, tenant=tenant, key=key, holder=holder)
-    except Exception as exc:  # the request's own error matters more; the lease runs out anyway
-        log.warning("cannot release an idempotency key", extra={"error": str(exc)[:200]})
-
-
-class Replay(NamedTuple):
-    """The saved answer to an earlier request with the same ``Idempotency-Key``."""
-
-    status: int
-    body: dict[str, Any]
-
-
-def _claim(state: ApiState, tenant: str, key: str, fingerprint: str, holder: str) -> Replay | None:
-    """Claim ``key`` for this request as ``holder`` (None), or the saved answer to replay;
-    raises 422 for the key reused with another request and 409 while its first request is
-    still answered by a live process (its lease is renewed: ``_holding``)."""
-    with state.writing(), state.sessions.begin() as session:
-        held = jobs.claim_key(
-            session,
-            tenant=tenant,
-            key=key,
-            fingerprint=fingerprint,
-            holder=holder,
-            lease_seconds=state.settings.service.idempotency_lease,
-        )
-        if held is None:
-            return None
-        if held.fingerprint is not None and held.fingerprint != fingerprint:
-            raise ApiError(
-                "idempotency_key_reused",
-                "this Idempotency-Key was used for a different request (other files or fields)",
-                422,
-            )
-        if held.status_code == jobs.PENDING:
-            raise ApiError(
-                "idempotency_key_in_progress",
-                "a request with this Idempotency-Key is still being answered: retry shortly",
-                409,
-            )
-        return Replay(held.status_code, held.response)
-
-
-@asynccontextmanager
-async def _holding(
-    state: ApiState, tenant: str, key: str | None, holder: str
-) -> AsyncIterator[None]:
-    """Renew ``holder``'s lease on ``key`` every third of the lease while the body runs, so a
-    long request (a large PDF being opened) keeps its claim and a dead process's runs out."""
-    if not key:
-        yield
-        return
-    lease = state.settings.service.idempotency_lease
-
-    def renew() -> bool:
-        with state.writing(), state.sessions.begin() as session:
-            return jobs.renew_key(
-                session, tenant=tenant, key=key, holder=holder, lease_seconds=lease
-            )
-
-    async def keep() -> None:
-        while True:
-            await asyncio.sleep(lease / 3)
-            try:
-                if not await run_in_threadpool(renew):
-                    return  # answered, or taken over after this process stalled past its lease
-            except Exception as exc:  # a busy database: try again at the next beat
-                log.warning("cannot renew an idempotency key", extra={"error": str(exc)[:200]})
-
-    beat = asyncio.create_task(keep())
-    try:
-        yield
-    finally:
-        beat.cancel()
-
-
-async def upload_files(
-    request: Request, state: ApiState, tenant: str, idempotency_key: str | None, queue: str
-) -> tuple[int, dict[str, Any], UploadForm, bool]:
-    """Receive, check and accept an upload; returns (status, body, form, replayed)."""
-    form = await receive_upload(request, state.blobs, max_bytes=state.settings.limits.max_bytes)
-    try:
-        meta = parse_metadata(form.fields.get("metadata"))
-        callback_url = parse_callback_url(
-            form.fields.get("callback_url"), state.settings.service.webhook_allowed
-        )
-        holder = state.claim_holder() if idempotency_key else ""
-        if idempotency_key:
-            replay = await run_in_threadpool(
-                _claim, state, tenant, idempotency_key, form.fingerprint(), holder
-            )
-            if replay is not None:
-                form.discard()
-                return replay.status, replay.body, form, True
-        async with _holding(state, tenant, idempotency_key, holder):
-            status, body = await run_in_threadpool(
-                _accept_and_answer,
-                state,
-                form,
-                tenant=tenant,
-                meta=meta,
-                callback_url=callback_url,
-                queue=queue,
-                idempotency_key=idempotency_key,
-                holder=holder,
-            )
-    except BaseException:
-        form.discard()
-        raise
-    return status, body, form, False
 
 
 @router.post(
@@ -297,7 +114,7 @@ def list_documents(
 )
 def get_document(document_id: str, session: SessionDep, tenant: TenantDep) -> DocumentPublic:
     """Status, pages done of total, error, timings."""
-    return DocumentPublic.of(_owned(session, document_id, tenant))
+    return DocumentPublic.of(owned_document(session, document_id, tenant))
 
 
 @router.get(
@@ -308,18 +125,15 @@ def get_document(document_id: str, session: SessionDep, tenant: TenantDep) -> Do
 )
 def document_text(document_id: str, session: SessionDep, tenant: TenantDep) -> str:
     """The text of every page in reading order; pages end with a form feed line."""
-    document = _owned(session, document_id, tenant)
-    _done(document)
+    document = owned_document(session, document_id, tenant)
+    require_done(document)
     return "".join(p.text + "\n\f\n" for p in repo.document_pages(session, document_id=document.id))
 
 
 def _page(session: Any, document: Document, number: int) -> Any:
     page = repo.get_page(session, document_id=document.id, number=number)
     if page is None:
-        raise ApiError(
-            "page_not_found",
-            f"no page {number}: the document has {document.pages_done} pages stored",
-        )
+        raise PageNotFound(f"no page {number}: the document has {document.pages_done} pages stored")
     return page
 
 
@@ -332,7 +146,7 @@ def page_json(
     document_id: str, number: PageNumber, session: SessionDep, tenant: TenantDep
 ) -> dict[str, Any]:
     """The page's size, text, blocks, lines and words with boxes, as ``scanrag ocr`` prints it."""
-    document = _owned(session, document_id, tenant)
+    document = owned_document(session, document_id, tenant)
     layout: dict[str, Any] = _page(session, document, number).layout
     return {**layout, "source": document.filename}
 
@@ -347,9 +161,9 @@ def page_image(
     document_id: str, number: PageNumber, session: SessionDep, state: StateDep, tenant: TenantDep
 ) -> FileResponse:
     """The stored page image, JPEG."""
-    page = _page(session, _owned(session, document_id, tenant), number)
+    page = _page(session, owned_document(session, document_id, tenant), number)
     if page.image_key is None or not state.blobs.exists(page.image_key):
-        raise ApiError("page_not_found", "the page has no stored image", 404)
+        raise PageNotFound("the page has no stored image")
     return FileResponse(state.blobs.path(page.image_key), media_type="image/jpeg")
 
 
@@ -368,7 +182,7 @@ def page_crop(
     bbox: Annotated[str, Query(description="x0,y0,x1,y1 in page pixels")],
 ) -> Response:
     """The region ``bbox`` of the page, with a small margin."""
-    document = _owned(session, document_id, tenant)
+    document = owned_document(session, document_id, tenant)
     try:
         box = [float(v) for v in bbox.split(",")]
     except ValueError:
@@ -392,8 +206,8 @@ def page_crop(
 )
 def document_hocr(document_id: str, session: SessionDep, tenant: TenantDep) -> Response:
     """Valid hOCR 1.2 (XHTML) of every page."""
-    document = _owned(session, document_id, tenant)
-    _done(document)
+    document = owned_document(session, document_id, tenant)
+    require_done(document)
     pages = [
         PageResult.from_dict(p.layout)
         for p in repo.document_pages(session, document_id=document.id)
@@ -412,8 +226,8 @@ def document_hocr(document_id: str, session: SessionDep, tenant: TenantDep) -> R
 def markdown(document_id: str, session: SessionDep, tenant: TenantDep) -> PlainTextResponse:
     """Titles as headings, paragraphs, tables as Markdown tables, figures as image links to
     their crops with the caption; running headers and footers left out."""
-    document = _owned(session, document_id, tenant)
-    _done(document)
+    document = owned_document(session, document_id, tenant)
+    require_done(document)
     pages = [
         PageResult.from_dict(p.layout)
         for p in repo.document_pages(session, document_id=document.id)
@@ -503,7 +317,7 @@ def delete_document(
     document_id: str, session: SessionDep, state: StateDep, tenant: TenantDep
 ) -> Response:
     """Remove the document's rows, vectors and the blobs nothing else uses."""
-    document = _owned(session, document_id, tenant)
+    document = owned_document(session, document_id, tenant)
     unused = repo.delete_document(session, document_id=document.id)
     session.commit()
     for key in unused:

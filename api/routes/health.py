@@ -184,7 +184,7 @@ def _operator(request: Request, state: StateDep) -> None:
         return
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
-        raise ApiError("unauthorized", "send the metrics key: 'Authorization: Bearer <key>'")
+        raise ApiError("unauthorized", "send the metrics key: 'Authorization: Bearer <key>'", 401)
     expected = service.metrics_key.encode()
     if not expected or not hmac.compare_digest(key.strip().encode(), expected):
         raise ApiError(

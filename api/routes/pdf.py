@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 
 from api.deps import SessionDep, StateDep, TenantDep
 from api.errors import ApiError
-from api.routes.documents import _done, _owned
+from api.lookups import owned_document, require_done
 from api.schemas import errors
 from pipelines.pdf_layer import write_searchable_pdf
 from pipelines.types import PageResult
@@ -41,8 +41,8 @@ def document_pdf(
     """The uploaded file with an invisible text layer over every page (one run per word, in
     reading order): a PDF keeps its pages, images, metadata and outline; an image becomes a
     page of its size. Pages that already held text are left as they were."""
-    document = _owned(session, document_id, tenant)
-    _done(document)
+    document = owned_document(session, document_id, tenant)
+    require_done(document)
     if not state.blobs.exists(document.blob_key):
         raise ApiError("original_missing", "the document's original file is no longer stored", 404)
     pages = (PageResult.from_dict(layout) for layout in _layouts(session, document.id))

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, StateDep, TenantDep
-from api.errors import ApiError
 from api.schemas import (
     EncodeRequestBody,
     EncodeResponse,
@@ -21,10 +20,11 @@ from api.schemas import (
     request_body,
 )
 from core import strict_json
-from pipelines.encode import decode_image, encode, parse_request
+from core.errors import InvalidRequest
+from pipelines.encode import ModelNotConfigured, decode_image, encode, parse_request
 from storage.search import SearchHit
 from workers.context import image_limits
-from workers.searching import NoImageModel
+from workers.searching import NO_IMAGE_MODEL
 from workers.searching import search as run_search
 from workers.views import crop_bbox, hit_view
 
@@ -48,7 +48,7 @@ def search(
     image = None
     if body.image is not None:
         if state.settings.embed.image_model is None:
-            raise NoImageModel()  # before decoding an image no model would read
+            raise ModelNotConfigured(NO_IMAGE_MODEL)  # before decoding an image no model would read
         image = decode_image(body.image.model_dump(), image_limits(state.settings), "image")
     hits = run_search(
         state,
@@ -88,7 +88,7 @@ async def encode_items(request: Request, state: StateDep, tenant: TenantDep) -> 
     try:  # off the loop: a body of images is megabytes of JSON
         body = await run_in_threadpool(strict_json.loads, raw)
     except strict_json.JsonRefused as exc:
-        raise ApiError("invalid_request", f"the body is not usable JSON: {exc}", 422) from exc
+        raise InvalidRequest(f"the body is not usable JSON: {exc}") from exc
     limits = image_limits(state.settings)
     max_items = state.settings.embed.max_encode_items
     configured = state.settings.embed.image_model is not None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
 
 from api.deps import SessionDep, TenantDep
-from api.routes.documents import MAX_INT, _done, _owned
+from api.lookups import MAX_INT, owned_document, require_done
 from api.schemas import TablePublic, TablesResponse, errors
 from storage import repository as repo
 from workers.table_views import document_tables, table_at, table_csv
@@ -21,8 +21,8 @@ TableIndex = Annotated[int, Path(ge=0, le=MAX_INT, description="the table's numb
 def _tables(session: Any, document_id: str, tenant: str) -> list[dict[str, Any]]:
     """The tables of the tenant's document, each with its links (404 no such document, 409
     not read yet)."""
-    document = _owned(session, document_id, tenant)
-    _done(document)
+    document = owned_document(session, document_id, tenant)
+    require_done(document)
     pages = ((n, layout) for n, _, _, layout in repo.page_images(session, document_id=document.id))
     tables = document_tables(pages)
     base = f"/v1/documents/{document.id}"

@@ -4,8 +4,7 @@
 // Authorization header, never in a URL: images are fetched and shown through blob URLs.
 "use strict";
 
-const KINDS = { text: "#1f77b4", title: "#d62728", table: "#2ca02c", figure: "#9467bd",
-  header: "#7f7f7f", footer: "#7f7f7f", caption: "#ff7f0e", list: "#17becf" };
+const KINDS = {};  // block kind -> colour, from the API's vocabulary (/app/kinds.json)
 const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 let key = sessionStorage.getItem("scanrag-key");
@@ -53,6 +52,17 @@ async function blobUrl(path) {
   const response = await api(path);
   return URL.createObjectURL(await response.blob());
 }
+
+// the vocabularies the app shows come from the service (core.vocab), never a list of its own:
+// every block kind, its label and colour, in the viewer's legend
+const kindsLoaded = fetch("/app/kinds.json").then((r) => r.json()).then((vocab) => {
+  for (const { kind, label, colour } of vocab.blocks) {
+    KINDS[kind] = colour;
+    const swatch = el("span", { class: "swatch" });
+    swatch.style.borderColor = colour;
+    $("legend").append(el("li", { "data-kind": kind }, swatch, label));
+  }
+}).catch(() => say("The block kinds could not be loaded: boxes are drawn without their colours.", true));
 
 // sign in
 
@@ -304,6 +314,7 @@ async function showPage(number) {
   }
   viewer.data = data;
   cleared();
+  await kindsLoaded;
   drawPage();
 }
 
@@ -342,10 +353,10 @@ function drawPage() {
   if ($("show-markdown").checked) showMarkdown(text);
   let lineNumber = 0;
   data.blocks.forEach((block) => {
-    const color = KINDS[block.kind] || KINDS.text;
+    const color = KINDS[block.kind];
     box(svg, block.bbox, "block", color).dataset.kind = block.kind;
     const part = el("div", { class: "block", "data-kind": block.kind });
-    part.style.borderLeftColor = color;
+    if (color) part.style.borderLeftColor = color;
     let lines = part;
     if (block.table && block.table.cells.length) {
       // the table as read beside the page, its cell grid over it; its lines stay at hand

@@ -17,8 +17,8 @@ from sqlalchemy import text
 from api.app import MAX_BODY_BYTES, create_app, image_body_bytes
 from core.config import Settings
 from storage import accounts
-from storage import repository as repo
 from storage.db import alembic_config, make_sql_engine, migrate, session_factory
+from tests.stored_documents import stored_document
 
 
 @pytest.fixture()
@@ -33,16 +33,9 @@ def api(tmp_path: Path) -> Iterator[tuple[TestClient, str, str]]:
     migrate(engine)
     with session_factory(engine).begin() as session:
         key = accounts.create_key(session, tenant="acme").key
-        document, _ = repo.get_or_create_document(
-            session,
-            tenant="acme",
-            sha256="0" * 64,
-            filename="a.png",
-            media_type="image/png",
-            size_bytes=1,
-            blob_key="none",
-        )
-        doc_id = document.id
+        doc_id = stored_document(
+            session, tenant="acme", filename="a.png", media_type="image/png"
+        ).id
     engine.dispose()
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {key}"

@@ -5,7 +5,6 @@ chunk needs a cosine with the query, a lower one when it holds a query word)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from storage.encoders import VectorTarget
 from storage.page_lines import page_lines
 from storage.search import MIN_COSINE_WORDED, hybrid_search
 from storage.tables import EMBEDDING_DIM
+from tests.stored_documents import stored_document
 
 LINES = [
     ("The harbour board met on Monday.", (50.0, 100.0, 400.0, 120.0)),
@@ -86,27 +86,15 @@ def _one_page_document(
 ) -> str:
     """Store a document of ``page`` (its layout kept whole) with chunk ``rows`` embedded as
     ``vectors``; its id."""
+    row = repo.PageRow(number=1, width=1700, height=2200, text="", layout=page.to_dict())
     with sessions.begin() as s:
-        doc, _ = repo.get_or_create_document(
+        return stored_document(
             s,
-            tenant="default",
-            sha256=uuid.uuid4().hex * 2,
-            filename="doc.pdf",
-            media_type="application/pdf",
-            size_bytes=1,
-            blob_key="k",
-            meta={},
-        )
-        row = repo.PageRow(number=1, width=1700, height=2200, text="", layout=page.to_dict())
-        repo.replace_document_content(
-            s,
-            document_id=doc.id,
             pages=[row],
             chunks=rows,
             embeddings=np.stack(vectors),
             encoder_id=_target(s).encoder_id,
-        )
-        return doc.id
+        ).id
 
 
 def test_page_lines_are_read_from_the_stored_layout(db: Engine) -> None:

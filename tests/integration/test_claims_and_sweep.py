@@ -25,6 +25,7 @@ from storage.blobs import BlobStore
 from storage.db import make_sql_engine, migrate, session_factory, write_lock_free
 from storage.errors import fault_of
 from storage.tables import IdempotentRequest, utcnow
+from tests.stored_documents import stored_document
 from workers.blob_sweep import ORPHANS_SWEPT, TEMP_SWEPT, sweep_blobs
 from workers.runtime import Runtime
 
@@ -178,18 +179,13 @@ def test_the_sweep_removes_stale_temp_files_and_orphan_blobs_only(tmp_path: Path
     )
     young_orphan = blobs.put_bytes(b"just adopted, its row not committed yet")
     with runtime.sessions.begin() as s:
-        document = repo.store_document(
+        stored_document(
             s,
             tenant="acme",
             sha256=referenced,
             filename="a.png",
             media_type="image/png",
             size_bytes=8,
-            blob_key=referenced,
-        ).document
-        repo.replace_pages(
-            s,
-            document_id=document.id,
             pages=[repo.PageRow(1, 10, 10, "", {}, image_key=image)],
         )
     stale_tmp, fresh_tmp = blobs.temp_file(), blobs.temp_file()

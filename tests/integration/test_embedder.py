@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from models.embedder import MAX_WORD_PIECES, PAD_MULTIPLE, TextEmbedder, get_embedder
+from models.embedder import MAX_WORD_PIECES, PAD_MULTIPLE, EmbedParams, TextEmbedder, get_embedder
 from pipelines.chunk import ChunkParams, chunk_document
 from pipelines.embed import embed_chunks, embed_query
 from pipelines.types import Block, PageResult, TextLine
@@ -31,7 +31,7 @@ SENTENCES = [
 @pytest.fixture(scope="module")
 def embedder() -> TextEmbedder:
     # fp32: these tests compare vectors to 1e-5 (bf16 is checked against fp32 below)
-    return get_embedder(device="cpu", threads=2, batch=3, precision="fp32")
+    return get_embedder(params=EmbedParams(device="cpu", threads=2, batch=3, precision="fp32"))
 
 
 def test_vectors_are_unit_float32_rows(embedder: TextEmbedder) -> None:
@@ -141,7 +141,7 @@ def test_loading_never_touches_the_network(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     assert os.environ["HF_HUB_OFFLINE"] == "1"
-    fresh = TextEmbedder.load(device="cpu", threads=2, batch=8)
+    fresh = TextEmbedder.load(params=EmbedParams(device="cpu", threads=2, batch=8))
     assert fresh.embed(["offline"]).shape == (1, 384)
 
 
@@ -175,8 +175,8 @@ def test_chunks_budgeted_in_word_pieces_and_embedded(embedder: TextEmbedder) -> 
 
 
 def test_bf16_vectors_match_fp32_ones() -> None:
-    fp32 = TextEmbedder.load(device="cpu", threads=2, batch=4, precision="fp32")
-    bf16 = TextEmbedder.load(device="cpu", threads=2, batch=4, precision="bf16")
+    fp32 = TextEmbedder.load(params=EmbedParams(device="cpu", threads=2, batch=4, precision="fp32"))
+    bf16 = TextEmbedder.load(params=EmbedParams(device="cpu", threads=2, batch=4, precision="bf16"))
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
     texts = [s for s in SENTENCES if s] * 2
     a, b = fp32.embed(texts), bf16.embed(texts)

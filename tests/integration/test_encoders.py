@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from PIL import Image
 from transformers import AutoModel, AutoTokenizer
 
 from core.errors import ModelError
-from models.embedder import TextEmbedder, get_embedder
+from models.embedder import EmbedParams, TextEmbedder, get_embedder
 from models.image_encoder import ImageEncoder, get_image_encoder
 from tests.tiny_encoders import build
 
@@ -36,12 +37,14 @@ def picture(seed: int, size: tuple[int, int] = (90, 60)) -> Image.Image:
     return Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8))
 
 
+CPU = EmbedParams(device="cpu")
+FP32 = EmbedParams(device="cpu", precision="fp32")
 TEXTS = ["the quick brown fox", "quarterly revenue chart", "", "water " * 80]
 
 
 def test_a_bert_folder_is_a_text_encoder_with_its_identity(models: dict[str, Path]) -> None:
     folder = models["bert"]
-    encoder = TextEmbedder.load(device="cpu", folder=folder, precision="fp32")
+    encoder = TextEmbedder.load(folder, FP32)
     vectors = encoder.embed(TEXTS)
     assert vectors.shape == (4, 32) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -68,7 +71,7 @@ def test_pooling_and_length_come_from_the_folder_or_the_settings(
     models: dict[str, Path],
 ) -> None:
     folder = models["bert-cls"]
-    cls = TextEmbedder.load(device="cpu", folder=folder, precision="fp32")
+    cls = TextEmbedder.load(folder, FP32)
     assert cls.pooling == "cls"
     model = AutoModel.from_pretrained(folder)
     enc = AutoTokenizer.from_pretrained(folder)([TEXTS[1]], return_tensors="pt")
@@ -76,9 +79,7 @@ def test_pooling_and_length_come_from_the_folder_or_the_settings(
         first = model(**enc).last_hidden_state[0, 0].numpy()
     assert np.allclose(cls.embed([TEXTS[1]])[0], first / np.linalg.norm(first), atol=1e-5)
     (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 12}))
-    short = TextEmbedder.load(
-        device="cpu", folder=folder, precision="fp32", pooling="mean", normalize=False
-    )
+    short = TextEmbedder.load(folder, replace(FP32, pooling="mean", normalize=False))
     assert (short.pooling, short.max_length) == ("mean", 12)
     raw = short.embed([TEXTS[1]])[0]
     assert not np.isclose(np.linalg.norm(raw), 1.0)  # normalisation off, as asked
@@ -90,7 +91,7 @@ def test_an_image_model_encodes_images_and_texts_into_one_space(
     models: dict[str, Path], family: str
 ) -> None:
     folder = models[family]
-    encoder = ImageEncoder.load(folder, device="cpu", precision="fp32", batch=2)
+    encoder = ImageEncoder.load(folder, replace(FP32, batch=2))
     dim = 16 if family == "clip" else 32  # CLIP's projection; SigLIP's hidden size
     assert encoder.identity.kind == "image" and encoder.dim == dim and encoder.has_text_tower
     images = [picture(0), picture(1), picture(0), picture(2, (40, 300))]
@@ -104,7 +105,7 @@ def test_an_image_model_encodes_images_and_texts_into_one_space(
     texts = encoder.embed_texts(TEXTS[:2])
     assert texts.shape == (2, dim)
     # the text tower as the text model: the same vectors through the text encoder's loader
-    as_text = TextEmbedder.load(device="cpu", folder=folder, precision="fp32")
+    as_text = TextEmbedder.load(folder, FP32)
     assert as_text.pooling == "tower" and np.allclose(as_text.embed(TEXTS[:2]), texts, atol=1e-5)
     # SigLIP pads every text to its full length (its pooled state is the last position's), so
     # a text reads the same alone or beside a longer one
@@ -116,22 +117,25 @@ def test_folders_that_are_not_encoders_are_refused_with_the_reason(
     models: dict[str, Path], tmp_path: Path
 ) -> None:
     with pytest.raises(ModelError, match=r"no config\.json"):
-        TextEmbedder.load(device="cpu", folder=tmp_path)
+        TextEmbedder.load(tmp_path, CPU)
     with pytest.raises(ModelError, match="no image tower"):
-        ImageEncoder.load(models["bert"], device="cpu")
+        ImageEncoder.load(models["bert"], CPU)
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(ModelError, match="no weight file"):
-        TextEmbedder.load(device="cpu", folder=broken)
+        TextEmbedder.load(broken, CPU)
 
 
 def test_encoders_are_loaded_once_per_process(models: dict[str, Path]) -> None:
-    first = get_image_encoder(models["clip"], device="cpu")
-    assert get_image_encoder(models["clip"], device="cpu") is first
-    text = get_embedder(device="cpu", folder=models["bert"])
-    assert get_embedder(device="cpu", folder=models["bert"]) is text
-    assert get_embedder(device="cpu", folder=models["bert-cls"]) is not text
+    first = get_image_encoder(models["clip"], CPU)
+    assert get_image_encoder(models["clip"], EmbedParams(device="cpu")) is first
+    text = get_embedder(models["bert"], CPU)
+    assert get_embedder(models["bert"], EmbedParams(device="cpu")) is text
+    assert get_embedder(models["bert-cls"], CPU) is not text
+    # every setting is part of what names the loaded model
+    assert get_embedder(models["bert"], replace(CPU, normalize=False)) is not text
+    assert get_embedder(models["bert"], replace(CPU, max_length=8)) is not text
 
 
 def test_a_service_with_a_wrong_model_folder_is_not_ready(

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from core.config import Settings
 from core.errors import Category
-from models.embedder import TextEmbedder, get_embedder
+from models.embedder import EmbedParams, TextEmbedder, get_embedder
 from pipelines.chunk import ChunkParams
 from pipelines.engine import OcrEngine
 from storage import encoders
@@ -22,6 +22,7 @@ from storage import repository as repo
 from storage.search import hybrid_search
 from storage.tables import Chunk, Page
 from tests.pagegen import text_page
+from tests.stored_documents import stored_document
 from workers.documents import registered
 from workers.ingest import ingest_file, ingest_paths
 from workers.runtime import Runtime
@@ -33,7 +34,7 @@ LINES = ["Quarterly rainfall at the northern reservoir", "The sluice gates open 
 
 @pytest.fixture(scope="module")
 def embedder() -> TextEmbedder:
-    return get_embedder(device="cpu", threads=2)
+    return get_embedder(params=EmbedParams(device="cpu", threads=2))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -76,22 +77,14 @@ def test_ingest_fails_cleanly_then_stores_once(ctx: Runtime, tmp_path: Path) -> 
     # it is stored
     with ctx.sessions.begin() as session:
         other = encoders.register(session, kind="text", name="another", sha256="0" * 64, dim=4)
-        old, _ = repo.get_or_create_document(
+        chunk = repo.ChunkRow(page_number=1, ordinal=0, text="old", bbox=(0, 0, 1, 1))
+        old = stored_document(
             session,
             tenant="acme",
-            sha256="f" * 64,
             filename="old.png",
             media_type="image/png",
-            size_bytes=1,
-            blob_key="f" * 64,
-        )
-        chunk = repo.ChunkRow(page_number=1, ordinal=0, text="old", bbox=(0, 0, 1, 1))
-        vectors = np.ones((1, 4), dtype=np.float32)
-        repo.replace_chunks(
-            session,
-            document_id=old.id,
             chunks=[chunk],
-            embeddings=vectors,
+            embeddings=np.ones((1, 4), dtype=np.float32),
             encoder_id=other.encoder_id,
         )
     failed = ingest_file(letter, runtime=ctx, tenant="acme", meta={"source": "mail"})

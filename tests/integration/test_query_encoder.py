@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.config import Settings
-from models.embedder import get_embedder
+from models.embedder import EmbedParams, get_embedder
 from models.query_encoder import OnnxQueryEncoder, get_query_encoder, onnx_model
 from tests.pagegen import text_page
 from workers.runtime import Runtime
@@ -20,6 +20,7 @@ from workers.searching import search
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+FP32 = EmbedParams(device="cpu", precision="fp32")  # torch's MiniLM, as the index is built
 
 TEXTS = [
     "pumping station repairs",
@@ -40,7 +41,7 @@ def onnx_encoder(tmp_path_factory: pytest.TempPathFactory) -> OnnxQueryEncoder:
 
 
 def test_vectors_and_token_counts_match_torch(onnx_encoder: OnnxQueryEncoder) -> None:
-    torch_encoder = get_embedder(device="cpu", precision="fp32")
+    torch_encoder = get_embedder(params=FP32)
     assert onnx_encoder.identity == torch_encoder.identity
     ours, theirs = onnx_encoder.embed(TEXTS), torch_encoder.embed(TEXTS)
     assert ours.shape == theirs.shape == (len(TEXTS), 384)
@@ -86,7 +87,7 @@ def test_search_results_are_the_same_as_with_torch(
     settings = Settings(home=home)
     queries = ["flood repairs", "how much is due for the meter", "birds at dawn", "council"]
     found = []
-    for embedder in (get_embedder(device="cpu", precision="fp32"), onnx_encoder):
+    for embedder in (get_embedder(params=FP32), onnx_encoder):
         runtime = Runtime.build(settings, embedder=embedder)
         with runtime.sessions() as session:
             found.append(

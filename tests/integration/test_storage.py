@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from storage.encoders import VectorTarget
 from storage.errors import DocumentNotFound, IndexMismatch
 from storage.search import dense_search, hybrid_search, lexical_search, warm_up
 from storage.tables import EMBEDDING_DIM, Base, Chunk, Document, Encoder, ImageVector, Page
+from tests.stored_documents import stored_document
 
 DIM = EMBEDDING_DIM
 SHA = "5" * 64  # the weights' sha256 of the text encoder the tests' vectors stand for
@@ -78,28 +78,19 @@ def add_document(
     blob_key: str | None = None,
 ) -> str:
     """A document with one page and a chunk per text, embedded as the unit vector on axes[i]."""
-    sha = uuid.uuid4().hex * 2
     with sessions.begin() as s:
-        doc, created = repo.get_or_create_document(
+        return stored_document(
             s,
             tenant=tenant,
-            sha256=sha,
             filename=f"{texts[0][:10]}.pdf",
-            media_type="application/pdf",
             size_bytes=100,
-            blob_key=blob_key or sha,
-            meta=meta or {},
-        )
-        assert created
-        repo.replace_document_content(
-            s,
-            document_id=doc.id,
+            blob_key=blob_key,
+            meta=meta,
             pages=[page_row(1, " ".join(texts))],
             chunks=[chunk_row(i, t) for i, t in enumerate(texts)],
             embeddings=np.stack([unit((a, 1.0)) for a in axes]),
             encoder_id=text_target(s).encoder_id,
-        )
-        return doc.id
+        ).id
 
 
 def page_row(number: int, text_: str, image_key: str | None = None) -> repo.PageRow:

@@ -7,9 +7,9 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipelines.chunk import chunk_document
-from storage import repository as repo
 from storage.search import hybrid_search, lexical_search
 from tests.integration.test_storage import db, page_row, sessions, text_target, unit
+from tests.stored_documents import stored_document
 from tests.unit.test_table_chunks import caption, page, releases
 from workers.documents import chunk_rows
 from workers.views import crop_bbox, hit_view
@@ -22,25 +22,14 @@ def store_table(sessions: sessionmaker[Session]) -> str:
     chunks = chunk_document([page(1, caption("Table 1: Release thresholds"), releases())])
     rows = chunk_rows(chunks)
     with sessions.begin() as s:
-        doc, _ = repo.get_or_create_document(
+        return stored_document(
             s,
-            tenant="default",
-            sha256="7" * 64,
             filename="thresholds.pdf",
-            media_type="application/pdf",
-            size_bytes=100,
-            blob_key="7" * 64,
-            meta={},
-        )
-        repo.replace_document_content(
-            s,
-            document_id=doc.id,
             pages=[page_row(1, "thresholds")],
             chunks=rows,
             embeddings=np.stack([unit((3, 1.0)) for _ in rows]),
             encoder_id=text_target(s).encoder_id,
-        )
-        return doc.id
+        ).id
 
 
 def test_a_cell_value_finds_the_table_and_cites_that_cell(

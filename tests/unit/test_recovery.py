@@ -14,8 +14,8 @@ import pytest
 
 from core.config import Settings
 from storage import jobs
-from storage import repository as repo
-from storage.tables import Document, utcnow
+from storage.tables import utcnow
+from tests.stored_documents import stored_document
 from workers.celery import recovery
 from workers.runtime import Runtime
 
@@ -51,20 +51,10 @@ def document(
 ) -> str:
     """A document finished ``age`` ago with these webhook attempts (their errors)."""
     with runtime.sessions.begin() as session:
-        doc, _ = repo.get_or_create_document(
-            session,
-            tenant="t",
-            sha256=name.encode().hex().ljust(64, "0"),
-            filename=f"{name}.pdf",
-            media_type="application/pdf",
-            size_bytes=1,
-            blob_key="a" * 64,
-        )
-        row = session.get(Document, doc.id)
-        assert row is not None
-        row.status = status
-        row.callback_url = "http://127.0.0.1:9/hook" if callback else None
-        row.finished_at = utcnow() - age if status in ("done", "failed") else None
+        doc = stored_document(session, tenant="t", filename=f"{name}.pdf")
+        doc.status = status
+        doc.callback_url = "http://127.0.0.1:9/hook" if callback else None
+        doc.finished_at = utcnow() - age if status in ("done", "failed") else None
         for k, error in enumerate(attempts, start=1):
             jobs.record_webhook_attempt(
                 session,

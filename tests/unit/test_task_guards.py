@@ -15,8 +15,8 @@ from sqlalchemy.exc import OperationalError
 
 from core.config import Settings
 from core.errors import CorruptDocument
-from storage import repository as repo
 from storage.tables import Document
+from tests.stored_documents import stored_document
 from workers import documents
 from workers.celery import tasks
 from workers.runtime import Runtime
@@ -58,16 +58,7 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Runtime:
 
 def new_document(runtime: Runtime) -> str:
     with runtime.sessions.begin() as session:
-        document, _ = repo.get_or_create_document(
-            session,
-            tenant="t",
-            sha256="a" * 64,
-            filename="f.pdf",
-            media_type="application/pdf",
-            size_bytes=1,
-            blob_key="a" * 64,
-        )
-        return document.id
+        return stored_document(session, tenant="t", filename="f.pdf").id
 
 
 def status(runtime: Runtime, document_id: str) -> tuple[str, str | None]:

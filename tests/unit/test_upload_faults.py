@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.requests import Request
 
-from api.errors import ApiError, install_error_handlers, status_of
+from api.errors import ApiError, install_error_handlers
 from api.uploads import receive_upload
 from core.errors import StorageFull
 from storage.blobs import BlobStore
@@ -76,7 +76,7 @@ def test_a_full_disk_is_507_storage_full_not_a_malformed_body(tmp_path: Path) ->
     blobs = FailingDisk(tmp_path, errno.ENOSPC)
     with pytest.raises(StorageFull) as raised:
         asyncio.run(receive_upload(upload_request(b"x" * 1000), blobs, max_bytes=10**6))
-    assert status_of(raised.value) == 507
+    assert raised.value.http_status == 507
     assert raised.value.code == "storage_full"
     assert list((tmp_path / "tmp").iterdir()) == []  # the partial file is gone
 

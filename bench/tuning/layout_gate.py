@@ -1,6 +1,6 @@
 """When to run the layout model at all: a gate on the lines as read, against reading order.
 
-    python bench/layout_gate.py [--cache FILE] [--chars 20] [--shares 0 0.25 0.4 0.5 0.6]
+    python bench/tuning/layout_gate.py [--cache FILE] [--chars 20] [--shares 0 0.25 0.4 0.5 0.6]
 
 The layout model costs a fixed ~150-200 CPU ms a page, and its regions are used only on pages
 of paragraphs (``pipelines.regions.regions_describe_page``); on forms and receipts the row rules
@@ -8,10 +8,11 @@ decide anyway. The gate looks at the page's lines before the model runs: the sha
 least ``--chars`` characters long ("long" lines). A page whose share is under the gate's is laid
 out by the row rules without running the model.
 
-Every dev page (layout/dev PDFs, FUNSD dev, SROIE dev) is read once (``bench/region_threshold.py``
-reading, cached with ``--cache``); per gate, prints each split's mean loose CER and bag-of-words
-F1 (shared/tools/ocr_score.py) and the share of its pages the model runs on, then the lowest and
-highest share of long lines per split (the room a gate has).
+Every dev page (layout/dev PDFs, FUNSD dev, SROIE dev) is read once
+(``bench/tuning/region_threshold.py`` reading, cached with ``--cache``); per gate, prints each
+split's mean loose CER and bag-of-words F1 (shared/tools/ocr_score.py) and the share of its
+pages the model runs on, then the lowest and highest share of long lines per split (the room a
+gate has).
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import table
-from bench.region_threshold import cached_dev, score_layouts
+from bench.tuning.region_threshold import cached_dev, score_layouts
 
 
 def main() -> None:

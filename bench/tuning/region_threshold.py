@@ -1,6 +1,6 @@
 """The region model's score threshold against reading order, on the dev splits.
 
-    python bench/region_threshold.py [--thresholds 0.5 0.45 0.4 0.35 0.3] [--cache FILE]
+    python bench/tuning/region_threshold.py [--thresholds 0.5 0.45 0.4 0.35 0.3] [--cache FILE]
 
 Every dev page (layout/dev PDFs at the configured dpi, FUNSD dev, SROIE dev) is read once by the
 engine; the layout model's regions are found once at the lowest threshold; then, per threshold,
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import SHARED, scorer, table
 

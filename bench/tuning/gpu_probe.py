@@ -1,6 +1,6 @@
 """Where a page's time goes on a GPU: each network's share, under several CUDA provider options.
 
-    python bench/gpu_probe.py [--images DIR] [--pages 3] [--repeat 3]
+    python bench/tuning/gpu_probe.py [--images DIR] [--pages 3] [--repeat 3]
                               [--variants heuristic dynamic default exhaustive nomaxws cpu]
                               [--timeout 120] [--profile]
 
@@ -39,7 +39,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import SHARED, table
 

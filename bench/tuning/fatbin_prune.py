@@ -1,6 +1,6 @@
 """Keep one GPU architecture's kernels in a CUDA shared library, so that it compresses small.
 
-    python bench/fatbin_prune.py LIB [--arch 90] [--out PRUNED]
+    python bench/tuning/fatbin_prune.py LIB [--arch 90] [--out PRUNED]
 
 onnxruntime-gpu's CUDA provider (``libonnxruntime_providers_cuda.so``, 284 MB) carries its
 kernels compiled for sm_75, 80, 86, 89, 90 and 120; a machine runs one of them. To carry the

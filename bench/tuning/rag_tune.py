@@ -1,7 +1,7 @@
 """Offline tuning of the fusion of retrieval legs on an ingested corpus (dev split only).
 
-    python bench/rag.py --split dev --work /tmp/rag-dev        # builds and ingests the dev corpus
-    python bench/rag_tune.py --work /tmp/rag-dev/dev           # then this, as often as wanted
+    python bench/rag.py --split dev --work /tmp/rag-dev          # builds, ingests the dev corpus
+    python bench/tuning/rag_tune.py --work /tmp/rag-dev/dev      # then this, as often as wanted
 
 Every question's candidates are computed once: the dense leg (cosine over every chunk vector),
 the chunk full-text leg (storage.search.lexical_search: FTS5 bm25) and a page full-text leg
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.common import table
 from bench.rag import bm25_rank, metrics
@@ -91,9 +91,9 @@ def main() -> None:
     if cache.exists() and np.load(cache).shape[0] == len(questions):
         qv = np.load(cache)
     else:
-        from models.embedder import get_embedder
+        from models.embedder import EmbedParams, get_embedder
 
-        qv = get_embedder(device="cpu", threads=0, batch=64).embed(questions)
+        qv = get_embedder(params=EmbedParams(device="cpu", batch=64)).embed(questions)
         np.save(cache, qv)
     n = args.candidates
     dense = [[ids[i] for i in np.argsort(-(vectors @ v), kind="stable")[:n]] for v in qv]
