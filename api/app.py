@@ -110,7 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = ApiState.build(settings)
+        # searches and /v1/encode embed one query a request: the built-in MiniLM on onnxruntime
+        # (p95 29 ms against torch's 851 ms on two busy cores, docs/BENCHMARKS.md, issue 35)
+        state = ApiState.build(settings, queries=True)
         await run_in_threadpool(state.warm_up)
         app.state.scanrag = state
         try:

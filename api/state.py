@@ -11,7 +11,7 @@ from typing import Any
 from core.logging import get_logger
 from workers import jobs
 from workers.blob_sweep import start_blob_sweeper
-from workers.runtime import IndexEmbedder, Runtime
+from workers.runtime import Runtime
 
 log = get_logger("api")
 
@@ -25,20 +25,6 @@ class ApiState(Runtime):
     boot_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12], init=False)
     # when a request last met a locked database (time.monotonic()): /readyz says not ready
     database_busy_at: float | None = field(default=None, init=False)
-
-    @property
-    def embedder(self) -> IndexEmbedder:
-        """The text encoder of searches and /v1/encode, loaded on first use: the built-in
-        MiniLM on onnxruntime (workers.context.load_query_embedder; its vectors are torch's
-        within 1e-6 cosine). One query a request: p95 29 ms against torch's 851 ms on two busy
-        cores, whose thread pool spins against the other processes (docs/BENCHMARKS.md,
-        issue 35); a configured model folder still loads with torch."""
-        from workers.context import load_query_embedder
-
-        with self._embedder_lock:
-            if self._embedder is None:
-                self._embedder = load_query_embedder(self.settings)
-            return self._embedder
 
     def claim_holder(self) -> str:
         """A holder for one request's Idempotency-Key claim: ``<boot id>:<pid>:<request>``."""

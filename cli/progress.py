@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
 from tqdm import tqdm
 
 
-class PageBar:
+class _Bar:
+    """A bar that closes when its ``with`` block ends."""
+
+    bar: tqdm | None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class PageBar(_Bar):
     """A ProgressReporter that advances a bar by one page per finished page."""
 
     def __init__(self, enabled: bool) -> None:
@@ -23,20 +42,8 @@ class PageBar:
             self.bar.set_postfix_str(f"{source} p{page}", refresh=False)
             self.bar.update(1)
 
-    def __enter__(self) -> PageBar:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-class DocumentBar:
+class DocumentBar(_Bar):
     """A ReindexProgress (workers.reindex) that advances a bar by one document per document
     done; the bar appears once the run knows how many."""
 
@@ -56,15 +63,3 @@ class DocumentBar:
     def document_done(self, document_id: str) -> None:
         if self.bar is not None:
             self.bar.update(1)
-
-    def __enter__(self) -> DocumentBar:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.bar is not None:
-            self.bar.close()
