@@ -90,24 +90,43 @@ def distinct_terms(text: str, a: int, b: int, terms: list[str]) -> int:
     return len({k for *_, k in _matched(text, a, b, terms)})
 
 
-def _term_index(word: str, terms: list[str]) -> int:
-    """The index of the first of ``terms`` that (folded) ``word`` matches; -1 for none."""
-    for k, term in enumerate(terms):
-        if matches(word, term):
-            return k
-    return -1
+class _Terms:
+    """Which of ``terms`` (folded) a folded word matches first, without comparing it with each:
+    a word matches a term when they are equal or both have MIN_STEM letters or more and one
+    starts with the other, so only the terms equal to it or sharing its first MIN_STEM letters
+    can match."""
+
+    def __init__(self, terms: list[str]) -> None:
+        self.terms = terms
+        self.by_prefix: dict[str, list[int]] = {}
+        for k, term in enumerate(terms):
+            self.by_prefix.setdefault(_stem_key(term), []).append(k)
+
+    def first(self, word: str) -> int:
+        """The index of the first term ``word`` matches; -1 for none."""
+        for k in self.by_prefix.get(_stem_key(word), ()):
+            if matches(word, self.terms[k]):
+                return k
+        return -1
+
+
+def _stem_key(word: str) -> str:
+    """What a word shares with every word it matches: its first MIN_STEM letters, or itself
+    when shorter (a short word matches only itself)."""
+    return word[:MIN_STEM]
 
 
 def _matched(text: str, a: int, b: int, terms: list[str]) -> list[tuple[int, int, int]]:
     """``(start, end, term index)`` of every word of ``text[a:b]`` that matches a term."""
     found = []
-    # a passage repeats its words ("the", names): each distinct one is compared once
+    index = _Terms(terms)
+    # a passage repeats its words ("the", names): each distinct one is looked up once
     known: dict[str, int] = {}
     for m in _WORD.finditer(text, a, b):
         word = m.group()
         k = known.get(word)
         if k is None:
-            k = known[word] = _term_index(fold(word), terms)
+            k = known[word] = index.first(fold(word))
         if k >= 0:
             found.append((m.start(), m.end(), k))
     return found
