@@ -16,6 +16,18 @@ from workers.runtime import Runtime
 log = get_logger("api")
 
 
+def one_blas_thread() -> None:
+    """Run this process's BLAS (numpy's matrix products) on one thread. The API's one BLAS
+    call a request is the dense leg's matrix-vector product (``storage.vector_cache``), a
+    memory-bound ~1 ms at 10k chunks: a second thread halves it on an idle machine, but the call
+    then waits for the slower thread, which on a busy one (the other requests, a client on the
+    same cores) is often not running: p50 24 ms against 1 ms on one thread (2 cores, load 12;
+    issue 35). Concurrent requests are the API's parallelism. The products are the same."""
+    from threadpoolctl import ThreadpoolController
+
+    ThreadpoolController().limit(limits=1, user_api="blas")
+
+
 @dataclass
 class ApiState(Runtime):
     """The API's long-lived handles, built once at startup."""
@@ -41,9 +53,11 @@ class ApiState(Runtime):
         store in the background (what a killed API left; workers sweep periodically), and the
         loading of the encoders, also in the background: the first search loaded them itself
         while its user waited (8 to 15 s with torch on two busy cores, bench/web_first_search.py;
-        the ONNX query encoder still takes 0.3 to 0.7 s)."""
+        the ONNX query encoder still takes 0.3 to 0.7 s). Limits numpy's BLAS to one thread
+        (``one_blas_thread``)."""
         import pypdfium2
 
+        one_blas_thread()
         start_blob_sweeper(lambda: self, interval=0)
         self.preload()
         with self.sql_engine.connect() as connection:

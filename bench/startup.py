@@ -1,7 +1,7 @@
 """Start-up and latency where a user feels it: cold CLI commands and warm API search.
 
     python bench/startup.py [--runs 5] [--chunks 10000] [--queries 200] [--skip-api]
-                            [--only help,usage,...] [--cache DIR] [--baseline DIR]
+                            [--skip-cold] [--only help,usage,...] [--cache DIR] [--baseline DIR]
 
 Cold commands. Each command runs ``--runs`` times as a new process (what the ``scanrag``
 script, as a user types it) on a fresh ``SCANRAG_HOME`` holding a small embedded store (SQLite
@@ -25,7 +25,10 @@ store, requests taking turns). ``--chunks`` chunks of real SQuAD text with MiniL
 SQLite store, one API process (uvicorn) is started on it, and
 ``--queries`` real SQuAD questions are sent to ``POST /v1/search`` one after another (k=10) after
 20 unmeasured ones; p50/p95/p99 of the round trip as the client sees it (query embedding,
-hybrid search, JSON) are printed.
+hybrid search, JSON) are printed, and the p50/p95 of the server's own time (its
+``Server-Timing: app;dur=`` header: request received to response started), so a slow round
+trip can be told from a slow server (the client runs on the same cores). ``--skip-cold`` times
+only the API search.
 
 Progress goes to stderr, the tables to stdout.
 """
@@ -165,6 +168,15 @@ def start_api(tree: Path, home: Path, logs: Path) -> Service:
     return service
 
 
+def server_ms(header: str) -> float:
+    """The ``app;dur=<ms>`` of a Server-Timing header (api/app.py); NaN without one."""
+    for metric in header.split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "app" and params.startswith("dur="):
+            return float(params[4:])
+    return float("nan")
+
+
 def api_search(
     chunks: int, queries: int, cache: Path, baseline: Path | None
 ) -> list[dict[str, object]]:
@@ -190,6 +202,7 @@ def api_search(
         for i, (name, tree) in enumerate(trees.items())
     }
     times: dict[str, list[float]] = {name: [] for name in trees}
+    server: dict[str, list[float]] = {name: [] for name in trees}
     try:
         clients = {
             name: httpx.Client(base_url=server.url, headers=headers, timeout=120)
@@ -204,6 +217,7 @@ def api_search(
                     raise SystemExit(f"{name}: search answered {answer.status_code}: {answer.text}")
                 if i >= 20:  # the first ones load the encoder and warm the caches
                     times[name].append(elapsed * 1000)
+                    server[name].append(server_ms(answer.headers.get("server-timing", "")))
         for client in clients.values():
             client.close()
     finally:
@@ -220,6 +234,8 @@ def api_search(
                 "p95 ms": percentile(measured, 95),
                 "p99 ms": percentile(measured, 99),
                 "max ms": max(measured),
+                "server p50 ms": percentile(server[name], 50),
+                "server p95 ms": percentile(server[name], 95),
             }
         )
     return rows
@@ -231,6 +247,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--skip-api", action="store_true")
+    parser.add_argument("--skip-cold", action="store_true", help="time only the API search")
     parser.add_argument("--only", default="", help="comma-separated cold commands to time")
     parser.add_argument("--baseline", type=Path, help="a checkout of the code to compare with")
     parser.add_argument(
@@ -247,7 +264,8 @@ def main() -> None:
     columns = ["command", "runs", "median s", "min s", "max s"]
     if args.baseline is not None:
         columns += ["baseline median s", "ratio"]
-    print(table(cold_commands(args.runs, only, args.baseline), columns))
+    if not args.skip_cold:
+        print(table(cold_commands(args.runs, only, args.baseline), columns))
     if not args.skip_api:
         if not (SHARED / "data" / "rag" / "squad").is_dir():
             print("\n(warm API search skipped: shared/data/rag/squad is absent)")
@@ -256,6 +274,7 @@ def main() -> None:
         load = " ".join(f"{v:.2f}" for v in os.getloadavg())
         print(f"\nCPU: {cpu_class()}; {len(os.sched_getaffinity(0))} cores; load average {load}\n")
         columns = ["API", "chunks", "queries", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+        columns += ["server p50 ms", "server p95 ms"]
         print(table(rows, columns))
 
 

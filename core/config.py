@@ -142,7 +142,11 @@ class EmbedSettings(BaseModel):
     # 16: as fast as 32 or 64 on a CPU, with a half or a quarter of the activation memory
     # (docs/BENCHMARKS.md, issue 15)
     batch: int = Field(default=16, ge=1, le=1024)
-    threads: int = Field(default=0, ge=0, description="torch threads; 0 = cores")
+    threads: int = Field(
+        default=0,
+        ge=0,
+        description="torch threads, 0 = cores; the ONNX query encoder's (search), 0 = one",
+    )
     precision: EmbedPrecision = Field(
         default="auto",
         description="matrix products in fp32 or bf16; auto = bf16 on a CPU with AMX or"

@@ -35,7 +35,6 @@ from models.encoder_identity import (
     EncoderIdentity,
 )
 from models.loaded import load_once
-from models.ort_sessions import cpu_count
 from models.weights import verified_path
 
 RECIPE = "minilm-last-hidden-state-opset17-v1"  # change it when the export below changes
@@ -112,7 +111,8 @@ def _export(target: Path) -> None:
 class OnnxQueryEncoder(Encoder):
     """The built-in MiniLM's sentence vectors (attention-masked mean, L2-normalised) on
     onnxruntime: what ``TextEmbedder`` gives for the same texts, for processes that only embed
-    queries. Texts longer than MAX_WORD_PIECES tokens are truncated, as there."""
+    queries. Texts longer than MAX_WORD_PIECES tokens are truncated, as there. Runs on
+    ``threads`` intra-op threads (0: one)."""
 
     identity: EncoderIdentity = MINILM_IDENTITY
     max_length: int = MAX_WORD_PIECES
@@ -130,7 +130,13 @@ class OnnxQueryEncoder(Encoder):
         self.tokenizer.enable_truncation(self.max_length)
         self.tokenizer.no_padding()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or cpu_count()
+        # One thread unless told otherwise: a query is a few dozen tokens, where a second
+        # thread saves little and makes every run wait for the slower thread, which on a busy
+        # machine (the API's other requests, its client on the same cores) is often not
+        # running: p50 40 ms against 21 ms with 1 thread for the same vectors (2 cores, load 12;
+        # issue 35). Threads that spin between runs only take the CPU from the rest.
+        options.intra_op_num_threads = threads or 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(
@@ -169,8 +175,8 @@ class OnnxQueryEncoder(Encoder):
 
 
 def get_query_encoder(cache_dir: Path, *, threads: int = 0) -> OnnxQueryEncoder:
-    """The process-wide ONNX MiniLM (exported into ``cache_dir`` on first use); the first
-    call's ``threads`` hold for the process."""
+    """The process-wide ONNX MiniLM (exported into ``cache_dir`` on first use), on ``threads``
+    intra-op threads (0: one); the first call's ``threads`` hold for the process."""
     # the ONNX file's name is made from constants alone: its folder names it
     return load_once(
         ("query encoder", cache_dir),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,15 +90,45 @@ def distinct_terms(text: str, a: int, b: int, terms: list[str]) -> int:
     return len({k for *_, k in _matched(text, a, b, terms)})
 
 
+class _Terms:
+    """Which of ``terms`` (folded) a folded word matches first, without comparing it with each:
+    a word matches a term when they are equal or both have MIN_STEM letters or more and one
+    starts with the other, so only the terms equal to it or sharing its first MIN_STEM letters
+    can match."""
+
+    def __init__(self, terms: list[str]) -> None:
+        self.terms = terms
+        self.by_prefix: dict[str, list[int]] = {}
+        for k, term in enumerate(terms):
+            self.by_prefix.setdefault(_stem_key(term), []).append(k)
+
+    def first(self, word: str) -> int:
+        """The index of the first term ``word`` matches; -1 for none."""
+        for k in self.by_prefix.get(_stem_key(word), ()):
+            if matches(word, self.terms[k]):
+                return k
+        return -1
+
+
+def _stem_key(word: str) -> str:
+    """What a word shares with every word it matches: its first MIN_STEM letters, or itself
+    when shorter (a short word matches only itself)."""
+    return word[:MIN_STEM]
+
+
 def _matched(text: str, a: int, b: int, terms: list[str]) -> list[tuple[int, int, int]]:
     """``(start, end, term index)`` of every word of ``text[a:b]`` that matches a term."""
     found = []
+    index = _Terms(terms)
+    # a passage repeats its words ("the", names): each distinct one is looked up once
+    known: dict[str, int] = {}
     for m in _WORD.finditer(text, a, b):
-        word = fold(m.group())
-        for k, term in enumerate(terms):
-            if matches(word, term):
-                found.append((m.start(), m.end(), k))
-                break
+        word = m.group()
+        k = known.get(word)
+        if k is None:
+            k = known[word] = index.first(fold(word))
+        if k >= 0:
+            found.append((m.start(), m.end(), k))
     return found
 
 
@@ -110,6 +141,10 @@ def snippet(text: str, terms: list[str], max_chars: int = MAX_CHARS) -> Snippet:
     spans = sentences(text)
     if not spans:
         return Snippet("", (), 0, 0)
+    # the words of the whole passage matched once: sentences end and start at whitespace (or
+    # the text's ends), so a sentence's words are exactly those inside its span
+    every = _matched(text, spans[0][0], spans[-1][1], folded)
+    starts = [s for s, _, _ in every]
     best: tuple[tuple[int, int, int, int], int, int, list[tuple[int, int, int]]] | None = None
     for i in range(len(spans)):
         for j in (i, i + 1):
@@ -118,7 +153,7 @@ def snippet(text: str, terms: list[str], max_chars: int = MAX_CHARS) -> Snippet:
             a, b = spans[i][0], spans[j][1]
             if j > i and b - a > max_chars:
                 continue  # two sentences only when they fit together
-            found = _matched(text, a, b, folded)
+            found = every[bisect_left(starts, a) : bisect_left(starts, b)]
             score = (len({k for *_, k in found}), len(found), i - j, -i)
             if best is None or score > best[0]:
                 best = (score, a, b, found)

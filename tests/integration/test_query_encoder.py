@@ -53,6 +53,19 @@ def test_vectors_and_token_counts_match_torch(onnx_encoder: OnnxQueryEncoder) ->
     ]
 
 
+def test_one_thread_by_default_and_the_same_vectors_on_two(
+    onnx_encoder: OnnxQueryEncoder, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # a query is a few dozen tokens: one thread, no spinning, unless told otherwise (issue 35)
+    options = onnx_encoder.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    model = onnx_model(tmp_path_factory.mktemp("model-cache-2"))
+    two = OnnxQueryEncoder(model, threads=2)
+    assert two.session.get_session_options().intra_op_num_threads == 2
+    assert np.array_equal(two.embed(TEXTS), onnx_encoder.embed(TEXTS))
+
+
 def test_a_damaged_export_is_made_again(tmp_path: Path) -> None:
     path = onnx_model(tmp_path)
     good = path.read_bytes()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pipelines.snippets import fold, matches, sentences, snippet
+import re
+
+from pipelines.snippets import _matched, fold, matches, sentences, snippet
 
 PASSAGE = (
     "The river board met on Monday to review the spring flood season. Water levels rose "
@@ -75,3 +77,30 @@ def test_terminal_snippets_bold_the_marked_words_and_cut_plain() -> None:
     assert emphasised(text, spans, 100, bold=False) == text
     # a mark the cut runs into is left plain
     assert emphasised(text, spans, 16, bold=True) == f"the {BOLD}pumping{RESET} sta…"
+
+
+def test_each_word_marks_the_first_query_word_it_matches_as_comparing_with_each_would() -> None:
+    # the matcher looks up candidate terms by their first letters: it must find what comparing
+    # every word with every term, in order, finds (short words, shared stems, term order)
+    text = "Cat cats catalogue repair Repairs repaired rep réparer the theatre theory ox oxen"
+    terms = ["repairs", "cat", "repair", "the", "theo", "ox", "rep", "catalog", "reparer"]
+    expected = []
+    for m in re.finditer(r"\w+(?:['’]\w+)*", text):
+        word = fold(m.group())
+        k = next((k for k, t in enumerate(terms) if matches(word, t)), None)
+        if k is not None:
+            expected.append((m.start(), m.end(), k))
+    assert _matched(text, 0, len(text), terms) == expected
+    assert [text[a:b] for a, b, _ in expected] == [
+        "Cat", "catalogue", "repair", "Repairs", "repaired", "rep", "réparer", "the", "theory",
+        "ox",
+    ]  # fmt: skip
+    assert [k for *_, k in expected] == [1, 7, 0, 0, 2, 6, 8, 3, 4, 5]
+
+
+def test_the_snippet_marks_what_matching_each_sentence_alone_marks() -> None:
+    # the passage's words are matched once and shared out to the sentences by position
+    for terms in (["pumping", "station", "repair"], ["flood", "rain"], ["board", "budget"]):
+        s = snippet(PASSAGE, terms)
+        alone = _matched(PASSAGE, s.start, s.end, [fold(t) for t in terms])
+        assert s.highlights == tuple((a - s.start, b - s.start) for a, b, _ in alone)
