@@ -211,6 +211,14 @@ class CascadeParams:
     place). Per word rather than per line because one unsure character in a line of 80 (a
     soft space, a dash) sent most of a page of running text back to the accurate net.
 
+    A space counts as unsure only below ``min_space_conf``: its confidence says where a word
+    ends, not what its letters are, and on justified and letter-spaced print tiny is often
+    unsure of the spaces between words it reads right (on 13 layout dev pages 78% of its
+    unsure characters were spaces). Re-reading the words beside them cost the accurate net
+    109k of those pages' columns and 0.3 of the recognizer's CPU; at 0.7 it reads 31k, 3 of
+    1294 lines read differently, layout dev CPU per page -26% at the same CER, FUNSD and SROIE
+    dev unchanged (docs/BENCHMARKS.md, issue 36).
+
     ``probe`` lines spread over a call are read by the fast net first, and the accurate net
     reads the whole call unless the probed lines' unsure words take at most ``max_unsure`` of
     their width and at least ``min_long`` of them are paragraph lines of ``long_chars``
@@ -231,6 +239,7 @@ class CascadeParams:
     """
 
     min_conf: float = 0.9
+    min_space_conf: float = 0.7
     max_run: int = 4
     probe: int = 16
     max_unsure: float = 0.5
@@ -252,7 +261,9 @@ def unsure_spans(line: DecodedLine, width: int, params: CascadeParams) -> list[S
     if not text:
         return None
     bad = [
-        c < params.min_conf or (ch != " " and e - s + 1 >= params.max_run)
+        c < params.min_space_conf
+        if ch == " "
+        else c < params.min_conf or e - s + 1 >= params.max_run
         for ch, c, (s, e) in zip(text, conf, steps, strict=True)
     ]
     words: list[tuple[int, int]] = []  # [start, end) of each word

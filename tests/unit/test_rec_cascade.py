@@ -164,6 +164,23 @@ def test_an_unsure_space_sends_both_its_words_a_merged_letter_its_own() -> None:
     assert sorted(seam.seen) == sorted(answers)
 
 
+def test_a_space_is_unsure_only_below_its_own_floor() -> None:
+    # the spaces at 3 and 9 at 0.8: below min_conf but above min_space_conf (tiny is often
+    # that unsure of the gaps between words it reads right); the 'x' of "fox" at 0.8 is unsure
+    text = "the quick fox jumps"
+    params = CascadeParams(min_conf=0.9, min_space_conf=0.7)
+    width = 16 * len(text)
+    assert unsure_spans(line_of(text, {3: 0.8, 9: 0.8}), width, params) == []
+    spans = unsure_spans(line_of(text, {3: 0.8, 12: 0.8}), width, params)
+    assert spans is not None and [text[a:b] for a, b, _, _ in spans] == ["fox"]
+    # a space below its floor still sends both its words
+    spans = unsure_spans(line_of(text, {3: 0.6}), width, params)
+    assert spans is not None and [text[a:b] for a, b, _, _ in spans] == ["the quick"]
+    # with the floor at min_conf a space counts as every other character
+    spans = unsure_spans(line_of(text, {3: 0.8}), width, CascadeParams(min_space_conf=0.9))
+    assert spans is not None and [text[a:b] for a, b, _, _ in spans] == ["the quick"]
+
+
 def test_a_cut_read_as_something_else_sends_the_line_whole() -> None:
     text = "one two three four"
     seam = Columns(line_of(text, {5: 0.3}), lambda x0, x1: "xqzj" if x0 else text)
