@@ -12,6 +12,18 @@ after 30, 100 and 300 pages (the PDF is written page by page: memory stays flat)
 
     .venv/bin/python bench/pdf.py --ocrmypdf /work/ocrmypdf-venv/bin/ocrmypdf --limit 6
     .venv/bin/python bench/pdf.py --pages300
+
+PDF/A-2b (``scanrag ocr --format pdf --pdfa``): ``--verapdf DIR_OR_CMD`` writes our PDFs with
+``--pdfa`` and validates each with veraPDF (flavour 2b; a folder holding the veraPDF CLI's jars,
+or its ``verapdf`` script, or a command); ``--preflight DIR`` does the same with Apache PDFBox
+Preflight (Debian's libpdfbox2-java: a PDF/A-1b validator, so its findings that only PDF/A-1
+has are not counted: ICC profile newer than v2, ``pdfaid:part`` not 1, transparency). Either
+adds the sets ``tiff`` (the first FUNSD pages as TIFF) and ``rotate90`` (the first layout dev
+PDFs with ``/Rotate 90`` on every page) and the columns pdfa_pass / pdfa_fail (and the most
+frequent failed rules).
+
+    .venv/bin/python bench/pdf.py --verapdf /work/verapdf/lib --limit 6
+    .venv/bin/python bench/pdf.py --preflight /usr/share/java --limit 6
 """
 
 from __future__ import annotations
@@ -148,7 +160,9 @@ def _cpu(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_ours(files: list[Path], out: Path) -> tuple[float, dict[str, list[Any]], int]:
+def run_ours(
+    files: list[Path], out: Path, pdfa: bool = False
+) -> tuple[float, dict[str, list[Any]], int]:
     """Our searchable PDFs of ``files`` in ``out`` (what `scanrag ocr --format pdf` does, in
     this process: the engine built with the configured threads, as the CLI builds it, every
     page read, each PDF written); wall seconds, the pages read per file and the bytes of the
@@ -156,7 +170,7 @@ def run_ours(files: list[Path], out: Path) -> tuple[float, dict[str, list[Any]],
     from cli.pdf_out import pdf_target
     from core.config import get_settings
     from pipelines.load import sniff
-    from pipelines.pdf_layer import SearchablePdf
+    from pipelines.pdf_layer import PdfParams, SearchablePdf
     from workers.context import build_ocr_engine, load_params
 
     # not OCRmyPDF's --jobs: the engine already reads one page per core (workers = cores,
@@ -174,7 +188,7 @@ def run_ours(files: list[Path], out: Path) -> tuple[float, dict[str, list[Any]],
     for event in engine.read_paths(files, load_params(settings, None)):
         source = Path(event.source)
         if event.kind == "opened":
-            doc = SearchablePdf(source, sniff(source.read_bytes()[:1024]))
+            doc = SearchablePdf(source, sniff(source.read_bytes()[:1024]), PdfParams(pdfa=pdfa))
             pages[source.name] = []
         elif event.kind == "page" and event.page is not None:
             doc.add(event.page)
@@ -268,16 +282,159 @@ def self_consistency(files: list[Path], out: Path, pages: dict[str, list[Any]]) 
     return {"self_cer": rep["loose_micro_cer"], "boxes_ok": good / total if total else None}
 
 
-def compare(exe: str | None, limit: int | None, jobs: int, sets: tuple[str, ...]) -> str:
+# --- PDF/A validation -------------------------------------------------------------------------
+
+# PDFBox Preflight findings that only PDF/A-1 has (PDF/A-2 takes ICC v4 profiles, its own part
+# number, transparency)
+_PDFA1_ONLY = re.compile(
+    r"^(2\.1\.6 : .*version of the ICCProfile|7\.11\.2 : .*part must be 1"
+    r"|2\.2\.\d+ : .*[Tt]ransparen|2\.4\.\d+ : .*SMask)"
+)
+
+
+def _java_cp(folder: Path, names: tuple[str, ...] = ()) -> str:
+    jars = sorted(folder.glob("*.jar"))
+    if names:
+        jars = [j for j in jars if j.name in names]
+    return ":".join(str(j) for j in jars)
+
+
+def verapdf_command(spec: str) -> list[str]:
+    """The veraPDF CLI from ``spec``: a folder of its jars (``java -cp DIR/* GreenfieldCliWrapper``,
+    the class the greenfield-apps jar starts), a folder holding its ``verapdf`` script, or a
+    command."""
+    path = Path(spec)
+    if path.is_dir() and (path / "verapdf").is_file():
+        return [str(path / "verapdf")]
+    if path.is_dir():
+        return ["java", "-cp", _java_cp(path), "org.verapdf.apps.GreenfieldCliWrapper"]
+    return spec.split()
+
+
+def verapdf_results(cmd: list[str], pdfs: list[Path]) -> dict[str, list[str]]:
+    """Each PDF's failed PDF/A-2b rules as veraPDF reports them (clause-test; none: it passes),
+    from its machine-readable report."""
+    import xml.etree.ElementTree as ET
+
+    args = [*cmd, "--flavour", "2b", "--format", "mrr", *map(str, pdfs)]
+    res = subprocess.run(args, capture_output=True, text=True)
+    try:
+        root = ET.fromstring(res.stdout)
+    except ET.ParseError as exc:
+        raise RuntimeError(f"veraPDF gave no report: {res.stderr[-400:]}") from exc
+    found: dict[str, list[str]] = {}
+    for job in root.iter("job"):
+        name = job.findtext("item/name") or ""
+        report = job.find("validationReport")
+        if report is None:  # the file could not be parsed at all
+            found[name] = ["not parsed"]
+            continue
+        failed = [
+            f"{r.get('clause')}-{r.get('testNumber')}"
+            for r in report.iter("rule")
+            if r.get("status") == "failed"
+        ]
+        found[name] = [] if report.get("isCompliant") == "true" else failed or ["failed"]
+    return found
+
+
+def preflight_results(folder: str, pdfs: list[Path]) -> dict[str, list[str]]:
+    """Each PDF's PDFBox Preflight findings (error codes), those of PDF/A-1 only left out."""
+    cp = _java_cp(
+        Path(folder),
+        (
+            "preflight.jar",
+            "pdfbox2.jar",
+            "fontbox2.jar",
+            "xmpbox.jar",
+            "commons-logging.jar",
+            "javax.activation.jar",
+            "jaxb-api.jar",
+        ),
+    )
+    found: dict[str, list[str]] = {}
+    for pdf in pdfs:
+        args = ["java", "-cp", cp, "org.apache.pdfbox.preflight.Validator_A1b", str(pdf)]
+        out = subprocess.run(args, capture_output=True, text=True).stdout
+        if "is a valid PDF/A-1b file" in out:
+            found[str(pdf)] = []
+            continue
+        errors = [ln.strip() for ln in out.splitlines() if re.match(r"^\s*\d+(\.\d+)+ : ", ln)]
+        if not errors:
+            found[str(pdf)] = ["no report"]
+            continue
+        found[str(pdf)] = [e.split(" : ")[0] for e in errors if not _PDFA1_ONLY.match(e)]
+    return found
+
+
+def pdfa_counts(validator: tuple[str, str], pdfs: list[Path]) -> dict[str, Any]:
+    """pdfa_pass / pdfa_fail of ``pdfs`` and the most frequent failed rules."""
+    kind, spec = validator
+    if kind == "verapdf":
+        found = verapdf_results(verapdf_command(spec), pdfs)
+    else:
+        found = preflight_results(spec, pdfs)
+    counts: dict[str, int] = {}
+    for rules in found.values():
+        for rule in set(rules):
+            counts[rule] = counts.get(rule, 0) + 1
+    top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+    return {
+        "pdfa_pass": sum(1 for r in found.values() if not r),
+        "pdfa_fail": sum(1 for r in found.values() if r),
+        "pdfa_failed_rules": " ".join(f"{k}x{v}" for k, v in top),
+    }
+
+
+def pdfa_extra_sets(limit: int | None, tmp: Path) -> list[tuple[str, list[Path]]]:
+    """Inputs the data sets lack: TIFF pages (FUNSD dev pages saved as TIFF) and /Rotate 90
+    pages (layout dev PDFs, every page turned)."""
+    import pikepdf
+    from PIL import Image
+
+    sets: list[tuple[str, list[Path]]] = []
+    n = limit or 3
+    for name, files, _ in data_sets(n, ("funsd", "layout")):
+        folder = tmp / f"extra-{name}"
+        folder.mkdir()
+        made = []
+        for f in files[:n]:
+            if name == "funsd":
+                target = folder / (f.stem + ".tif")
+                with Image.open(f) as im:
+                    im.save(target, compression="tiff_lzw", dpi=(200, 200))
+            else:
+                target = folder / f.name
+                with pikepdf.open(f) as pdf:
+                    for page in pdf.pages:
+                        page.obj.Rotate = 90
+                    pdf.save(target)
+            made.append(target)
+        sets.append(("tiff" if name == "funsd" else "rotate90", made))
+    return sets
+
+
+def compare(
+    exe: str | None,
+    limit: int | None,
+    jobs: int,
+    sets: tuple[str, ...],
+    validator: tuple[str, str] | None = None,
+) -> str:
     rows = []
+    pdfa = validator is not None
     for name, files, truth in data_sets(limit, sets):
         n_pages = len(truth)
         with tempfile.TemporaryDirectory() as tmp:
             ours_dir, theirs_dir = Path(tmp) / "ours", Path(tmp) / "ocrmypdf"
             ours_dir.mkdir()
             theirs_dir.mkdir()
-            wall, pages, layer = run_ours(files, ours_dir)
+            wall, pages, layer = run_ours(files, ours_dir, pdfa)
             ours: dict[str, Any] = {"set": name, "tool": "scanrag", "pages": n_pages}
+            if validator is not None:
+                from cli.pdf_out import pdf_target
+
+                ours.update(pdfa_counts(validator, [pdf_target(ours_dir, f) for f in files]))
             ours["pages_s"] = n_pages / wall
             ours["cpu_s_page"] = _last_cpu["ours"] / n_pages
             ours.update(_score(truth, ours_dir, files))
@@ -302,6 +459,19 @@ def compare(exe: str | None, limit: int | None, jobs: int, sets: tuple[str, ...]
                 rows.append(theirs)
                 ours["speedup"] = n_pages / wall / (n_pages / twall)
         print(f"{name}: done", file=sys.stderr)
+    if validator is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, files in pdfa_extra_sets(limit, Path(tmp)):
+                ours_dir = Path(tmp) / f"ours-{name}"
+                ours_dir.mkdir()
+                wall, pages, _ = run_ours(files, ours_dir, True)
+                n_pages = sum(len(v) for v in pages.values())
+                row: dict[str, Any] = {"set": name, "tool": "scanrag", "pages": n_pages}
+                row["pages_s"] = n_pages / wall
+                from cli.pdf_out import pdf_target
+
+                row.update(pdfa_counts(validator, [pdf_target(ours_dir, f) for f in files]))
+                rows.append(row)
     columns = [
         "set",
         "tool",
@@ -318,6 +488,8 @@ def compare(exe: str | None, limit: int | None, jobs: int, sets: tuple[str, ...]
         "self_cer",
         "boxes_ok",
     ]
+    if validator is not None:
+        columns += ["pdfa_pass", "pdfa_fail", "pdfa_failed_rules"]
     return table(rows, columns)
 
 
@@ -406,12 +578,30 @@ def main() -> None:
     )
     ap.add_argument("--sets", default="funsd,sroie,layout", help="comma-separated sets")
     ap.add_argument("--pages300", action="store_true", help="the 300-page memory check only")
+    ap.add_argument(
+        "--verapdf",
+        metavar="DIR_OR_CMD",
+        help="write ours with --pdfa and validate them with veraPDF (flavour 2b)",
+    )
+    ap.add_argument(
+        "--preflight",
+        metavar="DIR",
+        help="write ours with --pdfa and validate them with PDFBox Preflight (its jars' folder)",
+    )
     args = ap.parse_args()
     print(f"CPU: {cpu_class()}\n")
     if args.pages300:
         print(memory_300())
         return
-    print(compare(args.ocrmypdf, args.limit, args.jobs, tuple(args.sets.split(","))))
+    validator = (
+        ("verapdf", args.verapdf)
+        if args.verapdf
+        else ("preflight", args.preflight)
+        if args.preflight
+        else None
+    )
+    sets = tuple(args.sets.split(","))
+    print(compare(args.ocrmypdf, args.limit, args.jobs, sets, validator))
 
 
 if __name__ == "__main__":

@@ -73,10 +73,17 @@ def ocr(
     reread_text_pages: Annotated[
         bool, typer.Option(help="pdf: lay our text over pages that already hold text too")
     ] = False,
+    pdfa: Annotated[
+        bool,
+        typer.Option(
+            "--pdfa", help="pdf: write PDF/A-2b (an input PDF that cannot be one is refused)"
+        ),
+    ] = False,
 ) -> None:
     """Read scanned documents: one JSON object per page (jsonl), plain text, hOCR files,
     Markdown (one document after another) or searchable PDFs (the input with an invisible
-    text layer; pages already holding text are left alone unless --reread-text-pages)."""
+    text layer; pages already holding text are left alone unless --reread-text-pages;
+    --pdfa makes them PDF/A-2b)."""
     from cli.inputs import readable_inputs
     from cli.progress import PageBar
     from core.config import get_settings
@@ -84,6 +91,8 @@ def ocr(
     from pipelines.markdown import document_markdown
     from workers.runtime import Runtime
 
+    if pdfa and fmt is not Format.pdf:
+        raise typer.BadParameter("--pdfa goes with --format pdf", param_hint="--pdfa")
     settings = get_settings()
     chosen = {"dpi": dpi, "device": device}
     overrides = {name: value for name, value in chosen.items() if value is not None}
@@ -107,17 +116,27 @@ def ocr(
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     failed = internal = 0
+    skipped: str | None = None  # a document refused when its output was opened
     writer: _OutFile | PdfOutFile | None = None
     pages: list[PageResult] = []  # Markdown is written a whole document at a time
     with PageBar(enabled=sys.stderr.isatty()) as bar:
         for event in engine.read_paths(expand_inputs(paths), params, progress=bar):
+            if event.kind != "opened" and skipped is not None and event.source == skipped:
+                continue  # its pages are read all the same; their output has no file
             if event.kind == "opened":
                 bar.add_total(event.total or 0)
                 pages = []
+                skipped = None
                 if out is not None and fmt is Format.pdf:
                     from cli.pdf_out import PdfOutFile
 
-                    writer = PdfOutFile(out, Path(event.source), reread_text_pages)
+                    try:
+                        writer = PdfOutFile(out, Path(event.source), reread_text_pages, pdfa)
+                    except ScanragError as exc:  # e.g. --pdfa of a PDF that cannot be one
+                        writer, skipped = None, event.source
+                        failed += 1
+                        internal += not isinstance(exc, BadInput)
+                        fail_line(Path(event.source), exc)
                 elif out is not None:
                     writer = _OutFile(out, Path(event.source), fmt)
             elif event.kind == "page" and event.page is not None:

@@ -19,7 +19,9 @@ class PdfOutFile:
     """One input's searchable PDF in ``--out``: its pages gain their text layer as they are
     read; written as ``.part`` when the document is done, then renamed."""
 
-    def __init__(self, out: Path, source: Path, reread_text_pages: bool = False) -> None:
+    def __init__(
+        self, out: Path, source: Path, reread_text_pages: bool = False, pdfa: bool = False
+    ) -> None:
         from pipelines.load import sniff
         from pipelines.pdf_layer import PdfParams, SearchablePdf
 
@@ -27,7 +29,8 @@ class PdfOutFile:
         self.partial = self.target.with_name(self.target.name + ".part")
         with source.open("rb") as f:
             media_type = sniff(f.read(1024))
-        self.doc = SearchablePdf(source, media_type, PdfParams(reread_text_pages=reread_text_pages))
+        params = PdfParams(reread_text_pages=reread_text_pages, pdfa=pdfa)
+        self.doc = SearchablePdf(source, media_type, params)
 
     def add(self, page: PageResult) -> None:
         self.doc.add(page)

@@ -58,6 +58,7 @@ class PdfParams:
     """Choices for writing a searchable PDF."""
 
     reread_text_pages: bool = False  # also lay our text over pages that already hold text
+    pdfa: bool = False  # write PDF/A-2b (pipelines.pdfa); an input that cannot be is refused
     default_dpi: int = 200  # an image's dpi when its file names none
     # lines sloping less are written level, each word over its own box: text extractors
     # (poppler) chain level words into lines but cut slanted runs apart (measured on a 3 degree
@@ -466,6 +467,14 @@ class SearchablePdf:
             raise EncryptedDocument() from exc
         except pikepdf.PdfError as exc:
             raise CorruptDocument(f"the PDF is damaged or truncated ({exc})") from exc
+        if params.pdfa and self.is_pdf:
+            from pipelines.pdfa import refuse_unless_fit
+
+            try:
+                refuse_unless_fit(self.pdf)
+            except BaseException:
+                self.pdf.close()
+                raise
         self.font = _font(self.pdf)
         self._image: _ImageSource | None = None if self.is_pdf else _ImageSource(self.source)
 
@@ -497,6 +506,11 @@ class SearchablePdf:
 
         assert self._image is not None
         image, (xdpi, ydpi) = self._image.xobject(self.pdf, result.page - 1, self.params)
+        if self.params.pdfa and image.get("/ColorSpace") == Name.DeviceCMYK:
+            from pipelines.pdfa import NotPdfA
+
+            # device CMYK needs a CMYK output intent, and no CMYK profile ships here
+            raise NotPdfA("cannot be written as PDF/A-2b: a CMYK image (convert it to RGB)")
         width_pt = int(image.Width) / xdpi * 72
         height_pt = int(image.Height) / ydpi * 72
         page = pikepdf.Page(
@@ -528,11 +542,17 @@ class SearchablePdf:
         import pikepdf
 
         try:
+            if self.params.pdfa:
+                from pipelines.pdfa import make_pdfa
+
+                make_pdfa(self.pdf)
             self.pdf.save(
                 out,
                 stream_decode_level=pikepdf.StreamDecodeLevel.none,
                 compress_streams=False,  # ours are compressed; the input's stay as they were
                 deterministic_id=True,
+                # PDF/A-2 is PDF 1.7 (an image input's PDF would otherwise say 1.3)
+                min_version="1.7" if self.params.pdfa else "",
             )
             pages = len(self.pdf.pages)
             return PdfSummary(pages, self.layered, self.left_alone, self.words, self.layer_bytes)
