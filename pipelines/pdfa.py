@@ -206,9 +206,7 @@ def check_input(pdf: Any) -> list[str]:
         problems.append("it has permissions PDF/A forbids")
     cmyk_intent = _intent_components(pdf) == 4
     fonts_seen: set[tuple[int, int]] = set()
-    for obj in pdf.objects:
-        if not isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
-            continue
+    for obj in _dictionaries(pdf):
         kind = _name(obj.get("/Type"))
         subtype = _name(obj.get("/Subtype"))
         if isinstance(obj, pikepdf.Stream):
@@ -267,6 +265,31 @@ def check_input(pdf: Any) -> list[str]:
         problems.append("its pages paint in device CMYK without a CMYK output intent")
     _check_xmp(pdf, problems)
     return list(dict.fromkeys(problems))  # each once, in the order found
+
+
+def _dictionaries(pdf: Any) -> Any:
+    """Every dictionary and stream of ``pdf``: the indirect objects and the direct ones inside
+    them (an action written straight into the catalog, say), each once."""
+    import pikepdf
+
+    def inner(obj: Any, depth: int) -> Any:
+        if depth > 32:
+            return
+        if isinstance(obj, (pikepdf.Dictionary, pikepdf.Stream)):
+            yield obj
+            values = obj.values()
+        elif isinstance(obj, pikepdf.Array):
+            values = list(obj)
+        else:
+            return
+        for value in values:
+            if isinstance(value, (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)) and (
+                not value.is_indirect
+            ):
+                yield from inner(value, depth + 1)
+
+    for obj in pdf.objects:
+        yield from inner(obj, 0)
 
 
 def _check_annot(obj: Any, subtype: str, problems: list[str]) -> None:

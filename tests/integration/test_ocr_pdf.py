@@ -119,3 +119,32 @@ def test_cli_writes_one_pdf_per_input_and_refuses_a_damaged_one(tmp_path: Path) 
     assert len(lines) == 1 and "broken.pdf" in lines[0] and "[corrupt_document]" in lines[0]
     assert sorted(p.name for p in out.iterdir()) == ["letter.png.pdf"]
     assert pdftotext(out / "letter.png.pdf")[0].lower().split() == " ".join(LINES).lower().split()
+
+
+def test_cli_pdfa_writes_pdfa_and_refuses_a_pdf_with_javascript(tmp_path: Path) -> None:
+    good, bad, out = tmp_path / "letter.png", tmp_path / "script.pdf", tmp_path / "out"
+    text_page(LINES).save(good)
+    text_page(LINES).save(bad, resolution=200)
+    with pikepdf.open(bad, allow_overwriting_input=True) as pdf:
+        pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS="app.alert(1)")
+        pdf.save(bad)
+    env = {**os.environ, "SCANRAG_OCR__THREADS": "2"}
+    args = ["ocr", "--format", "pdf", "--pdfa", "--out", str(out), str(good), str(bad)]
+    res = subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
+    assert res.returncode == 1, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "script.pdf" in lines[0] and "JavaScript" in lines[0], lines
+    assert lines[0].endswith("[not_pdfa]")
+    assert sorted(p.name for p in out.iterdir()) == ["letter.png.pdf"]
+    with pikepdf.open(out / "letter.png.pdf") as pdf:
+        meta = pdf.open_metadata()
+        assert (meta["pdfaid:part"], meta["pdfaid:conformance"]) == ("2", "B")
+        assert pdf.Root.OutputIntents[0].S == "/GTS_PDFA1"
+    assert pdftotext(out / "letter.png.pdf")[0].lower().split() == " ".join(LINES).lower().split()
