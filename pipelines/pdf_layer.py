@@ -44,6 +44,7 @@ from pipelines.glyphless_font import (
     glyphless_ttf,
     to_unicode_cmap,
 )
+from pipelines.pdf_objects import inherited
 from pipelines.types import BBox, PageResult, TextLine, Word
 
 Matrix = tuple[float, float, float, float, float, float]  # PDF order: a b c d e f
@@ -354,17 +355,6 @@ def _font(pdf: Any) -> Any:
     return pdf.make_indirect(font)
 
 
-def _inherited(page_obj: Any, key: str) -> Any:
-    """A page attribute, looked up the /Parent chain as PDF inheritance says."""
-    node, depth = page_obj, 0
-    while node is not None and depth < 64:
-        if key in node:
-            return node[key]
-        node = node.get("/Parent")
-        depth += 1
-    return None
-
-
 def _box(value: Any) -> tuple[float, float, float, float] | None:
     try:
         x0, y0, x1, y1 = (float(v) for v in value)
@@ -375,8 +365,8 @@ def _box(value: Any) -> tuple[float, float, float, float] | None:
 
 def visible_box(page_obj: Any) -> tuple[float, float, float, float]:
     """The part of the page a viewer shows (and pdfium renders): crop box within media box."""
-    media = _box(_inherited(page_obj, "/MediaBox")) or (0.0, 0.0, 612.0, 792.0)
-    crop = _box(_inherited(page_obj, "/CropBox")) or media
+    media = _box(inherited(page_obj, "/MediaBox")) or (0.0, 0.0, 612.0, 792.0)
+    crop = _box(inherited(page_obj, "/CropBox")) or media
     box = (
         max(media[0], crop[0]),
         max(media[1], crop[1]),
@@ -388,7 +378,7 @@ def visible_box(page_obj: Any) -> tuple[float, float, float, float]:
 
 def page_rotate(page_obj: Any) -> int:
     """The page's ``/Rotate`` (inherited, normalised to 0/90/180/270)."""
-    value = _inherited(page_obj, "/Rotate")
+    value = inherited(page_obj, "/Rotate")
     try:
         degrees = int(value) if value is not None else 0
     except (TypeError, ValueError):
@@ -419,7 +409,7 @@ def has_text(page: Any) -> bool:
                         return True
         return False
 
-    return draws_text(page, _inherited(page.obj, "/Resources"), 0)
+    return draws_text(page, inherited(page.obj, "/Resources"), 0)
 
 
 def _add_layer(pdf: Any, page: Any, font: Any, content: bytes) -> int:
@@ -430,10 +420,8 @@ def _add_layer(pdf: Any, page: Any, font: Any, content: bytes) -> int:
 
     obj = page.obj
     if "/Resources" not in obj:  # inherited (or none): the page gets its own copy
-        inherited = _inherited(obj, "/Resources")
-        obj.Resources = (
-            Dictionary(dict(inherited.items())) if inherited is not None else (Dictionary())
-        )
+        shared = inherited(obj, "/Resources")
+        obj.Resources = Dictionary(dict(shared.items())) if shared is not None else (Dictionary())
     resources = obj.Resources
     fonts = resources.get("/Font")
     if fonts is None:

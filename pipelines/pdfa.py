@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import BadInput
+from pipelines.pdf_objects import inherited
 
 PART, CONFORMANCE = "2", "B"
 _ACTIONS = {"GoTo", "GoToR", "GoToE", "Thread", "URI", "Named", "SubmitForm"}
@@ -356,9 +357,7 @@ def _content_uses_cmyk(pdf: Any) -> bool:
                         return True
         return False
 
-    from pipelines.pdf_layer import _inherited
-
-    return any(uses(page, _inherited(page.obj, "/Resources"), 0) for page in pdf.pages)
+    return any(uses(page, inherited(page.obj, "/Resources"), 0) for page in pdf.pages)
 
 
 def refuse_unless_fit(pdf: Any) -> None:
