@@ -202,7 +202,7 @@ def api_search(
         for i, (name, tree) in enumerate(trees.items())
     }
     times: dict[str, list[float]] = {name: [] for name in trees}
-    server: dict[str, list[float]] = {name: [] for name in trees}
+    own: dict[str, list[float]] = {name: [] for name in trees}
     try:
         clients = {
             name: httpx.Client(base_url=server.url, headers=headers, timeout=120)
@@ -217,12 +217,12 @@ def api_search(
                     raise SystemExit(f"{name}: search answered {answer.status_code}: {answer.text}")
                 if i >= 20:  # the first ones load the encoder and warm the caches
                     times[name].append(elapsed * 1000)
-                    server[name].append(server_ms(answer.headers.get("server-timing", "")))
+                    own[name].append(server_ms(answer.headers.get("server-timing", "")))
         for client in clients.values():
             client.close()
     finally:
-        for server in servers.values():
-            server.stop()
+        for service in servers.values():
+            service.stop()
     rows: list[dict[str, object]] = []
     for name, measured in times.items():
         rows.append(
@@ -234,8 +234,8 @@ def api_search(
                 "p95 ms": percentile(measured, 95),
                 "p99 ms": percentile(measured, 99),
                 "max ms": max(measured),
-                "server p50 ms": percentile(server[name], 50),
-                "server p95 ms": percentile(server[name], 95),
+                "server p50 ms": percentile(own[name], 50),
+                "server p95 ms": percentile(own[name], 95),
             }
         )
     return rows
