@@ -44,7 +44,7 @@ from pipelines.glyphless_font import (
     glyphless_ttf,
     to_unicode_cmap,
 )
-from pipelines.pdf_objects import inherited
+from pipelines.pdf_objects import inherited, page_instructions
 from pipelines.types import BBox, PageResult, TextLine, Word
 
 Matrix = tuple[float, float, float, float, float, float]  # PDF order: a b c d e f
@@ -388,28 +388,7 @@ def page_rotate(page_obj: Any) -> int:
 
 def has_text(page: Any) -> bool:
     """Whether the page shows text of its own (its content or its forms draw text)."""
-    import pikepdf
-
-    def draws_text(holder: Any, resources: Any, depth: int) -> bool:
-        try:
-            instructions = pikepdf.parse_content_stream(holder)
-        except pikepdf.PdfError:
-            return False
-        for inst in instructions:
-            op = str(inst.operator)
-            if op in _TEXT_OPS:
-                return True
-            if op == "Do" and depth < 8 and resources is not None:
-                xobjects = resources.get("/XObject")
-                name = inst.operands[0] if inst.operands else None
-                xobj = xobjects.get(name) if xobjects is not None and name is not None else None
-                if xobj is not None and xobj.get("/Subtype") == "/Form":
-                    inner = xobj.get("/Resources", resources)
-                    if draws_text(xobj, inner, depth + 1):
-                        return True
-        return False
-
-    return draws_text(page, inherited(page.obj, "/Resources"), 0)
+    return any(str(inst.operator) in _TEXT_OPS for inst in page_instructions(page))
 
 
 def _add_layer(pdf: Any, page: Any, font: Any, content: bytes) -> int:

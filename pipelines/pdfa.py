@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.errors import BadInput
-from pipelines.pdf_objects import inherited
+from pipelines.pdf_objects import page_instructions
 
 PART, CONFORMANCE = "2", "B"
 _ACTIONS = {"GoTo", "GoToR", "GoToE", "Thread", "URI", "Named", "SubmitForm"}
@@ -326,38 +326,26 @@ def _check_font(obj: Any, subtype: str, problems: list[str]) -> None:
 def _content_uses_cmyk(pdf: Any) -> bool:
     """Whether a page's content (or a form it draws) sets device CMYK colour (k, K, or a
     DeviceCMYK colour space) where no DefaultCMYK remaps it."""
-    import pikepdf
 
-    def uses(holder: Any, resources: Any, depth: int) -> bool:
-        spaces = resources.get("/ColorSpace") if resources is not None else None
-        if spaces is not None and "/DefaultCMYK" in spaces:
-            return False
-        try:
-            instructions = pikepdf.parse_content_stream(holder)
-        except pikepdf.PdfError:
-            return False
-        for inst in instructions:
-            op = str(inst.operator)
-            if op in ("k", "K"):
-                return True
-            if op in ("cs", "CS") and inst.operands and _name(inst.operands[0]) == "DeviceCMYK":
-                return True
-            if op == "INLINE IMAGE" and inst.operands:  # its /CS
-                image = inst.operands[0].obj
-                cs = image.get("/ColorSpace", image.get("/CS"))
-                if cs is not None and _name(cs) in ("DeviceCMYK", "CMYK"):
-                    return True
-            if op == "Do" and depth < 8 and resources is not None:
-                xobjects = resources.get("/XObject")
-                name = inst.operands[0] if inst.operands else None
-                xobj = xobjects.get(name) if xobjects is not None and name is not None else None
-                if xobj is not None and xobj.get("/Subtype") == "/Form":
-                    inner = xobj.get("/Resources", resources)
-                    if uses(xobj, inner, depth + 1):  # (one if: mypy narrows xobj here)
-                        return True
+    def remapped(resources: Any) -> bool:
+        spaces = resources.get("/ColorSpace")
+        return spaces is not None and "/DefaultCMYK" in spaces
+
+    def sets_cmyk(inst: Any) -> bool:
+        op = str(inst.operator)
+        if op in ("k", "K"):
+            return True
+        if op in ("cs", "CS") and inst.operands and _name(inst.operands[0]) == "DeviceCMYK":
+            return True
+        if op == "INLINE IMAGE" and inst.operands:  # its /CS
+            image = inst.operands[0].obj
+            cs = image.get("/ColorSpace", image.get("/CS"))
+            return cs is not None and _name(cs) in ("DeviceCMYK", "CMYK")
         return False
 
-    return any(uses(page, inherited(page.obj, "/Resources"), 0) for page in pdf.pages)
+    return any(
+        sets_cmyk(inst) for page in pdf.pages for inst in page_instructions(page, skip=remapped)
+    )
 
 
 def refuse_unless_fit(pdf: Any) -> None:
