@@ -90,30 +90,23 @@ def test_a_jpeg_becomes_a_page_of_its_size(engine: OcrEngine, tmp_path: Path) ->
         assert float(pdf.pages[0].mediabox[2]) == pytest.approx(1400 * 72 / 150, abs=0.01)
 
 
+def scanrag_ocr(*args: str) -> subprocess.CompletedProcess[str]:
+    """``scanrag ocr ARGS`` in a fresh process, two OCR threads."""
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "ocr", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "SCANRAG_OCR__THREADS": "2"},
+        timeout=300,
+    )
+
+
 def test_cli_writes_one_pdf_per_input_and_refuses_a_damaged_one(tmp_path: Path) -> None:
     good, bad, out = tmp_path / "letter.png", tmp_path / "broken.pdf", tmp_path / "out"
     text_page(LINES).save(good)
     bad.write_bytes(b"%PDF-1.4\n" + bytes(300))
-    env = {**os.environ, "SCANRAG_OCR__THREADS": "2"}
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "ocr",
-            "--format",
-            "pdf",
-            "--out",
-            str(out),
-            str(good),
-            str(bad),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+    res = scanrag_ocr("--format", "pdf", "--out", str(out), str(good), str(bad))
     assert res.returncode == 1, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "broken.pdf" in lines[0] and "[corrupt_document]" in lines[0]
@@ -128,16 +121,7 @@ def test_cli_pdfa_writes_pdfa_and_refuses_a_pdf_with_javascript(tmp_path: Path) 
     with pikepdf.open(bad, allow_overwriting_input=True) as pdf:
         pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.JavaScript, JS="app.alert(1)")
         pdf.save(bad)
-    env = {**os.environ, "SCANRAG_OCR__THREADS": "2"}
-    args = ["ocr", "--format", "pdf", "--pdfa", "--out", str(out), str(good), str(bad)]
-    res = subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+    res = scanrag_ocr("--format", "pdf", "--pdfa", "--out", str(out), str(good), str(bad))
     assert res.returncode == 1, res.stderr
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "script.pdf" in lines[0] and "JavaScript" in lines[0], lines
