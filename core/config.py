@@ -86,7 +86,8 @@ class OcrSettings(BaseModel):
     )
     det_precision: DetPrecision = Field(
         default="auto",
-        description="detector arithmetic; auto = int8 on a CPU with VNNI, fp32 elsewhere",
+        description="detector arithmetic; auto = int8 on an x86 CPU with VNNI or AVX2 (7-bit"
+        " weights there), fp32 elsewhere (GPU, ARM)",
     )
     cuda_conv_search: ConvSearch = Field(
         default="heuristic",

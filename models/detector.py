@@ -15,7 +15,12 @@ from core.errors import ModelError
 from core.logging import get_logger
 from models.db_postprocess import DBParams, db_boxes
 from models.loaded import load_once
-from models.ort_sessions import Session, cpu_has_vnni, make_session, make_shaped_session
+from models.ort_sessions import (
+    Session,
+    cpu_has_int8_products,
+    make_session,
+    make_shaped_session,
+)
 from models.quantize import int8_model
 from models.weights import PPOCR_V6_DET, verified_path
 
@@ -81,17 +86,14 @@ def preprocess(image: np.ndarray, scale: float, multiple: int = 32) -> np.ndarra
 
 
 def resolve_precision(precision: DetPrecision, device: str) -> Literal["int8", "fp32"]:
-    """``auto`` -> ``int8`` on a CPU with 8-bit dot products (AVX-512 VNNI or AVX-VNNI), else
-    ``fp32``.
+    """``auto`` -> ``int8`` on an x86 CPU with AVX2 or VNNI, else ``fp32`` (a GPU, an ARM CPU).
 
-    A GPU keeps fp32. So does a CPU with AVX2 alone: onnxruntime multiplies u8 x s8 there with
-    16-bit pair sums that saturate; on an AMD EPYC a line split in two, and on a VNNI CPU with
-    its AVX-512 hidden (bench/cpu_vm.sh) int8 read 10 dense pages 1.09x faster end to end at a
-    loose CER of 0.0099 against fp32's 0.0097 (docs/BENCHMARKS.md, issue 35): too little for
-    a reading that differs. ARM is unmeasured and keeps fp32.
+    On a CPU with VNNI the int8 detector runs 3.5-4x faster than fp32, and on one with AVX2
+    alone 4-5x (7-bit weights there, ``models.quantize.weight_bits``), at the same reading
+    (docs/BENCHMARKS.md, issue 35). ARM is unmeasured and keeps fp32.
     """
     if precision == "auto":
-        return "int8" if device == "cpu" and cpu_has_vnni() else "fp32"
+        return "int8" if device == "cpu" and cpu_has_int8_products() else "fp32"
     return precision
 
 

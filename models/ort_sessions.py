@@ -49,12 +49,19 @@ def cpu_flags() -> frozenset[str]:
         return frozenset()
 
 
-def cpu_has_vnni() -> bool:
-    """Whether this CPU has 8-bit dot products (AVX-512 VNNI or AVX-VNNI). Without them
-    onnxruntime multiplies u8 x s8 with AVX2's 16-bit pair sums, which saturate: the int8
-    detector then splits lines ("every M" + "Monday" on an AMD EPYC) and gains only 1.18x."""
-    flags = cpu_flags()
+def cpu_has_vnni(flags: frozenset[str] | None = None) -> bool:
+    """Whether this CPU (or one with these cpuinfo ``flags``) has 8-bit dot products (AVX-512
+    VNNI or AVX-VNNI). Without them
+    onnxruntime multiplies u8 x s8 with AVX2's 16-bit pair sums, which saturate with 8-bit
+    weights: an int8 model there takes 7-bit ones (models.quantize.weight_bits)."""
+    flags = cpu_flags() if flags is None else flags
     return "avx512_vnni" in flags or "avx_vnni" in flags
+
+
+def cpu_has_int8_products() -> bool:
+    """Whether onnxruntime has fast, exact int8 kernels here: an x86 CPU with VNNI, or with AVX2
+    (exact with 7-bit weights). ARM CPUs are not counted: unmeasured."""
+    return cpu_has_vnni() or "avx2" in cpu_flags()
 
 
 _shared_arena = False

@@ -1,7 +1,7 @@
-"""The detector's precision per CPU class: int8 where the CPU has 8-bit dot products (VNNI), fp32
-on AVX2 alone. Read on this machine's own CPU and, where the kernel can trap CPUID, on the same
-CPU with AVX-512/AVX-VNNI hidden from every process (bench/cpu_vm.sh), as the libraries that pick
-their kernels at run time see it."""
+"""The detector's precision per CPU class: int8 on x86 CPUs, with 8-bit weights where the CPU has
+8-bit dot products (VNNI) and 7-bit ones on AVX2 alone; fp32 elsewhere. Read on this machine's own
+CPU and, where the kernel can trap CPUID, on the same CPU with AVX-512/AVX-VNNI hidden from every
+process (bench/cpu_vm.sh), as the libraries that pick their kernels at run time see it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from models.detector import resolve_precision
+from models.quantize import weight_bits
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,11 +28,13 @@ import json
 from numpy._core._multiarray_umath import __cpu_features__ as numpy_cpu
 from models.detector import resolve_precision
 from models.ort_sessions import cpu_flags
+from models.quantize import weight_bits
 print(json.dumps({
     "flags": sorted(f for f in cpu_flags() if f.startswith(("avx", "amx"))),
     "numpy_avx512f": bool(numpy_cpu["AVX512F"]),
     "numpy_avx2": bool(numpy_cpu["AVX2"]),
     "auto": resolve_precision("auto", "cpu"),
+    "bits": weight_bits(),
 }))
 """
 
@@ -69,14 +72,23 @@ def test_explicit_precision_is_kept_and_a_gpu_gets_fp32() -> None:
     assert resolve_precision("auto", "cuda") == "fp32"
 
 
+def test_weight_bits_by_cpu_flags() -> None:
+    assert weight_bits(frozenset({"avx2", "avx512f", "avx512_vnni"})) == 8
+    assert weight_bits(frozenset({"avx2", "avx_vnni"})) == 8  # Alder Lake and later
+    assert weight_bits(frozenset({"avx", "avx2", "fma"})) == 7  # saturating pair sums
+    assert weight_bits(frozenset({"asimd", "asimddp"})) == 8  # not x86
+
+
 def test_auto_follows_this_cpu() -> None:
     flags = _flags() if sys.platform == "linux" else set()
     vnni = "avx512_vnni" in flags or "avx_vnni" in flags
-    assert _probe(masked=False)["auto"] == ("int8" if vnni else "fp32")
+    seen = _probe(masked=False)
+    assert seen["auto"] == ("int8" if vnni or "avx2" in flags else "fp32")
+    assert seen["bits"] == (8 if vnni or "avx2" not in flags else 7)
 
 
 @can_mask
-def test_avx2_only_class_gets_fp32() -> None:
+def test_avx2_only_class_gets_int8_with_seven_bit_weights() -> None:
     if "avx2" not in _flags():
         pytest.skip("this CPU has no AVX2: there is no AVX2-only class to make of it")
     seen = _probe(masked=True)
@@ -86,6 +98,6 @@ def test_avx2_only_class_gets_fp32() -> None:
     # numpy reads cpuid itself, at run time: the mask reaches what picks kernels, not only
     # /proc/cpuinfo
     assert seen["numpy_avx2"] and not seen["numpy_avx512f"]
-    assert seen["auto"] == "fp32"
+    assert seen["auto"] == "int8" and seen["bits"] == 7
     if "avx512f" in _flags():  # the same probe unmasked sees the wide vectors again
         assert _probe(masked=False)["numpy_avx512f"]
