@@ -87,7 +87,7 @@ class OcrSettings(BaseModel):
     det_precision: DetPrecision = Field(
         default="auto",
         description="detector arithmetic; auto = int8 on an x86 CPU with VNNI or AVX2 (7-bit"
-        " weights there), fp32 elsewhere (GPU, ARM)",
+        " weights there), fp32 elsewhere (GPU, ARM, AMD Zen 2)",
     )
     cuda_conv_search: ConvSearch = Field(
         default="heuristic",

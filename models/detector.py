@@ -17,7 +17,7 @@ from models.db_postprocess import DBParams, db_boxes
 from models.loaded import load_once
 from models.ort_sessions import (
     Session,
-    cpu_has_int8_products,
+    cpu_int8_pays,
     make_session,
     make_shaped_session,
 )
@@ -86,14 +86,13 @@ def preprocess(image: np.ndarray, scale: float, multiple: int = 32) -> np.ndarra
 
 
 def resolve_precision(precision: DetPrecision, device: str) -> Literal["int8", "fp32"]:
-    """``auto`` -> ``int8`` on an x86 CPU with AVX2 or VNNI, else ``fp32`` (a GPU, an ARM CPU).
-
-    On a CPU with VNNI the int8 detector runs 3.5-4x faster than fp32, and on one with AVX2
-    alone 4-5x (7-bit weights there, ``models.quantize.weight_bits``), at the same reading
-    (docs/BENCHMARKS.md, issue 35). ARM is unmeasured and keeps fp32.
+    """``auto`` -> ``int8`` on a CPU where int8 convolutions beat fp32 ones
+    (``models.ort_sessions.cpu_int8_pays``: VNNI, or AVX2 alone but for AMD's Zen 2), else
+    ``fp32`` (a GPU, ARM, a Zen 2). The int8 model reads as fp32 does on every class: 8-bit
+    weights with VNNI, 7-bit ones on AVX2 alone (``models.quantize.weight_bits``).
     """
     if precision == "auto":
-        return "int8" if device == "cpu" and cpu_has_int8_products() else "fp32"
+        return "int8" if device == "cpu" and cpu_int8_pays() else "fp32"
     return precision
 
 

@@ -58,10 +58,37 @@ def cpu_has_vnni(flags: frozenset[str] | None = None) -> bool:
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
 
-def cpu_has_int8_products() -> bool:
-    """Whether onnxruntime has fast, exact int8 kernels here: an x86 CPU with VNNI, or with AVX2
-    (exact with 7-bit weights). ARM CPUs are not counted: unmeasured."""
-    return cpu_has_vnni() or "avx2" in cpu_flags()
+def cpu_vendor_family() -> tuple[str, int]:
+    """This CPU's vendor and family (``/proc/cpuinfo`` vendor_id and cpu family: ("AuthenticAMD",
+    23) for a Zen 2 EPYC); ("", 0) where they cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            fields = dict(
+                (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in f) if v
+            )
+        return fields.get("vendor_id", ""), int(fields.get("cpu family", "0"))
+    except (OSError, ValueError):
+        return "", 0
+
+
+def cpu_int8_pays(
+    flags: frozenset[str] | None = None, vendor_family: tuple[str, int] | None = None
+) -> bool:
+    """Whether onnxruntime's int8 convolutions beat its fp32 ones on this CPU (or one with these
+    cpuinfo ``flags`` and ``vendor_family``).
+
+    - VNNI (8-bit dot products): yes, 3.5-4x on the detector.
+    - AVX2 alone (exact with 7-bit weights, models.quantize.weight_bits): 5.4x on an Intel Xeon
+      and 1.2x on a Zen 4 EPYC with their AVX-512 hidden (bench/cpu_vm.sh), but 0.85x on a
+      Zen 2 EPYC (docs/BENCHMARKS.md, issue 35): AMD's family 23 (Zen, Zen 2) multiplies
+      256-bit integers at a fraction of its fp32 FMA rate, so it keeps fp32.
+    - ARM and older x86: unmeasured, fp32.
+    """
+    flags = cpu_flags() if flags is None else flags
+    if cpu_has_vnni(flags):
+        return True
+    vendor, family = cpu_vendor_family() if vendor_family is None else vendor_family
+    return "avx2" in flags and not (vendor == "AuthenticAMD" and family == 23)
 
 
 _shared_arena = False

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from models.detector import resolve_precision
+from models.ort_sessions import cpu_int8_pays, cpu_vendor_family
 from models.quantize import weight_bits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,11 +80,22 @@ def test_weight_bits_by_cpu_flags() -> None:
     assert weight_bits(frozenset({"asimd", "asimddp"})) == 8  # not x86
 
 
+def test_int8_pays_by_cpu_class() -> None:
+    avx2 = frozenset({"avx", "avx2", "fma"})
+    vnni = avx2 | {"avx512f", "avx512_vnni"}
+    assert cpu_int8_pays(vnni, ("AuthenticAMD", 25))  # Zen 4
+    assert cpu_int8_pays(avx2, ("GenuineIntel", 6))  # 5.4x measured, AVX-512 hidden
+    assert cpu_int8_pays(avx2, ("AuthenticAMD", 25))  # Zen 3, or a Zen 4 masked: 1.2x
+    assert not cpu_int8_pays(avx2, ("AuthenticAMD", 23))  # Zen 2: 0.85x
+    assert not cpu_int8_pays(frozenset({"asimd", "asimddp"}), ("", 0))  # ARM: unmeasured
+    assert not cpu_int8_pays(frozenset({"sse4_2", "avx"}), ("GenuineIntel", 6))
+
+
 def test_auto_follows_this_cpu() -> None:
-    flags = _flags() if sys.platform == "linux" else set()
+    flags = frozenset(_flags() if sys.platform == "linux" else set())
     vnni = "avx512_vnni" in flags or "avx_vnni" in flags
     seen = _probe(masked=False)
-    assert seen["auto"] == ("int8" if vnni or "avx2" in flags else "fp32")
+    assert seen["auto"] == ("int8" if cpu_int8_pays() else "fp32")
     assert seen["bits"] == (8 if vnni or "avx2" not in flags else 7)
 
 
@@ -98,6 +110,7 @@ def test_avx2_only_class_gets_int8_with_seven_bit_weights() -> None:
     # numpy reads cpuid itself, at run time: the mask reaches what picks kernels, not only
     # /proc/cpuinfo
     assert seen["numpy_avx2"] and not seen["numpy_avx512f"]
-    assert seen["auto"] == "int8" and seen["bits"] == 7
+    assert seen["bits"] == 7
+    assert seen["auto"] == ("fp32" if cpu_vendor_family() == ("AuthenticAMD", 23) else "int8")
     if "avx512f" in _flags():  # the same probe unmasked sees the wide vectors again
         assert _probe(masked=False)["numpy_avx512f"]
