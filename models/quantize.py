@@ -2,8 +2,9 @@
 
 On a CPU the detector takes more than half of a page's time. Static int8 quantisation (QDQ,
 per-channel signed weights, unsigned 8-bit activations) runs it about 3.5x faster where the CPU
-has VNNI, at the same dev-split accuracy (docs/BENCHMARKS.md, "int8 detector"), and 4-5x faster
-where it has AVX2 alone, with 7-bit weights there (``weight_bits``).
+has VNNI, at the same dev-split accuracy (docs/BENCHMARKS.md, "int8 detector"), and 1.2-5x
+faster on most CPUs with AVX2 alone, with 7-bit weights there (``weight_bits``; where it pays:
+``models.ort_sessions.cpu_int8_pays``).
 
 Static quantisation needs each activation's range. Those ranges ship with scanrag
 (``models/data/``): ``bench/calibrate_detector.py`` measured them once, on synthetic pages and
