@@ -12,6 +12,8 @@ after one warm-up page, using the whole machine:
                  request
   scanrag-small  the same with PP-OCRv6 small reading every line (no tiny first:
                  SCANRAG_OCR__FAST_RECOGNIZER=false), on request
+  scanrag-fp32det  the same with the fp32 detector on every CPU (`auto` picks int8 where it
+                 pays: models.ort_sessions.cpu_int8_pays), on request
   scanrag-fixed  with a GPU's fixed shapes (detector input padded to 256s, recognizer runs to
                  the full batch and a WIDTH_LADDER width), on request; on a CPU the rest as a
                  GPU runs too (fp32 detector, small for every line): a GPU's readings
@@ -60,6 +62,7 @@ def run_scanrag(
     fast_recognizer: bool = True,
     fixed_shapes: bool | None = None,
     tables: bool = True,
+    det_precision: str = "auto",
 ) -> list[dict]:
     from models.detector import DetectorParams
     from pipelines.engine import EngineParams, OcrEngine
@@ -71,6 +74,8 @@ def run_scanrag(
         off["tables"] = False
     if not fast_recognizer:
         off["cascade"] = None
+    if det_precision != "auto":
+        off["detector"] = DetectorParams(precision=det_precision)  # type: ignore[arg-type]
     if fixed_shapes is not None:
         off["fixed_shapes"] = fixed_shapes
         if device == "cpu":  # the rest as a GPU runs too: fp32 detector, small, no column cap
@@ -194,6 +199,11 @@ def run_scanrag_small(images: list[Path], threads: int, device: str = "cpu") -> 
     return run_scanrag(images, threads, device, fast_recognizer=False)
 
 
+def run_scanrag_fp32det(images: list[Path], threads: int, device: str = "cpu") -> list[dict]:
+    """scanrag with the fp32 detector whatever the CPU (``auto`` runs int8 where it pays)."""
+    return run_scanrag(images, threads, device, det_precision="fp32")
+
+
 def run_scanrag_fixed(images: list[Path], threads: int, device: str = "cpu") -> list[dict]:
     """scanrag with a GPU's fixed shapes (on a CPU: as a GPU reads, to check its readings)."""
     return run_scanrag(images, threads, device, fixed_shapes=True)
@@ -209,6 +219,7 @@ ENGINES = {
     "scanrag-rules": run_scanrag_rules,
     "scanrag-notables": run_scanrag_notables,
     "scanrag-small": run_scanrag_small,
+    "scanrag-fp32det": run_scanrag_fp32det,
     "scanrag-fixed": run_scanrag_fixed,
     "scanrag-dynamic": run_scanrag_dynamic,
     "rapidocr": run_rapidocr,
