@@ -80,12 +80,16 @@ def test_every_option_has_help() -> None:
 )
 def test_help_and_usage_errors_are_fast(tmp_path: Path, args: list[str]) -> None:
     # issue 35: under 0.5 s (bench/startup.py has the medians). On a shared machine a fixed
-    # bound would fail with the load, so the command is held to half of what merely importing
-    # what --help used to import takes, best of three each, taking turns
+    # bound would fail with the load, so the command is held to three quarters of what merely
+    # importing what --help used to import takes, best of three each, taking turns: a command
+    # that imports any of it again takes at least as long as the reference. (Half was too
+    # tight across CPUs: on an Intel Xeon a subcommand's usage error, which reads the settings
+    # and builds Typer's pydantic adapters, took 0.55 of the reference, 0.30 s against 0.65 s;
+    # on a Zen 4 EPYC it stayed under half.)
     reference = "import sqlalchemy, numpy, onnxruntime, alembic, pydantic_settings"
     took = [_timed(tmp_path, args) for _ in range(3)]
     base = [_timed_python(reference) for _ in range(3)]
-    assert min(took) < 0.5 * min(base), f"scanrag {' '.join(args)}: {took} s against {base} s"
+    assert min(took) < 0.75 * min(base), f"scanrag {' '.join(args)}: {took} s against {base} s"
     # nothing but Typer and our CLI modules may be imported for these
     probe = (
         "import sys; sys.argv = ['scanrag', *sys.argv[1:]]\n"
