@@ -15,12 +15,7 @@ from core.errors import ModelError
 from core.logging import get_logger
 from models.db_postprocess import DBParams, db_boxes
 from models.loaded import load_once
-from models.ort_sessions import (
-    Session,
-    cpu_int8_pays,
-    make_session,
-    make_shaped_session,
-)
+from models.ort_sessions import Session, cpu_int8_pays, make_session, make_shaped_session
 from models.quantize import int8_model
 from models.weights import PPOCR_V6_DET, verified_path
 

@@ -40,20 +40,31 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def cpu_flags() -> frozenset[str]:
-    """This CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in Linux ``/proc/cpuinfo`` (empty elsewhere)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            return frozenset(next((ln for ln in f if ln.startswith("flags")), "").split())
+            for line in f:
+                if not line.strip():
+                    break  # the first processor's block ends here; the others repeat it
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
     except OSError:
-        return frozenset()
+        pass
+    return fields
+
+
+def cpu_flags() -> frozenset[str]:
+    """This CPU's feature flags (Linux ``/proc/cpuinfo``; empty elsewhere)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
 
 
 def cpu_has_vnni(flags: frozenset[str] | None = None) -> bool:
     """Whether this CPU (or one with these cpuinfo ``flags``) has 8-bit dot products (AVX-512
-    VNNI or AVX-VNNI). Without them
-    onnxruntime multiplies u8 x s8 with AVX2's 16-bit pair sums, which saturate with 8-bit
-    weights: an int8 model there takes 7-bit ones (models.quantize.weight_bits)."""
+    VNNI or AVX-VNNI). Without them onnxruntime multiplies u8 x s8 with AVX2's 16-bit pair sums,
+    which saturate with 8-bit weights: an int8 model there takes 7-bit ones
+    (models.quantize.weight_bits)."""
     flags = cpu_flags() if flags is None else flags
     return "avx512_vnni" in flags or "avx_vnni" in flags
 
@@ -61,14 +72,9 @@ def cpu_has_vnni(flags: frozenset[str] | None = None) -> bool:
 def cpu_vendor_family() -> tuple[str, int]:
     """This CPU's vendor and family (``/proc/cpuinfo`` vendor_id and cpu family: ("AuthenticAMD",
     23) for a Zen 2 EPYC); ("", 0) where they cannot be read."""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            fields = dict(
-                (k.strip(), v.strip()) for k, _, v in (ln.partition(":") for ln in f) if v
-            )
-        return fields.get("vendor_id", ""), int(fields.get("cpu family", "0"))
-    except (OSError, ValueError):
-        return "", 0
+    fields = _cpuinfo()
+    family = fields.get("cpu family", "")
+    return fields.get("vendor_id", ""), int(family) if family.isdigit() else 0
 
 
 def cpu_int8_pays(
