@@ -16,9 +16,6 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext, supp
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, Self
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
 from core.config import Settings
 from pipelines.chunk import ChunkParams
 from pipelines.cores import Cores
@@ -27,7 +24,6 @@ from pipelines.encode import ImageLimits
 from pipelines.engine import OcrEngine
 from pipelines.load import LoadParams
 from storage.blobs import BlobStore
-from storage.db import backend, session_factory
 from workers.context import (
     SearchOptions,
     blob_store,
@@ -44,6 +40,9 @@ from workers.context import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
     from models.embedder import EncoderIdentity
     from models.image_encoder import ImageEncoder
 
@@ -132,6 +131,8 @@ class Runtime:
     def open(self) -> None:
         """Open (and migrate) the database, then the blob store, where not open yet (raises
         storage.errors.DatabaseUnavailable)."""
+        from storage.db import session_factory  # sqlalchemy: only where the stores open
+
         with self._stores_lock:
             if self._sql_engine is None:
                 engine = open_database(self.settings)
@@ -252,6 +253,8 @@ class Runtime:
         of 1 to 100 ms, so concurrent writers would mostly sleep; on a lock the threads take
         turns instead, each woken the moment the previous one committed. PostgreSQL needs none.
         """
+        from storage.db import backend
+
         return self._sqlite_writes if backend(self.sql_engine) == "sqlite" else nullcontext()
 
     def close(self) -> None:

@@ -104,6 +104,28 @@ def test_help_and_usage_errors_are_fast(tmp_path: Path, args: list[str]) -> None
     assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
 
 
+def test_ocr_opens_no_database_and_imports_none(tmp_path: Path) -> None:
+    # `scanrag ocr` stores nothing: sqlalchemy (0.3 s of a cold start) stays unimported
+    probe = (
+        "import sys; sys.argv = ['scanrag', *sys.argv[1:]]\n"
+        "from cli.main import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')),"
+        " file=sys.stderr)\n"
+    )
+    env = {**os.environ, "SCANRAG_HOME": str(tmp_path / "home")}
+    res = subprocess.run(
+        [sys.executable, "-c", probe, "ocr", str(tmp_path / "nope.png")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert "nope.png" in res.stderr, res.stderr  # it ran as far as the input check
+    assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
+    assert not (tmp_path / "home").exists()
+
+
 def _timed_python(code: str) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -61,3 +61,18 @@ def test_intact_rate_counts_only_the_top_k_and_skips_missing_passages() -> None:
     )
     assert (rate, skipped) == (0.5, 1)
     assert intact_rate([None], [[]]) == (None, 1)
+
+
+def test_the_layout_bench_scores_the_questions_own_sentence_not_the_pages_first_match() -> None:
+    from bench.layout import gold_passage
+
+    # "twelve" first occurs on the page in a heading fused onto the next sentence (no full stop
+    # parts them); the question was written from the paragraph's own sentence
+    page = "Report twelve\nThe board met. Engineers found twelve cracks. Repairs follow."
+    key = {"pages": {"a.pdf": {"1": page}}}
+    question = {"id": "q1", "answers": ["twelve"], "gold": [["a.pdf", 1]]}
+    paragraphs = {"q1": "The board met. Engineers found twelve cracks. Repairs follow."}
+    assert gold_passage(key, question, paragraphs) == tokens("Engineers found twelve cracks.")
+    assert gold_passage(key, question) == tokens("Report twelve The board met.")
+    # a question not in the paragraphs falls back to the page
+    assert gold_passage(key, question, {}) == tokens("Report twelve The board met.")
