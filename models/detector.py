@@ -15,6 +15,7 @@ from core.errors import ModelError
 from core.logging import get_logger
 from models.db_postprocess import DBParams, db_boxes
 from models.loaded import load_once
+from models.net_input import bgr_chw
 from models.ort_sessions import Session, cpu_int8_pays, make_session, make_shaped_session
 from models.quantize import int8_model
 from models.weights import PPOCR_V6_DET, verified_path
@@ -75,9 +76,9 @@ def preprocess(image: np.ndarray, scale: float, multiple: int = 32) -> np.ndarra
     ph, pw = -(-rh // multiple) * multiple, -(-rw // multiple) * multiple
     # pad with white: scans are dark text on light paper
     canvas = np.full((ph, pw, 3), 255, dtype=np.uint8)
-    canvas[:rh, :rw] = resized[:, :, ::-1]
-    x = canvas.astype(np.float32) * (1.0 / 255.0 / _STD) - _MEAN / _STD
-    return x.transpose(2, 0, 1)
+    canvas[:rh, :rw] = resized
+    # (x / 255 - mean) / std
+    return bgr_chw(canvas, 255.0 * _MEAN, 1.0 / (255.0 * _STD))
 
 
 def resolve_precision(precision: DetPrecision, device: str) -> Literal["int8", "fp32"]:
@@ -128,7 +129,8 @@ class TextDetector:
         for group in prepared.values():
             for start in range(0, len(group), self.params.batch):
                 chunk = group[start : start + self.params.batch]
-                batch = np.stack([x for _, x, _, _ in chunk])
+                # one page (a CPU's batch): its own array, not a copy
+                batch = chunk[0][1][None] if len(chunk) == 1 else np.stack([c[1] for c in chunk])
                 pred = self.session.run(None, {self.input_name: batch})[0]
                 for (i, _, scale, (vh, vw)), p in zip(chunk, pred, strict=True):
                     out[i] = (p[0, :vh, :vw], scale)

@@ -18,6 +18,7 @@ import numpy as np
 from core.vocab import Alphabet
 from models.ctc import DecodedLine, ctc_greedy_decode
 from models.loaded import load_once
+from models.net_input import bgr_chw
 from models.ort_sessions import Session, make_session, make_shaped_session
 from models.rec_head import narrowed_model
 from models.weights import PPOCR_V6_REC, PPOCR_V6_REC_TINY, PPOCR_V6_TINY_DICT, verified_path
@@ -76,8 +77,8 @@ def _normalise(crops: list[np.ndarray], width: int) -> np.ndarray:
     batch = np.zeros((len(crops), 3, REC_HEIGHT, width), dtype=np.float32)
     for k, crop in enumerate(crops):
         w = crop.shape[1]
-        # RGB -> BGR as the net was trained, scaled to [-1, 1]; padding stays 0
-        batch[k, :, :, :w] = (crop[:, :, ::-1].transpose(2, 0, 1) / 127.5) - 1.0
+        # scaled to [-1, 1]; padding stays 0
+        batch[k, :, :, :w] = bgr_chw(crop, 127.5, 1.0 / 127.5)
     return batch
 
 
