@@ -124,14 +124,14 @@ class SearchSettings(BaseModel):
         default=0.3,
         ge=-1,
         le=1,
-        description="score floor: a passage is a hit only from this cosine with the query"
-        " (text model) up; null: no floor (bench/citing.py)",
+        description="score floor: a query finds passages only when one of them has this"
+        " cosine with it (text model) or more; null: no floor (bench/citing.py)",
     )
     min_cosine_worded: float = Field(
         default=0.15,
         ge=-1,
         le=1,
-        description="score floor for a passage holding one of the query's words",
+        description="the score floor for a passage holding one of the query's words",
     )
 
 

@@ -9,13 +9,16 @@ that share only some of its words. The legs are fused by weighted reciprocal ran
 LEXICAL_WEIGHT).
 Filters (document ids, tenant, metadata key == value) apply inside every leg.
 
-A score floor drops chunk hits that neither match the query's words nor mean what it means,
-so a query with no matching word and no close meaning ("xyzzy quantum zebra") finds nothing:
-a chunk needs a cosine (MiniLM) with the query of at least ``MIN_COSINE``, or of at least
-``MIN_COSINE_WORDED`` when the lexical leg found it (it holds a query word). A one-word match
-alone is no reason ("What is the offside rule in ice hockey?" finds "rule" in a history), but
-with some closeness of meaning it is (names and numbers). A worded chunk beyond the dense leg's
-candidates has a cosine below the last candidate's: it is kept unless that is below the floor.
+A score floor decides whether a query has an answer among the chunks at all, so a query with
+no matching word and no close meaning ("xyzzy quantum zebra") finds nothing: a chunk passes
+with a cosine (MiniLM) with the query of at least ``MIN_COSINE``, or of at least
+``MIN_COSINE_WORDED`` when the lexical leg found it (it holds a query word). When no chunk
+passes, no chunk is a hit; when one does, the ranking stands whole (a weak chunk may still be
+the answer: dropping each one that failed cost SQuAD dev questions their gold page). A
+one-word match alone is no reason ("What is the offside rule in ice hockey?" finds "rule" in a
+history), but with some closeness of meaning it is (names and numbers). A worded chunk beyond the
+dense leg's candidates has a cosine below the last candidate's: it passes unless that is below
+the floor.
 Both are calibrated by bench/citing.py on the SQuAD dev questions and questions whose answer is
 absent (bench/data/absent_questions.jsonl); hits of the image legs have no floor.
 
@@ -312,9 +315,9 @@ def hybrid_search(
     of ``image_legs`` against the image vectors (their own weights).
 
     Each leg takes its top ``candidates`` under the filters; a leg without its input (no
-    query, no query vector) is left out. The score floor (module doc): a chunk is left out
-    below a cosine of ``min_cosine`` with the query, or of ``min_cosine_worded`` when the
-    lexical leg found it (``min_cosine`` None, the default here, or no query vector: no
+    query, no query vector) is left out. The score floor (module doc): no chunk is a hit
+    unless one has a cosine of ``min_cosine`` with the query, or of ``min_cosine_worded`` when
+    the lexical leg found it (``min_cosine`` None, the default here, or no query vector: no
     floor; the service passes ``MIN_COSINE`` through its settings).
     """
     filters = Filters.of(document_ids, metadata, tenant)
@@ -349,7 +352,12 @@ def hybrid_search(
             cosine = cosines.get(key, beyond)
             return cosine >= (min_cosine_worded if key in worded else min_cosine)
 
-        fused = [(key, score) for key, score in fused if key[0] != "chunk" or kept(key)]
+        # The floor decides whether the query has an answer here, not which passages show:
+        # when one chunk passes it the ranking stands whole (dropping a weak chunk that ranks
+        # in the top k cost real questions their gold page: SQuAD dev R@5 0.970 -> 0.968);
+        # when none does, no chunk is a hit.
+        if not any(key[0] == "chunk" and kept(key) for key, _ in fused):
+            fused = [(key, score) for key, score in fused if key[0] != "chunk"]
     return _hits(session, fused[:k], leg_ranks, cosines)
 
 
