@@ -91,39 +91,38 @@ def test_help_and_usage_errors_are_fast(tmp_path: Path, args: list[str]) -> None
     base = [_timed_python(reference) for _ in range(3)]
     assert min(took) < 0.75 * min(base), f"scanrag {' '.join(args)}: {took} s against {base} s"
     # nothing but Typer and our CLI modules may be imported for these
-    probe = (
-        "import sys; sys.argv = ['scanrag', *sys.argv[1:]]\n"
-        "from cli.main import app\n"
-        "try:\n    app()\nexcept SystemExit:\n    pass\n"
-        "heavy = {'sqlalchemy', 'numpy', 'torch', 'onnxruntime', 'onnx'}\n"
-        "print(sorted(heavy & set(sys.modules)), file=sys.stderr)\n"
-    )
-    res = subprocess.run(
-        [sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True, text=True
-    )
+    res = _imports(args, ("sqlalchemy", "numpy", "torch", "onnxruntime", "onnx"))
     assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
 
 
 def test_ocr_opens_no_database_and_imports_none(tmp_path: Path) -> None:
     # `scanrag ocr` stores nothing: sqlalchemy (0.3 s of a cold start) stays unimported
+    env = {**os.environ, "SCANRAG_HOME": str(tmp_path / "home")}
+    res = _imports(["ocr", str(tmp_path / "nope.png")], ("sqlalchemy", "alembic"), env)
+    assert "nope.png" in res.stderr, res.stderr  # it ran as far as the input check
+    assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
+    assert not (tmp_path / "home").exists()
+
+
+def _imports(
+    args: list[str], packages: tuple[str, ...], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scanrag ARGS`` in-process in a fresh interpreter; its stderr ends with the sorted
+    list of ``packages`` (top-level names) that the command imported."""
     probe = (
-        "import sys; sys.argv = ['scanrag', *sys.argv[1:]]\n"
+        "import sys; wanted = set(sys.argv[1].split(','))\n"
+        "sys.argv = ['scanrag', *sys.argv[2:]]\n"
         "from cli.main import app\n"
         "try:\n    app()\nexcept SystemExit:\n    pass\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')),"
-        " file=sys.stderr)\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & wanted), file=sys.stderr)\n"
     )
-    env = {**os.environ, "SCANRAG_HOME": str(tmp_path / "home")}
-    res = subprocess.run(
-        [sys.executable, "-c", probe, "ocr", str(tmp_path / "nope.png")],
+    return subprocess.run(
+        [sys.executable, "-c", probe, ",".join(packages), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         env=env,
     )
-    assert "nope.png" in res.stderr, res.stderr  # it ran as far as the input check
-    assert res.stderr.strip().splitlines()[-1] == "[]", res.stderr
-    assert not (tmp_path / "home").exists()
 
 
 def _timed_python(code: str) -> float:
